@@ -1,0 +1,55 @@
+// Greylist keys: which entry an address belongs to, and the relative path of that entry in
+// a jgreylist tree. Pure. Only validated addresses (see ip.ts) ever become keys.
+//
+// IPv4, class C (jgreylist default):  aaa/bbb/ccc          (ccc is an empty file)
+// IPv4, per IP (JGREYLIST_BY_IP=1):   aaa/bbb/ccc/ddd
+// IPv6, /64 (default):                v6/HHHHHHHH/HHHHHHHH (the two halves of the /64 prefix)
+// IPv6, per address (--by-ip):        v6/HHHHHHHH/HHHHHHHH/HHHHHHHHHHHHHHHH
+// jgreylist only ever builds three-digit octet paths, so it never reads or writes under v6/.
+
+import { ip4Octets, ip6Hex, type Ip } from './ip.js';
+
+export type Layout = 'classc' | 'byip';
+
+export const V6_DIR = 'v6';
+
+const d3 = (n: number) => (n < 10 ? '00' + n : n < 100 ? '0' + n : String(n));
+
+/** The key (relative path, '/'-separated) of the entry that `ip` falls into. */
+export function keyOf(ip: Ip, layout: Layout): string {
+  if (ip.family === 4) {
+    const [a, b, c, d] = ip4Octets(ip);
+    const base = d3(a) + '/' + d3(b) + '/' + d3(c);
+    return layout === 'byip' ? base + '/' + d3(d) : base;
+  }
+  const h = ip6Hex(ip);
+  const base = V6_DIR + '/' + h.slice(0, 8) + '/' + h.slice(8, 16);
+  return layout === 'byip' ? base + '/' + h.slice(16) : base;
+}
+
+const OCTET = /^(?:[01][0-9][0-9]|2[0-4][0-9]|25[0-5])$/;
+const HEX8 = /^[0-9a-f]{8}$/;
+const HEX16 = /^[0-9a-f]{16}$/;
+
+/** Is `key` a well-formed key of `layout`? (Used before any path is built from a stored key.) */
+export function validKey(key: string, layout: Layout): boolean {
+  const p = key.split('/');
+  if (p[0] === V6_DIR) {
+    const n = layout === 'byip' ? 4 : 3;
+    return p.length === n && HEX8.test(p[1]!) && HEX8.test(p[2]!) && (n === 3 || HEX16.test(p[3]!));
+  }
+  const n = layout === 'byip' ? 4 : 3;
+  return p.length === n && p.every((x) => OCTET.test(x));
+}
+
+/** A readable form of a key: `192.0.2` (class C), `192.0.2.7`, `2001:db8:0:1::/64`, or the IPv6 address. */
+export function keyLabel(key: string): string {
+  const p = key.split('/');
+  if (p[0] === V6_DIR) {
+    const hex = p.slice(1).join('');
+    const groups: string[] = [];
+    for (let i = 0; i < hex.length; i += 4) groups.push(String(parseInt(hex.slice(i, i + 4), 16).toString(16)));
+    return p.length === 3 ? groups.join(':') + '::/64' : groups.join(':');
+  }
+  return p.map((x) => String(Number(x))).join('.');
+}
