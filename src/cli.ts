@@ -1,0 +1,61 @@
+// The admin CLI. This is the ONE place that turns errors into messages and exit codes:
+// 0 ok, 100 permanent (bad input, bad usage), 111 temporary (try again later).
+// Command files are thin and import their implementation lazily, so --help stays fast.
+
+import yargs from 'yargs';
+import { commands } from './commands/index.js';
+import { QgreyError } from './core/errors.js';
+
+export const PROG = 'qgrey';
+
+class UsageError extends Error {}
+
+export function fatal(err: unknown): number {
+  if (err instanceof QgreyError) {
+    process.stderr.write(`${PROG}: fatal: ${err.message}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`${PROG}: usage: ${err.message}\n${PROG}: try '${PROG} --help'\n`);
+    return 100;
+  }
+  const e = err as { code?: string; message?: string; stack?: string };
+  if (e && (e.code === 'ENOSPC' || e.code === 'EDQUOT' || e.code === 'EIO' || e.code === 'EAGAIN' || e.code === 'EMFILE')) {
+    process.stderr.write(`${PROG}: fatal: ${e.message ?? String(err)}\n`);
+    return 111;
+  }
+  // a bug of ours: say so, and treat it as temporary so cron retries and nothing is bounced
+  process.stderr.write(`${PROG}: fatal: internal error: ${e?.stack ?? String(err)}\n`);
+  return 111;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // a closed stdout (`qgrey logs | head`) ends the program quietly
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  let code = 0;
+  const cli = yargs(argv)
+    .scriptName(PROG)
+    .usage('$0 <command> [options]\n\nKeep a jgreylist greylist healthy from qmail-smtpd logs.')
+    .strict()
+    .demandCommand(1, 'a command is required')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(100, process.stdout.columns ?? 80))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg ?? 'bad usage');
+    })
+    .command(commands);
+  try {
+    await cli.parseAsync();
+    code = typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    code = fatal(err);
+  }
+  return code;
+}

@@ -1,0 +1,7 @@
+// Every subcommand, in the order --help lists them. One thin file each; the work is in
+// src/actions/, imported lazily by the handler.
+import type { CommandModule } from 'yargs';
+import { logs } from './logs.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandModule<any, any>[] = [logs];

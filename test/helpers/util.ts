@@ -1,0 +1,38 @@
+// Shared test helpers: temp dirs, and running the built binaries the way a user does.
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (tests run from dist/test/...). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const QGREY = join(ROOT, 'bin/qgrey');
+export const QGREYLIST = join(ROOT, 'bin/qgreylist');
+export const FIXTURES = join(ROOT, 'fixtures');
+
+export function tempDir(prefix = 'qgrey-test-'): { path: string; [Symbol.dispose](): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a program synchronously; env is merged over a clean copy of process.env. */
+export function run(cmd: string, args: string[], opts: SpawnSyncOptions & { input?: string | Buffer } = {}): RunResult {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...(opts.env ?? {}) };
+  delete env.FORCE_COLOR;
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...opts, env });
+  if (r.error) throw r.error;
+  return { code: r.status, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** Run the built `qgrey` CLI. */
+export function qgrey(args: string[], opts: SpawnSyncOptions & { input?: string | Buffer } = {}): RunResult {
+  return run(process.execPath, [QGREY, ...args], opts);
+}
