@@ -1,0 +1,93 @@
+// A log file as a stream of byte chunks, decompressed by magic bytes (not by name):
+// gzip through node:zlib; bzip2, xz and zstd through their own tools, which are faster.
+
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { permanent, temporary, reason, quote } from '../core/errors.js';
+
+export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
+
+export function sniff(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 3 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) return 'bzip2';
+  if (head.length >= 6 && head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a && head[3] === 0x58 && head[4] === 0x5a && head[5] === 0x00) return 'xz';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+export interface OpenedLog {
+  readonly compression: Compression;
+  readonly ino: number;
+  readonly size: number;
+  /** byte offset in the (uncompressed plain) file where reading starts */
+  readonly start: number;
+  readonly chunks: AsyncIterable<Buffer>;
+}
+
+const CHUNK = 1 << 20;
+
+const TOOLS: Record<Exclude<Compression, 'none' | 'gzip'>, string[][]> = {
+  bzip2: [['lbzip2', '-dc'], ['bzip2', '-dc']],
+  xz: [['xz', '-dc']],
+  zstd: [['zstd', '-dcq']],
+};
+
+async function* fromTool(path: string, fh: FileHandle, tools: string[][]): AsyncIterable<Buffer> {
+  let lastErr: unknown;
+  for (const [cmd, ...args] of tools) {
+    const child = spawn(cmd!, args, { stdio: [fh.fd, 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    const spawned = await new Promise<boolean>((res) => {
+      child.once('spawn', () => res(true));
+      child.once('error', (e) => {
+        lastErr = e;
+        res(false);
+      });
+    });
+    if (!spawned) continue;
+    for await (const chunk of child.stdout! as Readable) yield chunk as Buffer;
+    const code = await exited;
+    if (code !== 0) throw permanent(`unable to decompress ${quote(path)} with ${cmd}: ${stderr.trim().split('\n')[0] || 'exit ' + code}`);
+    return;
+  }
+  throw temporary(`unable to decompress ${quote(path)}: ${tools.map((t) => t[0]).join(' or ')} not found (${reason(lastErr)})`);
+}
+
+/** Open a log file (or '-' for stdin) at byte `start` (only honoured for plain files). */
+export async function openLog(path: string, start = 0): Promise<OpenedLog> {
+  if (path === '-') {
+    return { compression: 'none', ino: 0, size: 0, start: 0, chunks: process.stdin as AsyncIterable<Buffer> };
+  }
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw permanent(`unable to open log ${quote(path)}: ${reason(err)}`, err);
+  }
+  const st = await fh.stat();
+  const head = Buffer.alloc(6);
+  const { bytesRead } = await fh.read(head, 0, 6, 0);
+  const compression = sniff(head.subarray(0, bytesRead));
+  if (compression === 'none') {
+    const from = start > 0 && start <= st.size ? start : 0;
+    const stream = createReadStream('', { fd: fh, start: from, highWaterMark: CHUNK, autoClose: true });
+    return { compression, ino: st.ino, size: st.size, start: from, chunks: stream as AsyncIterable<Buffer> };
+  }
+  if (compression === 'gzip') {
+    const stream = createReadStream('', { fd: fh, start: 0, highWaterMark: CHUNK, autoClose: true }).pipe(createGunzip({ chunkSize: CHUNK }));
+    return { compression, ino: st.ino, size: st.size, start: 0, chunks: stream as AsyncIterable<Buffer> };
+  }
+  const chunks = (async function* () {
+    try {
+      yield* fromTool(path, fh, TOOLS[compression]);
+    } finally {
+      await fh.close();
+    }
+  })();
+  return { compression, ino: st.ino, size: st.size, start: 0, chunks };
+}

@@ -1,0 +1,295 @@
+// The streaming log reader every command uses. Lines are kept as latin1 strings (one char per
+// byte, so output can be byte-for-byte), prefixes are decoded, malformed labels are reported
+// with file and line number and skipped without losing the neighbouring lines, and several
+// sources are merged in time order with lines found both in a backup and in the live
+// directory counted once. Memory is bounded by the chunk size times the number of sources.
+
+import { compareStamp, type Stamp } from '../core/tai64n.js';
+import { Zone } from '../core/zone.js';
+import { parsePrefix, parseBody, type LogEvent } from '../core/logline.js';
+import { quote } from '../core/errors.js';
+import { expandSources, type FileSource } from './sources.js';
+import { openLog } from './open.js';
+
+export interface ReadOptions {
+  /** zone for zone-less readable stamps (tai64nlocal output, sagredo d/m stamps); default: local */
+  zone?: Zone;
+  since?: Stamp | null;
+  until?: Stamp | null;
+  /** only lines containing this text are delivered (a fast byte search, before any parsing) */
+  needle?: string;
+  /** one-line warnings: "FILE:LINE: ..." */
+  warn?: (msg: string) => void;
+  /** byte offset to start a plain file at (incremental runs); 0 = from the start */
+  resume?: (file: { path: string; ino: number; size: number }) => number;
+}
+
+export interface ReadStats {
+  files: number;
+  skippedFiles: number;
+  lines: number;
+  bad: number;
+  partial: number;
+  folds: number;
+  gaps: number;
+  duplicates: number;
+  /** per file read: inode and the byte offset just after the last complete line */
+  ends: Map<string, { ino: number; offset: number }>;
+}
+
+const NO_TIME: Stamp = { sec: -Infinity, nsec: 0 };
+
+export class LogRecord {
+  private ev: LogEvent | undefined;
+  constructor(
+    /** file path or '-' */
+    readonly source: string,
+    readonly group: number,
+    /** 1-based line number in the file */
+    readonly lineno: number,
+    /** the line's own time, or null when it has no timestamp */
+    readonly stamp: Stamp | null,
+    /** the time used for ordering (the line's own, else the previous stamped line's) */
+    readonly order: Stamp,
+    readonly prefix: 'tai64n' | 'local' | 'none',
+    /** the whole line as a latin1 string, without the newline */
+    readonly line: string,
+    /** where the body starts in `line` */
+    readonly bodyStart: number,
+    /** for TAI64N lines: the first byte after the hex run (tai64nlocal copies from there) */
+    readonly restStart: number,
+  ) {}
+
+  /** the text after the timestamp, UTF-8 decoded, without a trailing CR */
+  get body(): string {
+    const end = this.line.charCodeAt(this.line.length - 1) === 13 ? this.line.length - 1 : this.line.length;
+    const raw = this.line.slice(this.bodyStart, end);
+    // latin1 -> bytes -> utf8, only when there is a non-ASCII byte
+    return /[\x80-\xff]/.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
+  }
+
+  event(): LogEvent {
+    return (this.ev ??= parseBody(this.body));
+  }
+}
+
+function countNewlines(buf: Buffer, from: number, to: number): number {
+  let n = 0;
+  let i = buf.indexOf(10, from);
+  while (i !== -1 && i < to) {
+    n++;
+    i = buf.indexOf(10, i + 1);
+  }
+  return n;
+}
+
+const MAX_LINE = 16 << 20;
+
+async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stats: ReadStats): AsyncGenerator<LogRecord[]> {
+  const warn = opts.warn ?? (() => {});
+  const since = opts.since ?? null;
+  const until = opts.until ?? null;
+  if (since && src.rotatedAt !== null && src.rotatedAt < since.sec) {
+    stats.skippedFiles++;
+    return;
+  }
+  const first = await openLog(src.path, 0).catch((e: unknown) => Promise.reject(e));
+  let log = first;
+  if (opts.resume && src.path !== '-') {
+    const start = opts.resume({ path: src.path, ino: first.ino, size: first.size });
+    if (start > 0 && first.compression === 'none') {
+      // reopen at the offset (the first stream has not been consumed)
+      (first.chunks as unknown as { destroy?: () => void }).destroy?.();
+      log = await openLog(src.path, start);
+    }
+  }
+  stats.files++;
+  const needle = opts.needle ? Buffer.from(opts.needle, 'latin1') : null;
+  let lineno = 0;
+  let offset = log.start;
+  let last: Stamp = NO_TIME;
+  let rest: Buffer | null = null;
+
+  const make = (line: string, out: LogRecord[]) => {
+    stats.lines++;
+    const p = parsePrefix(line, zone);
+    if (p.type === 'bad') {
+      stats.bad++;
+      warn(`${src.path}:${lineno}: skipped a line with a malformed TAI64N label (${p.why}): ${quote(line.slice(0, 60))}`);
+      return;
+    }
+    let stamp: Stamp | null = null;
+    if (p.type !== 'none') {
+      stamp = p.stamp;
+      last = stamp;
+      if (p.type === 'local') {
+        if (p.fold) stats.folds++;
+        if (p.gap) stats.gaps++;
+      }
+    }
+    const order = stamp ?? last;
+    if (since && compareStamp(order, since) < 0) return;
+    if (until && compareStamp(order, until) > 0) return;
+    out.push(new LogRecord(src.path, src.group, lineno, stamp, order, p.type, line, p.body, p.type === 'tai64n' ? p.rest : p.body));
+  };
+
+  let skipping = false;
+  for await (const chunk0 of log.chunks) {
+    let chunk = chunk0;
+    if (skipping) {
+      // the tail of an over-long line: drop it up to its newline
+      const nl = chunk.indexOf(10);
+      if (nl === -1) {
+        offset += chunk.length;
+        continue;
+      }
+      skipping = false;
+      lineno++;
+      offset += nl + 1;
+      chunk = chunk.subarray(nl + 1);
+    }
+    const buf: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
+    const lastNl = buf.lastIndexOf(10);
+    if (lastNl === -1) {
+      if (buf.length > MAX_LINE) {
+        warn(`${src.path}:${lineno + 1}: skipped a line longer than ${MAX_LINE} bytes`);
+        stats.bad++;
+        stats.lines++;
+        rest = null;
+        skipping = true;
+        offset += buf.length;
+        continue;
+      }
+      rest = buf;
+      continue;
+    }
+    const out: LogRecord[] = [];
+    if (needle) {
+      let pos = 0;
+      let counted = 0;
+      for (;;) {
+        const i = buf.indexOf(needle, pos);
+        if (i === -1 || i > lastNl) break;
+        const ls = buf.lastIndexOf(10, i) + 1;
+        const le = buf.indexOf(10, i);
+        lineno += countNewlines(buf, counted, ls) + 1;
+        counted = le + 1;
+        make(buf.toString('latin1', ls, le), out);
+        pos = le + 1;
+      }
+      lineno += countNewlines(buf, counted, lastNl + 1);
+    } else {
+      let ls = 0;
+      while (ls <= lastNl) {
+        const le = buf.indexOf(10, ls);
+        lineno++;
+        make(buf.toString('latin1', ls, le), out);
+        ls = le + 1;
+      }
+    }
+    offset += lastNl + 1;
+    rest = lastNl + 1 < buf.length ? buf.subarray(lastNl + 1) : null;
+    if (out.length) yield out;
+  }
+  let endOffset = offset;
+  if (rest && rest.length) {
+    if (src.live) {
+      stats.partial++;
+      warn(`${src.path}:${lineno + 1}: left the unterminated last line for the next run (the file is still being written)`);
+    } else {
+      lineno++;
+      const out: LogRecord[] = [];
+      if (!needle || rest.includes(needle)) make(rest.toString('latin1'), out);
+      else stats.lines++;
+      endOffset += rest.length;
+      if (out.length) yield out;
+    }
+  }
+  if (src.path !== '-') stats.ends.set(src.path, { ino: log.ino, offset: endOffset });
+}
+
+async function* groupRecords(files: FileSource[], opts: ReadOptions, zone: Zone, stats: ReadStats): AsyncGenerator<LogRecord[]> {
+  for (const f of files) yield* fileRecords(f, opts, zone, stats);
+}
+
+interface Cursor {
+  it: AsyncGenerator<LogRecord[]>;
+  batch: LogRecord[];
+  i: number;
+  done: boolean;
+}
+
+async function refill(c: Cursor): Promise<void> {
+  while (!c.done && c.i >= c.batch.length) {
+    const r = await c.it.next();
+    if (r.done) c.done = true;
+    else {
+      c.batch = r.value;
+      c.i = 0;
+    }
+  }
+}
+
+/** Merge group streams by time; within a group the order of the files is kept. */
+async function* merge(groups: AsyncGenerator<LogRecord[]>[], stats: ReadStats): AsyncGenerator<LogRecord> {
+  if (groups.length === 1) {
+    for await (const batch of groups[0]!) yield* batch;
+    return;
+  }
+  const cursors: Cursor[] = groups.map((it) => ({ it, batch: [], i: 0, done: false }));
+  await Promise.all(cursors.map(refill));
+  // dedupe across groups: per (time, body), emit max over groups of the per-group count
+  const seen = new Map<string, { emitted: number; per: Map<number, number> }>();
+  const queue: { key: string; sec: number }[] = [];
+  let qhead = 0;
+  for (;;) {
+    let best: Cursor | null = null;
+    for (const c of cursors) {
+      if (c.done) continue;
+      if (!best || compareStamp(c.batch[c.i]!.order, best.batch[best.i]!.order) < 0) best = c;
+    }
+    if (!best) return;
+    const r = best.batch[best.i++]!;
+    if (best.i >= best.batch.length) await refill(best);
+    if (r.stamp === null) {
+      yield r;
+      continue;
+    }
+    const key = `${r.stamp.sec}.${r.stamp.nsec} ${r.line.slice(r.bodyStart)}`;
+    let s = seen.get(key);
+    if (!s) {
+      s = { emitted: 0, per: new Map() };
+      seen.set(key, s);
+      queue.push({ key, sec: r.stamp.sec });
+    }
+    const mine = (s.per.get(r.group) ?? 0) + 1;
+    s.per.set(r.group, mine);
+    // forget keys more than two minutes behind the merge front
+    while (qhead < queue.length && queue[qhead]!.sec < r.stamp.sec - 120) seen.delete(queue[qhead++]!.key);
+    if (qhead > 4096) {
+      queue.splice(0, qhead);
+      qhead = 0;
+    }
+    if (mine > s.emitted) {
+      s.emitted = mine;
+      yield r;
+    } else stats.duplicates++;
+  }
+}
+
+export function openLogs(paths: readonly string[], opts: ReadOptions = {}): { records: AsyncIterable<LogRecord>; stats: ReadStats } {
+  const stats: ReadStats = { files: 0, skippedFiles: 0, lines: 0, bad: 0, partial: 0, folds: 0, gaps: 0, duplicates: 0, ends: new Map() };
+  const zone = opts.zone ?? new Zone();
+  const records = (async function* () {
+    const sources = await expandSources(paths.length ? paths : ['-']);
+    const byGroup = new Map<number, FileSource[]>();
+    for (const s of sources) {
+      const g = byGroup.get(s.group);
+      if (g) g.push(s);
+      else byGroup.set(s.group, [s]);
+    }
+    const groups = [...byGroup.values()].map((files) => groupRecords(files, opts, zone, stats));
+    yield* merge(groups, stats);
+  })();
+  return { records, stats };
+}
