@@ -144,6 +144,8 @@ export interface DecisionEvent {
   readonly remoteip: string;
   readonly ip: Ip | null;
   readonly decision: Decision;
+  /** the reason after `FAIL open:` / `FAIL closed:` (qgreylist only) */
+  readonly detail?: string;
 }
 
 export interface RblsmtpdEvent {
@@ -203,7 +205,22 @@ const QLOG =
   /^(qlogenvelope|qlogreceived): result=(\S*) code=(\S*) reason=(\S*) detail=(.*?) helo=(.*?) mailfrom=(.*?) rcptto=(.*?) relay=(yes|no) rcpthosts=(yes|no)? size=([0-9]*) authuser=(.*?) authtype=(\S*) encrypted=(ssl|tls)? sslverified=(yes|no)?(?: sslproto=(\S*))? localip=(\S*) localport=([0-9]*) remoteip=(\S*) remoteport=([0-9]*) remotehost=(.*?) qp=([0-9]*) pid=([0-9]+)$/;
 const GREETDELAY = /^qmail-smtpd\[([0-9]+)\]: GREETDELAY from (\S+): (.*)$/;
 const READFAILED = /^qmail-smtpd: read failed(?: \(([^)]*)\))?: (.*) from (\S+) to (.*) helo (.*)$/;
-const DECISION = /^(jgreylist|greylist|qgreylist)(?:\[([0-9]+)\])?: (\S+): ([A-Z]+ [a-zA-Z ]+)$/;
+// qgreylist's FAIL lines carry the reason after a colon: `qgreylist[7]: 192.0.2.7: FAIL open: <reason>`
+const DECISION = /^(jgreylist|greylist|qgreylist)(?:\[([0-9]+)\])?: (\S+): ([A-Z]+ [a-zA-Z ]+?)(?:: (.*))?$/;
+
+function decisionOf(body: string): DecisionEvent | null {
+  const m = DECISION.exec(body);
+  if (!m || !(DECISIONS as readonly string[]).includes(m[4]!)) return null;
+  return {
+    kind: 'decision',
+    program: m[1] as DecisionEvent['program'],
+    pid: m[2] === undefined ? null : Number(m[2]),
+    remoteip: m[3]!,
+    ip: ipOf(m[3]!),
+    decision: m[4] as Decision,
+    ...(m[5] !== undefined ? { detail: m[5] } : {}),
+  };
+}
 const RBLSMTPD = /^rblsmtpd: (\S*) pid ([0-9]+): (451|553) (.*)$/;
 const TCPSERVER = /^tcpserver: (?:(status): [0-9]+\/[0-9]+(?:\/[0-9]+)?|(pid) ([0-9]+) from (\S+)|(ok|deny) ([0-9]+) (\S*)|(end) ([0-9]+) status ([0-9]+))$/;
 
@@ -247,6 +264,9 @@ export function parseBody(raw: string): LogEvent {
         };
         return e;
       }
+    } else if (body.startsWith('qgreylist')) {
+      const d = decisionOf(body);
+      if (d) return d;
     } else if (body.startsWith('qmail-smtpd')) {
       if (body.charCodeAt(11) === 91 /* [ */) {
         const m = GREETDELAY.exec(body);
@@ -292,17 +312,8 @@ export function parseBody(raw: string): LogEvent {
       }
     }
   } else if (c0 === 106 || c0 === 103 /* j g */) {
-    const m = DECISION.exec(body);
-    if (m && (DECISIONS as readonly string[]).includes(m[4]!)) {
-      return {
-        kind: 'decision',
-        program: m[1] as DecisionEvent['program'],
-        pid: m[2] === undefined ? null : Number(m[2]),
-        remoteip: m[3]!,
-        ip: ipOf(m[3]!),
-        decision: m[4] as Decision,
-      };
-    }
+    const d = decisionOf(body);
+    if (d) return d;
   } else if (c0 === 114 /* r */) {
     const m = RBLSMTPD.exec(body);
     if (m) return { kind: 'rblsmtpd', remoteip: m[1]!, ip: ipOf(m[1]!), pid: Number(m[2]), code: Number(m[3]), text: m[4]! };
