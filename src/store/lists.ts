@@ -1,0 +1,623 @@
+// Whitelist and blacklist files: the line format, a tolerant parser, a strict writer
+// (lock + temp + fsync + rename), and the one-call lookup the per-connection wrapper makes.
+// No npm imports here: only node: builtins and src/core/* (the wrapper imports this module).
+//
+// ---------------------------------------------------------------------------------------
+// FILE FORMAT (qgrey(5), "LIST FILES"; copy from here into the man page)
+//
+// Location: the directory named by --listdir, else $QGREY_LISTDIR, else
+// /var/qmail/control/qgrey; the files in it are `whitelist` and `blacklist`. A missing file
+// is an empty list. A file that exists but cannot be read is a temporary error (the wrapper
+// then fails towards "try later", never towards a bounce).
+//
+// One entry per line, fields separated by one or more spaces or tabs:
+//
+//     ADDRESS  EXPIRY  SOURCE  ["MESSAGE"]  [# COMMENT]
+//
+//   ADDRESS  the addresses the entry covers, one of:
+//              192.0.2.7          one IPv4 address (leading zeros allowed: 192.000.002.007)
+//              129.74.  129.74    an IPv4 prefix of 1 to 3 octets (addlist and tcprules style);
+//                                 qgrey writes it with the trailing dot
+//              192.0.2.0/24       an IPv4 CIDR network (192.0.2.9/24 means 192.0.2.0/24)
+//              192.0.2.10-20      a range in the last octet given, as tcprules writes it;
+//              10.1.4-7.          also in a shorter prefix (10.1.4.0 to 10.1.7.255)
+//              2001:db8::25       one IPv6 address (::ffff:192.0.2.7 means 192.0.2.7)
+//              2001:db8::/32      an IPv6 CIDR network
+//   EXPIRY   `never`, or the time the entry stops counting, in UTC: 2026-12-31T23:59:59Z.
+//            An entry whose expiry is at or before now is ignored by every reader and
+//            removed by `qgrey clean`.
+//   SOURCE   who wrote the entry: `manual` (qgrey whitelist add/load, or an editor), or an
+//            import: `mx:DOMAIN`, `spf:DOMAIN`, or the NAME given to `load --source NAME`.
+//            Letters, digits and `. _ - : @ / +`. Re-running an import replaces the entries of
+//            its source and of no other; `manual` entries are never replaced by an import.
+//   MESSAGE  blacklist only, optional: the text the client gets after `553 DENIED `; the first
+//            `%` becomes the client's address. Written in double quotes, `\"` and `\\`
+//            escaped, printable ASCII only. Without it: `% is blacklisted` (DEFAULT_BLACK_MESSAGE).
+//   COMMENT  optional: everything after a `#` that follows the other fields.
+//
+// Blank lines and lines whose first non-blank character is `#` are comments. When qgrey
+// rewrites a file it keeps comments, and lines it did not change, byte for byte; a line it
+// cannot parse is ignored by every reader, reported by `qgrey whitelist list`, and kept.
+// When several entries cover an address, the most specific one (fewest addresses) is the
+// match; on a tie, the first in the file. The blacklist is consulted before the whitelist.
+//
+// Example:
+//     129.74.        never                 manual        # nd.edu
+//     192.0.2.0/24   2026-12-31T23:59:59Z  spf:example.org  # ip4:192.0.2.0/24
+//     198.51.100.7   never                 manual  "Go away %"  # sent 400 spams on 2026-03-01
+// ---------------------------------------------------------------------------------------
+
+import { closeSync, constants, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { permanent, quote, reason, temporary } from '../core/errors.js';
+import { formatCidr, parseCidr, type Cidr, type Ip } from '../core/ip.js';
+
+export type ListName = 'whitelist' | 'blacklist';
+export const LIST_NAMES: readonly ListName[] = ['whitelist', 'blacklist'];
+export const DEFAULT_LISTDIR = '/var/qmail/control/qgrey';
+export const DEFAULT_BLACK_MESSAGE = '% is blacklisted';
+export const MANUAL = 'manual';
+
+/** The list directory: flag, else $QGREY_LISTDIR, else the default. */
+export function listDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag !== undefined && flag !== '') return flag;
+  const e = env.QGREY_LISTDIR;
+  return e !== undefined && e !== '' ? e : DEFAULT_LISTDIR;
+}
+
+export function listPath(dir: string, name: ListName): string {
+  return join(dir, name);
+}
+
+// ---------------------------------------------------------------------------------------
+// addresses
+
+/** What an entry covers: an inclusive IPv4 range, or an IPv6 network. */
+export type Net = { readonly family: 4; readonly lo: number; readonly hi: number } | { readonly family: 6; readonly cidr: Cidr };
+
+export interface ParsedAddress {
+  readonly net: Net;
+  /** the canonical spelling qgrey writes */
+  readonly canon: string;
+}
+
+const p4 = (v: number) => `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+
+/** Parse 1-3 decimal digits at s[i..j) as an octet; -1 if not digits, -2 if over 255. */
+function octet(s: string, i: number, j: number): number {
+  if (j <= i || j - i > 3) return -1;
+  let n = 0;
+  for (let k = i; k < j; k++) {
+    const c = s.charCodeAt(k) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n > 255 ? -2 : n;
+}
+
+const EXPECTED =
+  'expected an IPv4 address (192.0.2.7), a prefix of 1-3 octets (129.74), a CIDR network (192.0.2.0/24), a range (192.0.2.10-20) or an IPv6 address or network';
+
+/** Parse the ADDRESS field. Returns the reason as a string when it is not valid. */
+export function parseAddress(text: string): ParsedAddress | string {
+  const s = text;
+  if (s.length === 0) return 'empty address';
+  if (s.includes(':') || s.includes('/')) {
+    const slash = s.indexOf('/');
+    if (slash !== -1) {
+      const p = s.slice(slash + 1);
+      if (!/^[0-9]{1,3}$/.test(p)) return `bad prefix length ${quote(p)}`;
+      const max = s.includes(':') ? 128 : 32;
+      if (Number(p) > max && !(s.includes('.') && s.includes(':'))) return `prefix length ${p} is over ${max}`;
+    }
+    const c = parseCidr(s);
+    if (!c) {
+      if (!s.includes(':')) {
+        const why = parseAddress(s.slice(0, slash === -1 ? s.length : slash));
+        if (typeof why === 'string') return why;
+      }
+      return EXPECTED;
+    }
+    if (c.ip.family === 4) {
+      const lo = c.ip.value >>> 0;
+      const hi = (lo + 2 ** (32 - c.prefix) - 1) >>> 0;
+      return { net: { family: 4, lo, hi }, canon: c.prefix === 32 ? p4(lo) : `${p4(lo)}/${c.prefix}` };
+    }
+    return { net: { family: 6, cidr: c }, canon: formatCidr(c) };
+  }
+  // dotted IPv4: address, prefix (with or without a trailing dot), range in the last octet given
+  let body = s;
+  const dot = body.endsWith('.');
+  if (dot) body = body.slice(0, -1);
+  const parts = body.split('.');
+  if (parts.length > 4 || (dot && parts.length === 4)) return 'a prefix has at most three octets (129.74.), an address four (192.0.2.7)';
+  let lo = 0;
+  let hi = 0;
+  let canon = '';
+  for (let k = 0; k < parts.length; k++) {
+    const part = parts[k] as string;
+    const dash = part.indexOf('-');
+    let a: number;
+    let b: number;
+    if (dash !== -1 && k === parts.length - 1) {
+      a = octet(part, 0, dash);
+      b = octet(part, dash + 1, part.length);
+      if (a === -2 || b === -2) return `octet ${quote(part)} is over 255`;
+      if (a < 0 || b < 0) return EXPECTED;
+      if (a > b) return `range ${quote(part)} runs backwards`;
+      canon += a === b ? String(a) : `${a}-${b}`;
+    } else {
+      a = b = octet(part, 0, part.length);
+      if (a === -2) return `octet ${part} is over 255`;
+      if (a < 0) return EXPECTED;
+      canon += String(a);
+    }
+    lo = lo * 256 + a;
+    hi = hi * 256 + b;
+    if (k < parts.length - 1) canon += '.';
+  }
+  const free = 4 - parts.length;
+  lo = lo * 256 ** free;
+  hi = hi * 256 ** free + (256 ** free - 1);
+  if (free > 0) canon += '.';
+  return { net: { family: 4, lo, hi }, canon };
+}
+
+/** How many addresses a net covers (for "most specific wins"). */
+export function netSize(n: Net): number {
+  return n.family === 4 ? n.hi - n.lo + 1 : 2 ** (128 - n.cidr.prefix);
+}
+
+/** A key that is equal for two spellings of the same addresses. */
+export function netKey(n: Net): string {
+  return n.family === 4 ? `${n.lo}-${n.hi}` : formatCidr(n.cidr);
+}
+
+function netContains(n: Net, ip: Ip): boolean {
+  if (n.family === 4) return ip.family === 4 && ip.value >= n.lo && ip.value <= n.hi;
+  if (ip.family !== 6) return false;
+  const c = n.cidr;
+  if (c.ip.family !== 6) return false;
+  let bits = c.prefix;
+  for (let i = 0; i < 8 && bits > 0; i++, bits -= 16) {
+    const mask = bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
+    if (((ip.groups[i] as number) & mask) !== (c.ip.groups[i] as number)) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// times
+
+const ISO = /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z$/;
+
+/** `never` -> null; `2026-12-31T23:59:59Z` -> seconds; anything else -> undefined. */
+export function parseExpiry(text: string): number | null | undefined {
+  if (text === 'never') return null;
+  const m = ISO.exec(text);
+  if (!m) return undefined;
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  if (!Number.isFinite(ms)) return undefined;
+  const d = new Date(ms);
+  if (d.getUTCDate() !== +m[3]! || d.getUTCHours() !== +m[4]! || +m[6]! > 59) return undefined;
+  return ms / 1000;
+}
+
+/** Times in or after the year 9999 (addlist's `9999-12-31 23:59:59`) are written as `never`. */
+export function formatExpiry(t: number | null): string {
+  if (t === null || t >= 253370764800) return 'never';
+  return new Date(Math.floor(t) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+}
+
+// ---------------------------------------------------------------------------------------
+// lines
+
+export const SOURCE_RE = /^[A-Za-z0-9._\-:@/+]{1,200}$/;
+
+export interface ListEntry {
+  /** ADDRESS as written in the file */
+  readonly address: string;
+  readonly net: Net;
+  /** seconds since the epoch, or null for never */
+  readonly expires: number | null;
+  readonly source: string;
+  /** blacklist text, or null when the line has none */
+  readonly message: string | null;
+  readonly comment: string;
+}
+
+export type ListLine =
+  | { readonly kind: 'entry'; readonly line: number; readonly text: string; readonly entry: ListEntry }
+  | { readonly kind: 'comment'; readonly line: number; readonly text: string }
+  | { readonly kind: 'bad'; readonly line: number; readonly text: string; readonly why: string };
+
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** Printable ASCII only (messages go into an SMTP reply, comments into listings). */
+export function printable(text: string): boolean {
+  return /^[\x20-\x7e]*$/.test(text);
+}
+
+/** Parse the fields after ADDRESS (from index i of `line`). */
+function parseRest(line: string, i: number, address: string, net: Net): ListEntry | string {
+  const n = line.length;
+  const token = (): string => {
+    while (i < n && isBlank(line.charCodeAt(i))) i++;
+    const st = i;
+    while (i < n && !isBlank(line.charCodeAt(i))) i++;
+    return line.slice(st, i);
+  };
+  const exp = token();
+  if (exp === '') return 'missing EXPIRY and SOURCE after the address';
+  const expires = parseExpiry(exp);
+  if (expires === undefined) return `bad expiry ${quote(exp)}: expected never or 2026-12-31T23:59:59Z`;
+  const source = token();
+  if (source === '' || source.startsWith('#')) return 'missing SOURCE after the expiry (manual, mx:DOMAIN, spf:DOMAIN)';
+  if (!SOURCE_RE.test(source)) return `bad source ${quote(source)}: expected letters, digits and . _ - : @ / +`;
+  while (i < n && isBlank(line.charCodeAt(i))) i++;
+  let message: string | null = null;
+  if (line.charCodeAt(i) === 34 /* " */) {
+    let m = '';
+    i++;
+    for (;;) {
+      if (i >= n) return 'unterminated "MESSAGE"';
+      const c = line[i] as string;
+      if (c === '"') break;
+      if (c === '\\') {
+        const d = line[i + 1];
+        if (d !== '"' && d !== '\\') return 'in "MESSAGE", a backslash must be followed by " or \\';
+        m += d;
+        i += 2;
+        continue;
+      }
+      m += c;
+      i++;
+    }
+    i++;
+    if (!printable(m)) return 'MESSAGE has characters outside printable ASCII';
+    message = m;
+    if (i < n && !isBlank(line.charCodeAt(i))) return 'expected a blank after "MESSAGE"';
+    while (i < n && isBlank(line.charCodeAt(i))) i++;
+  }
+  let comment = '';
+  if (i < n) {
+    if (line.charCodeAt(i) !== 35 /* # */) return `unexpected ${quote(line.slice(i), 40)}: expected "MESSAGE" or # COMMENT`;
+    comment = line.slice(i + 1).trim();
+  }
+  return { address, net, expires, source, message, comment };
+}
+
+/** Parse one line (without its newline). */
+export function parseLine(text: string, line: number): ListLine {
+  let i = 0;
+  const n = text.length;
+  while (i < n && isBlank(text.charCodeAt(i))) i++;
+  if (i === n || text.charCodeAt(i) === 35) return { kind: 'comment', line, text };
+  const st = i;
+  while (i < n && !isBlank(text.charCodeAt(i))) i++;
+  const address = text.slice(st, i);
+  const a = parseAddress(address);
+  if (typeof a === 'string') return { kind: 'bad', line, text, why: `bad address ${quote(address)}: ${a}` };
+  const e = parseRest(text, i, address, a.net);
+  if (typeof e === 'string') return { kind: 'bad', line, text, why: e };
+  return { kind: 'entry', line, text, entry: e };
+}
+
+function splitLines(data: string): string[] {
+  const lines = data.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+}
+
+export function parseList(data: string): ListLine[] {
+  return splitLines(data).map((t, k) => parseLine(t, k + 1));
+}
+
+/** The line qgrey writes for an entry (canonical address given by the caller). */
+export function formatEntry(e: { address: string; expires: number | null; source: string; message: string | null; comment: string }): string {
+  let s = `${e.address}\t${formatExpiry(e.expires)}\t${e.source}`;
+  if (e.message !== null) s += `\t"${e.message.replace(/[\\"]/g, (c) => '\\' + c)}"`;
+  if (e.comment !== '') s += `\t# ${e.comment}`;
+  return s;
+}
+
+export function isExpired(e: ListEntry, now: number): boolean {
+  return e.expires !== null && e.expires <= now;
+}
+
+// ---------------------------------------------------------------------------------------
+// reading
+
+/** The list file's text; '' when it does not exist; temporary error when it cannot be read. */
+export function readListText(path: string): string {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return '';
+    throw temporary(`unable to read ${path}: ${reason(err)}`, err);
+  }
+}
+
+export function readList(path: string): ListLine[] {
+  return parseList(readListText(path));
+}
+
+export interface ListMatch {
+  /** the ADDRESS field of the matching line, as written */
+  readonly label: string;
+  /** the whole line, as written */
+  readonly entry: string;
+  readonly source: string;
+  /** the blacklist text (DEFAULT_BLACK_MESSAGE when the line has none); `%` not yet substituted */
+  readonly message: string;
+  readonly comment: string;
+  readonly expires: number | null;
+  /** line number in the file */
+  readonly line: number;
+}
+
+/**
+ * Is `ip` in the list at `path`, and by which entry? For the per-connection wrapper: one
+ * synchronous read of the file and one pass over its lines, no index, no npm imports.
+ * A missing file is an empty list (null). A file that cannot be read throws temporary().
+ * Lines that cannot be parsed and entries expired at `now` (seconds) are skipped. Of the
+ * entries that cover `ip`, the most specific wins (fewest addresses); on a tie, the first.
+ */
+export function findInList(path: string, ip: Ip, now: number): ListMatch | null {
+  const data = readListText(path);
+  const n = data.length;
+  let best: ListMatch | null = null;
+  let bestSize = Infinity;
+  let lineNo = 0;
+  let pos = 0;
+  const v4 = ip.family === 4;
+  while (pos < n) {
+    let end = data.indexOf('\n', pos);
+    if (end === -1) end = n;
+    lineNo++;
+    const st = pos;
+    pos = end + 1;
+    // first token
+    let i = st;
+    while (i < end && isBlank(data.charCodeAt(i))) i++;
+    if (i === end) continue;
+    const c0 = data.charCodeAt(i);
+    if (c0 === 35 /* # */) continue;
+    const ts = i;
+    let colon = false;
+    while (i < end) {
+      const c = data.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 13) break;
+      if (c === 58) colon = true;
+      i++;
+    }
+    // an IPv4 lookup can skip IPv6 lines cheaply (mapped v4 lines still go through the parser)
+    if (v4 && colon && data.charCodeAt(ts) !== 58) continue;
+    if (!v4 && !colon) continue;
+    const address = data.slice(ts, i);
+    const a = parseAddress(address);
+    if (typeof a === 'string' || !netContains(a.net, ip)) continue;
+    const size = netSize(a.net);
+    if (size >= bestSize) continue;
+    let text = data.slice(st, end);
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    const e = parseRest(text, i - st, address, a.net);
+    if (typeof e === 'string' || isExpired(e, now)) continue;
+    bestSize = size;
+    best = { label: address, entry: text, source: e.source, message: e.message ?? DEFAULT_BLACK_MESSAGE, comment: e.comment, expires: e.expires, line: lineNo };
+  }
+  return best;
+}
+
+/** Every entry that covers `ip` and is live at `now`, most specific first (for `check`-style reports). */
+export function matchesInList(lines: readonly ListLine[], ip: Ip, now: number): ListEntry[] {
+  const out: ListEntry[] = [];
+  for (const l of lines) if (l.kind === 'entry' && !isExpired(l.entry, now) && netContains(l.entry.net, ip)) out.push(l.entry);
+  return out.sort((a, b) => netSize(a.net) - netSize(b.net));
+}
+
+export { netContains };
+
+// ---------------------------------------------------------------------------------------
+// writing: lock, temp + fsync + rename
+
+const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
+function sleepMs(ms: number): void {
+  Atomics.wait(sleepBuf, 0, 0, ms);
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Run `fn` holding the lock of the list at `path` (`.NAME.lock` next to it, holding the pid).
+ * A lock left by a dead process is taken over; a live one is waited for up to `waitMs`.
+ */
+export function withListLock<T>(path: string, fn: () => T, waitMs = 10000): T {
+  const lock = join(dirname(path), `.${basename(path)}.lock`);
+  const deadline = Date.now() + waitMs;
+  let fd = -1;
+  for (;;) {
+    try {
+      fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw permanent(`unable to lock ${path}: directory ${dirname(path)} does not exist`, err);
+      if (code !== 'EEXIST') throw temporary(`unable to lock ${path}: ${reason(err)}`, err);
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(lock, 'utf8').trim());
+      } catch {
+        /* vanished or half-written: retry below */
+      }
+      if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) {
+        try {
+          unlinkSync(lock);
+        } catch {
+          /* someone else took it over */
+        }
+        continue;
+      }
+      if (Date.now() > deadline) throw temporary(`unable to lock ${path}: ${lock} is held by pid ${Number.isNaN(holder) ? '?' : holder}`);
+      sleepMs(50);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Replace the file at `path` with `text`: temp file in the same directory, fsync, rename, fsync the directory. */
+export function writeListAtomic(path: string, text: string): void {
+  const dir = dirname(path);
+  let mode = 0o644;
+  let owner: { uid: number; gid: number } | null = null;
+  try {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) throw permanent(`refusing to replace ${path}: it is a symbolic link (point --listdir at the real directory)`);
+    if (!st.isFile()) throw permanent(`refusing to replace ${path}: not a regular file`);
+    mode = st.mode & 0o7777;
+    owner = { uid: st.uid, gid: st.gid };
+  } catch (err) {
+    if (err instanceof Error && err.name === 'QgreyError') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw temporary(`unable to stat ${path}: ${reason(err)}`, err);
+  }
+  const tmp = join(dir, `.${basename(path)}.tmp.${process.pid}`);
+  let fd = -1;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
+    const buf = Buffer.from(text, 'latin1');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off);
+    if (owner && process.getuid?.() === 0) {
+      const st = fstatSync(fd);
+      if (st.uid !== owner.uid || st.gid !== owner.gid) fchownSync(fd, owner.uid, owner.gid);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* not created */
+    }
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw permanent(`unable to write ${path}: directory ${dir} does not exist`, err);
+    throw temporary(`unable to write ${path}: ${reason(err)}`, err);
+  }
+  try {
+    const dfd = openSync(dir, constants.O_RDONLY);
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* some file systems refuse to fsync a directory; the rename is done */
+  }
+}
+
+/** Create the list directory if only its last component is missing (the default is under /var/qmail/control). */
+export function ensureListDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o755 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code === 'ENOENT') throw permanent(`unable to create list directory ${dir}: ${dirname(dir)} does not exist`, err);
+    throw temporary(`unable to create list directory ${dir}: ${reason(err)}`, err);
+  }
+}
+
+export function header(name: ListName): string {
+  return (
+    `# qgrey ${name}: ADDRESS EXPIRY SOURCE${name === 'blacklist' ? ' ["MESSAGE"]' : ''} [# COMMENT], one entry per line; see qgrey(5).\n` +
+    `# ADDRESS: 192.0.2.7, 129.74., 192.0.2.0/24, 192.0.2.10-20, 2001:db8::/32. EXPIRY: never or 2026-12-31T23:59:59Z (UTC).\n`
+  );
+}
+
+export function renderList(lines: readonly ListLine[]): string {
+  return lines.map((l) => l.text + '\n').join('');
+}
+
+/**
+ * Read, change and rewrite one list under its lock. `change` gets the parsed lines and
+ * returns the new lines, or null for "no change" (then nothing is written).
+ * Returns whether the file was written. With `dryRun`, nothing is written.
+ */
+export function updateList(path: string, change: (lines: ListLine[]) => ListLine[] | null, opts: { dryRun?: boolean } = {}): boolean {
+  const go = (): boolean => {
+    const before = readListText(path);
+    const next = change(parseList(before));
+    if (next === null) return false;
+    const text = renderList(next);
+    if (text === before) return false;
+    if (!opts.dryRun) writeListAtomic(path, text);
+    return true;
+  };
+  if (opts.dryRun) return go();
+  return withListLock(path, go);
+}
+
+export interface PurgeResult {
+  /** the expired entries that were (or, with dryRun, would be) removed */
+  readonly removed: ListEntry[];
+  /** live entries left */
+  readonly kept: number;
+}
+
+/**
+ * Remove the entries expired at `now` (seconds) from the list at `listPath`, under its lock,
+ * atomically. Comments, unparsable lines and live entries are kept byte for byte. A missing
+ * file is an empty list. For `qgrey clean`.
+ */
+export async function purgeExpired(listPath: string, now: number, opts: { dryRun?: boolean } = {}): Promise<PurgeResult> {
+  const removed: ListEntry[] = [];
+  let kept = 0;
+  try {
+    lstatSync(listPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { removed, kept };
+    throw temporary(`unable to stat ${listPath}: ${reason(err)}`, err);
+  }
+  updateList(
+    listPath,
+    (lines) => {
+      removed.length = 0;
+      kept = 0;
+      const out = lines.filter((l) => {
+        if (l.kind !== 'entry') return true;
+        if (isExpired(l.entry, now)) {
+          removed.push(l.entry);
+          return false;
+        }
+        kept++;
+        return true;
+      });
+      return removed.length === 0 ? null : out;
+    },
+    opts,
+  );
+  return { removed, kept };
+}
