@@ -1,0 +1,180 @@
+// One lock per greylist tree, so two maintenance runs (rebuild, clean, evict) never overlap.
+//
+// The lock is the file ROOT/.qgrey.lock, created with O_EXCL|O_NOFOLLOW and holding
+// "PID STARTTIME WHAT". Node has no flock(), so a lock left by a killed run is recognised
+// by its holder: a pid that is gone, or a pid whose start time (field 22 of /proc/PID/stat)
+// differs from the recorded one because the pid was reused. Breaking a stale lock is itself
+// serialised by a second O_EXCL file (ROOT/.qgrey.lock.break), so two runs that find the
+// same stale lock cannot both take it. jgreylist never looks at dot files in the root, and
+// jgreylist-clean never touches files in the root.
+//
+// No npm imports.
+
+import { closeSync, constants as C, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { QgreyError, reason } from '../core/errors.js';
+
+export const LOCK_NAME = '.qgrey.lock';
+/** How long a second run waits for the lock before giving up with 111 (seconds). */
+export const DEFAULT_LOCK_WAIT = 5;
+/** a breaker file older than this was left by a run killed while breaking a lock */
+const BREAKER_STALE_MS = 10_000;
+
+export interface TreeLock {
+  readonly path: string;
+  /** Remove the lock (idempotent). Also done at process exit. */
+  release(): void;
+}
+
+function startTime(pid: number): string | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // the command name in field 2 may contain spaces and parentheses: count from the last ')'
+    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return rest[19] ?? null; // field 22 overall
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number, start: string): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  const now = startTime(pid);
+  if (now !== null) return start === '-' || now === start;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface Holder {
+  pid: number;
+  start: string;
+  what: string;
+  text: string;
+}
+
+function readHolder(path: string): Holder | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'latin1');
+  } catch {
+    return null;
+  }
+  const m = /^([0-9]+) (\S+) ?([^\n]*)\n/.exec(text);
+  if (!m) return { pid: NaN, start: '-', what: '', text };
+  return { pid: Number(m[1]), start: m[2]!, what: m[3]!, text };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function tryCreate(path: string, body: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    writeSync(fd, body);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+function stale(path: string, h: Holder): boolean {
+  if (Number.isInteger(h.pid)) return !alive(h.pid, h.start);
+  // unreadable content: a run killed between creating and writing it, once it is old enough
+  try {
+    return Date.now() - lstatSync(path).mtimeMs > BREAKER_STALE_MS;
+  } catch {
+    return false;
+  }
+}
+
+/** Remove a lock whose holder is gone. True when this run removed it. */
+function breakStale(path: string, seen: Holder): boolean {
+  const breaker = path + '.break';
+  if (!tryCreate(breaker, `${process.pid}\n`)) {
+    try {
+      if (Date.now() - lstatSync(breaker).mtimeMs > BREAKER_STALE_MS) unlinkSync(breaker);
+    } catch {
+      /* gone meanwhile */
+    }
+    return false;
+  }
+  try {
+    const again = readHolder(path);
+    if (again === null) return true; // released meanwhile
+    if (again.text !== seen.text) return false; // someone else took it: not stale any more
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      unlinkSync(breaker);
+    } catch {
+      /* ignore */
+    }
+  }
+}
+
+/**
+ * Take the lock of the tree at `root`, waiting up to `waitSeconds` for another run to
+ * finish; then fail with a temporary (111) error naming the holder.
+ */
+export async function lockTree(root: string, what: string, waitSeconds = lockWait()): Promise<TreeLock> {
+  const path = root + '/' + LOCK_NAME;
+  const me = `${process.pid} ${startTime(process.pid) ?? '-'} ${what.replace(/[^\x20-\x7e]/g, '?')}\n`;
+  const deadline = Date.now() + waitSeconds * 1000;
+  let delay = 20;
+  for (;;) {
+    let created: boolean;
+    try {
+      created = tryCreate(path, me);
+    } catch (err) {
+      const c = (err as NodeJS.ErrnoException).code;
+      if (c === 'ENOENT' || c === 'ENOTDIR') throw new QgreyError(`greylist directory ${root} does not exist or is not a directory`, 100, { cause: err });
+      throw new QgreyError(`unable to lock ${path}: ${reason(err)}`, 111, { cause: err });
+    }
+    if (created) break;
+    const holder = readHolder(path);
+    if (holder === null) continue; // released between our open and read
+    if (stale(path, holder) && breakStale(path, holder)) continue;
+    if (Date.now() >= deadline) {
+      const who = holder && Number.isInteger(holder.pid) ? `pid ${holder.pid}${holder.what ? ', ' + holder.what : ''}` : 'unknown holder';
+      throw new QgreyError(`greylist directory ${root} is locked by another maintenance run (${who}); try again later`, 111);
+    }
+    await sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
+    delay = Math.min(delay * 2, 250);
+  }
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    process.off('exit', release);
+    const h = readHolder(path);
+    if (h !== null && h.text === me) {
+      try {
+        unlinkSync(path);
+      } catch {
+        /* ignore */
+      }
+    }
+  };
+  process.on('exit', release);
+  return { path, release };
+}
+
+/** $QGREY_LOCK_WAIT seconds (a number), else DEFAULT_LOCK_WAIT. */
+export function lockWait(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.QGREY_LOCK_WAIT;
+  if (v !== undefined && /^[0-9]+(\.[0-9]+)?$/.test(v)) return Number(v);
+  return DEFAULT_LOCK_WAIT;
+}
