@@ -23,28 +23,32 @@ export interface Cidr {
   readonly prefix: number;
 }
 
-function parseOctet(s: string): number {
-  if (s.length === 0 || s.length > 3) return -1;
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
-  }
-  return n > 255 ? -1 : n;
-}
-
 /** Dotted-quad IPv4 (leading zeros allowed, as jgreylist treats 001.002.003.004 as 1.2.3.4). */
 export function parseIp4(s: string): Ip4 | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
+  const n = s.length;
+  if (n < 7 || n > 15) return null;
   let v = 0;
-  for (const p of parts) {
-    const o = parseOctet(p);
-    if (o < 0) return null;
-    v = v * 256 + o;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return null;
+      v = v * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else {
+      const d = c - 48;
+      if (d < 0 || d > 9 || digits === 3) return null;
+      octet = octet * 10 + d;
+      if (octet > 255) return null;
+      digits++;
+    }
   }
-  return { family: 4, value: v, mapped: false };
+  if (dots !== 3 || digits === 0) return null;
+  return { family: 4, value: v * 256 + octet, mapped: false };
 }
 
 function parseHexGroup(s: string): number {

@@ -352,3 +352,49 @@ export function isAccepted(e: LogEvent): e is QlogEvent {
 export function isEvictable(e: LogEvent): e is GreetdelayEvent | ReadFailedEvent {
   return (e.kind === 'greetdelay' && e.what === 'disconnected') || (e.kind === 'readfailed' && e.nullSession);
 }
+
+/** What a rebuild needs from an accepted line. */
+export interface AcceptedFacts {
+  readonly kind: 'qlogenvelope' | 'qlogreceived';
+  readonly remoteip: string;
+  readonly ip: Ip | null;
+  readonly relay: boolean;
+  readonly authuser: string;
+}
+
+const QLOG_TAIL = / remoteip=(\S*) remoteport=[0-9]* remotehost=\S* qp=[0-9]* pid=[0-9]+$/y;
+const QLOG_MID = / authtype=\S* encrypted=(?:ssl|tls)? sslverified=(?:yes|no)?(?: sslproto=\S*)? localip=\S* localport=[0-9]*$/y;
+const QLOG_RELAY = / relay=(yes|no) rcpthosts=(?:yes|no)? size=[0-9]*$/y;
+
+/**
+ * The facts of a `result=accepted code=250` qlog line, or null for any other line. Fast: when
+ * each key occurs exactly once (always, unless an SMTPUTF8 session put raw spaces and key-like
+ * text into a value), the values are cut at the keys; otherwise the full parser decides.
+ */
+export function acceptedFacts(body0: string): AcceptedFacts | null {
+  const body = body0.charCodeAt(body0.length - 1) === 13 ? body0.slice(0, -1) : body0;
+  if (!body.startsWith(': result=accepted code=250 ', 12)) return null;
+  const head = body.slice(0, 12);
+  if (head !== 'qlogenvelope' && head !== 'qlogreceived') return null;
+  // Keys are found from the right, where only server-made values lie, and each stretch between
+  // two keys is checked; authuser (client text, after AUTH) must hold no key of its own.
+  const ri = body.lastIndexOf(' remoteip=');
+  const ti = ri > 0 ? body.lastIndexOf(' authtype=', ri) : -1;
+  const ai = ti > 0 ? body.lastIndexOf(' authuser=', ti) : -1;
+  const li = ai > 0 ? body.lastIndexOf(' relay=', ai) : -1;
+  if (li > 0 && body.indexOf(' authuser=', li) === ai) {
+    QLOG_TAIL.lastIndex = ri;
+    const tail = QLOG_TAIL.exec(body);
+    QLOG_MID.lastIndex = ti;
+    const mid = tail ? QLOG_MID.test(body.slice(0, ri)) : false;
+    QLOG_RELAY.lastIndex = li;
+    const rel = mid ? QLOG_RELAY.exec(body.slice(0, ai)) : null;
+    if (tail && rel) {
+      const remoteip = tail[1]!;
+      return { kind: head, remoteip, ip: parseIp(remoteip), relay: rel[1] === 'yes', authuser: body.slice(ai + 10, ti) };
+    }
+  }
+  const e = parseBody(body);
+  if (e.kind !== 'qlogenvelope' && e.kind !== 'qlogreceived') return null;
+  return { kind: e.kind, remoteip: e.remoteip, ip: e.ip, relay: e.relay, authuser: e.authuser };
+}

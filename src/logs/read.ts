@@ -4,6 +4,7 @@
 // sources are merged in time order with lines found both in a backup and in the live
 // directory counted once. Memory is bounded by the chunk size times the number of sources.
 
+import { isAscii } from 'node:buffer';
 import { compareStamp, type Stamp } from '../core/tai64n.js';
 import { Zone } from '../core/zone.js';
 import { parsePrefix, parseBody, type LogEvent } from '../core/logline.js';
@@ -58,6 +59,8 @@ export class LogRecord {
     readonly bodyStart: number,
     /** for TAI64N lines: the first byte after the hex run (tai64nlocal copies from there) */
     readonly restStart: number,
+    /** the line is pure ASCII (its latin1 and UTF-8 readings agree) */
+    readonly ascii: boolean,
   ) {}
 
   /** the text after the timestamp, UTF-8 decoded, without a trailing CR */
@@ -65,7 +68,7 @@ export class LogRecord {
     const end = this.line.charCodeAt(this.line.length - 1) === 13 ? this.line.length - 1 : this.line.length;
     const raw = this.line.slice(this.bodyStart, end);
     // latin1 -> bytes -> utf8, only when there is a non-ASCII byte
-    return /[\x80-\xff]/.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
+    return this.ascii ? raw : Buffer.from(raw, 'latin1').toString('utf8');
   }
 
   event(): LogEvent {
@@ -110,7 +113,9 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   let last: Stamp = NO_TIME;
   let rest: Buffer | null = null;
 
-  const make = (line: string, out: LogRecord[]) => {
+  const make = (buf: Buffer, ls: number, le: number, out: LogRecord[]) => {
+    const line = buf.toString('latin1', ls, le);
+    const ascii = isAscii(buf.subarray(ls, le));
     stats.lines++;
     const p = parsePrefix(line, zone);
     if (p.type === 'bad') {
@@ -130,12 +135,38 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     const order = stamp ?? last;
     if (since && compareStamp(order, since) < 0) return;
     if (until && compareStamp(order, until) > 0) return;
-    out.push(new LogRecord(src.path, src.group, lineno, stamp, order, p.type, line, p.body, p.type === 'tai64n' ? p.rest : p.body));
+    out.push(new LogRecord(src.path, src.group, lineno, stamp, order, p.type, line, p.body, p.type === 'tai64n' ? p.rest : p.body, ascii));
   };
 
   let skipping = false;
+  // Lines are cut from each chunk in place; only a line that straddles two chunks is copied.
+  const scan = (buf: Buffer, from: number, lastNl: number, out: LogRecord[]) => {
+    if (needle) {
+      let pos = from;
+      let counted = from;
+      for (;;) {
+        const i = buf.indexOf(needle, pos);
+        if (i === -1 || i > lastNl) break;
+        const ls = buf.lastIndexOf(10, i) + 1;
+        const le = buf.indexOf(10, i);
+        lineno += countNewlines(buf, counted, ls) + 1;
+        counted = le + 1;
+        make(buf, ls < from ? from : ls, le, out);
+        pos = le + 1;
+      }
+      lineno += countNewlines(buf, counted, lastNl + 1);
+    } else {
+      let ls = from;
+      while (ls <= lastNl) {
+        const le = buf.indexOf(10, ls);
+        lineno++;
+        make(buf, ls, le, out);
+        ls = le + 1;
+      }
+    }
+  };
   for await (const chunk0 of log.chunks) {
-    let chunk = chunk0;
+    let chunk: Buffer = chunk0;
     if (skipping) {
       // the tail of an over-long line: drop it up to its newline
       const nl = chunk.indexOf(10);
@@ -148,47 +179,47 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       offset += nl + 1;
       chunk = chunk.subarray(nl + 1);
     }
-    const buf: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
-    const lastNl = buf.lastIndexOf(10);
-    if (lastNl === -1) {
-      if (buf.length > MAX_LINE) {
-        warn(`${src.path}:${lineno + 1}: skipped a line longer than ${MAX_LINE} bytes`);
-        stats.bad++;
-        stats.lines++;
-        rest = null;
-        skipping = true;
-        offset += buf.length;
+    const out: LogRecord[] = [];
+    let from = 0;
+    if (rest) {
+      const nl = chunk.indexOf(10);
+      if (nl === -1) {
+        rest = Buffer.concat([rest, chunk]);
+        if (rest.length > MAX_LINE) {
+          lineno++;
+          warn(`${src.path}:${lineno}: skipped a line longer than ${MAX_LINE} bytes`);
+          stats.bad++;
+          stats.lines++;
+          offset += rest.length;
+          rest = null;
+          skipping = true;
+        }
         continue;
       }
-      rest = buf;
-      continue;
+      const joined = Buffer.concat([rest, chunk.subarray(0, nl + 1)]);
+      scan(joined, 0, joined.length - 1, out);
+      offset += joined.length;
+      rest = null;
+      from = nl + 1;
     }
-    const out: LogRecord[] = [];
-    if (needle) {
-      let pos = 0;
-      let counted = 0;
-      for (;;) {
-        const i = buf.indexOf(needle, pos);
-        if (i === -1 || i > lastNl) break;
-        const ls = buf.lastIndexOf(10, i) + 1;
-        const le = buf.indexOf(10, i);
-        lineno += countNewlines(buf, counted, ls) + 1;
-        counted = le + 1;
-        make(buf.toString('latin1', ls, le), out);
-        pos = le + 1;
-      }
-      lineno += countNewlines(buf, counted, lastNl + 1);
-    } else {
-      let ls = 0;
-      while (ls <= lastNl) {
-        const le = buf.indexOf(10, ls);
+    const lastNl = chunk.lastIndexOf(10);
+    if (lastNl >= from) {
+      scan(chunk, from, lastNl, out);
+      offset += lastNl + 1 - from;
+      from = lastNl + 1;
+    }
+    if (from < chunk.length) {
+      rest = chunk.subarray(from);
+      if (rest.length > MAX_LINE) {
         lineno++;
-        make(buf.toString('latin1', ls, le), out);
-        ls = le + 1;
+        warn(`${src.path}:${lineno}: skipped a line longer than ${MAX_LINE} bytes`);
+        stats.bad++;
+        stats.lines++;
+        offset += rest.length;
+        rest = null;
+        skipping = true;
       }
     }
-    offset += lastNl + 1;
-    rest = lastNl + 1 < buf.length ? buf.subarray(lastNl + 1) : null;
     if (out.length) yield out;
   }
   let endOffset = offset;
@@ -199,7 +230,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     } else {
       lineno++;
       const out: LogRecord[] = [];
-      if (!needle || rest.includes(needle)) make(rest.toString('latin1'), out);
+      if (!needle || rest.includes(needle)) make(rest, 0, rest.length, out);
       else stats.lines++;
       endOffset += rest.length;
       if (out.length) yield out;
@@ -230,10 +261,10 @@ async function refill(c: Cursor): Promise<void> {
   }
 }
 
-/** Merge group streams by time; within a group the order of the files is kept. */
-async function* merge(groups: AsyncGenerator<LogRecord[]>[], stats: ReadStats): AsyncGenerator<LogRecord> {
+/** Merge group streams by time, in batches; within a group the order of the files is kept. */
+async function* merge(groups: AsyncGenerator<LogRecord[]>[], stats: ReadStats): AsyncGenerator<LogRecord[]> {
   if (groups.length === 1) {
-    for await (const batch of groups[0]!) yield* batch;
+    yield* groups[0]!;
     return;
   }
   const cursors: Cursor[] = groups.map((it) => ({ it, batch: [], i: 0, done: false }));
@@ -242,17 +273,24 @@ async function* merge(groups: AsyncGenerator<LogRecord[]>[], stats: ReadStats): 
   const seen = new Map<string, { emitted: number; per: Map<number, number> }>();
   const queue: { key: string; sec: number }[] = [];
   let qhead = 0;
+  let out: LogRecord[] = [];
   for (;;) {
     let best: Cursor | null = null;
     for (const c of cursors) {
       if (c.done) continue;
       if (!best || compareStamp(c.batch[c.i]!.order, best.batch[best.i]!.order) < 0) best = c;
     }
-    if (!best) return;
+    if (!best) break;
     const r = best.batch[best.i++]!;
-    if (best.i >= best.batch.length) await refill(best);
+    if (best.i >= best.batch.length) {
+      if (out.length) {
+        yield out;
+        out = [];
+      }
+      await refill(best);
+    }
     if (r.stamp === null) {
-      yield r;
+      out.push(r);
       continue;
     }
     const key = `${r.stamp.sec}.${r.stamp.nsec} ${r.line.slice(r.bodyStart)}`;
@@ -272,15 +310,26 @@ async function* merge(groups: AsyncGenerator<LogRecord[]>[], stats: ReadStats): 
     }
     if (mine > s.emitted) {
       s.emitted = mine;
-      yield r;
+      out.push(r);
     } else stats.duplicates++;
   }
+  if (out.length) yield out;
 }
 
-export function openLogs(paths: readonly string[], opts: ReadOptions = {}): { records: AsyncIterable<LogRecord>; stats: ReadStats } {
+export interface OpenedLogs {
+  /** records in batches (the fast way to read: one await per batch, not per line) */
+  batches: AsyncIterable<LogRecord[]>;
+  /** the same records one by one */
+  records: AsyncIterable<LogRecord>;
+  /** counts, filled in as reading goes */
+  stats: ReadStats;
+}
+
+/** Read logs. Iterate either `batches` or `records`, not both. */
+export function openLogs(paths: readonly string[], opts: ReadOptions = {}): OpenedLogs {
   const stats: ReadStats = { files: 0, skippedFiles: 0, lines: 0, bad: 0, partial: 0, folds: 0, gaps: 0, duplicates: 0, ends: new Map() };
   const zone = opts.zone ?? new Zone();
-  const records = (async function* () {
+  const batches = (async function* () {
     const sources = await expandSources(paths.length ? paths : ['-']);
     const byGroup = new Map<number, FileSource[]>();
     for (const s of sources) {
@@ -291,5 +340,8 @@ export function openLogs(paths: readonly string[], opts: ReadOptions = {}): { re
     const groups = [...byGroup.values()].map((files) => groupRecords(files, opts, zone, stats));
     yield* merge(groups, stats);
   })();
-  return { records, stats };
+  const records = (async function* () {
+    for await (const b of batches) yield* b;
+  })();
+  return { batches, records, stats };
 }
