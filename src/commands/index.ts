@@ -2,6 +2,7 @@
 // src/actions/, imported lazily by the handler.
 import type { CommandModule } from 'yargs';
 import { logs } from './logs.js';
+import { clean } from './clean.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logs];
+export const commands: CommandModule<any, any>[] = [logs, clean];

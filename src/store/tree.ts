@@ -29,14 +29,17 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   renameSync,
+  rmSync,
   rmdirSync,
   unlinkSync,
   type Dirent,
   type Stats,
 } from 'node:fs';
 import { V6_DIR, validKey, type Layout } from '../core/key.js';
-import { QgreyError, reason } from '../core/errors.js';
+import { spawnSync } from 'node:child_process';
+import { QgreyError, quote, reason } from '../core/errors.js';
 import type { Anomaly, Entry, GreyStore } from './store.js';
 
 export const DIR_MODE = 0o700;
@@ -642,4 +645,109 @@ export function fchownPath(p: string, o: Owner): void {
   } finally {
     closeSync(fd);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// for the maintenance commands
+
+export const DEFAULT_TREE_DIR = '/var/qmail/jgreylist';
+
+/** The tree: flag, else $JGREYLIST_DIR (as jgreylist reads it), else /var/qmail/jgreylist. */
+export function treeDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag !== undefined && flag !== '') return flag;
+  const e = env.JGREYLIST_DIR;
+  return e !== undefined && e !== '' ? e : DEFAULT_TREE_DIR;
+}
+
+/** JGREYLIST_BY_IP as jgreylist reads it (atoi, non-zero = per IP). */
+export function byIpFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.JGREYLIST_BY_IP;
+  if (v === undefined) return false;
+  const m = /^\s*[+-]?[0-9]+/.exec(v);
+  return m !== null && Number(m[0]) !== 0;
+}
+
+function lookupDb(file: string, name: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f[2] !== undefined && /^[0-9]+$/.test(f[2])) return Number(f[2]);
+  }
+  return null;
+}
+
+function lookupGetent(db: 'passwd' | 'group', name: string): number | null {
+  const r = spawnSync('getent', [db, name], { encoding: 'utf8' });
+  if (r.status !== 0 || typeof r.stdout !== 'string') return null;
+  const f = r.stdout.split('\n')[0]!.split(':');
+  return f[2] !== undefined && /^[0-9]+$/.test(f[2]) ? Number(f[2]) : null;
+}
+
+/** `user:group` (names or numbers) -> uid and gid. A user alone takes the user's primary group. */
+export function parseOwner(text: string): Owner {
+  const m = /^([A-Za-z0-9_][A-Za-z0-9_.-]*\$?)(?::([A-Za-z0-9_][A-Za-z0-9_.-]*\$?))?$/.exec(text);
+  if (!m) throw new QgreyError(`unable to parse --owner ${quote(text)}: expected USER:GROUP (names or numbers), e.g. vpopmail:vchkpw`, 100);
+  const user = m[1]!;
+  const group = m[2];
+  const uid = /^[0-9]+$/.test(user) ? Number(user) : (lookupDb('/etc/passwd', user) ?? lookupGetent('passwd', user));
+  if (uid === null) throw new QgreyError(`unknown user ${quote(user)} in --owner: no such entry in /etc/passwd or getent passwd`, 100);
+  let gid: number | null;
+  if (group === undefined) {
+    const line = readEntry('/etc/passwd', user);
+    gid = line !== null && /^[0-9]+$/.test(line[3] ?? '') ? Number(line[3]) : null;
+    if (gid === null) throw new QgreyError(`no primary group known for ${quote(user)}: give --owner USER:GROUP`, 100);
+  } else {
+    gid = /^[0-9]+$/.test(group) ? Number(group) : (lookupDb('/etc/group', group) ?? lookupGetent('group', group));
+    if (gid === null) throw new QgreyError(`unknown group ${quote(group)} in --owner: no such entry in /etc/group or getent group`, 100);
+  }
+  return { uid, gid };
+}
+
+function readEntry(file: string, name: string): string[] | null {
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[0] === name) return f;
+    }
+  } catch {
+    /* fall through */
+  }
+  const r = spawnSync('getent', ['passwd', name], { encoding: 'utf8' });
+  return r.status === 0 && typeof r.stdout === 'string' ? r.stdout.split('\n')[0]!.split(':') : null;
+}
+
+/** Staging trees of rebuild runs live in the root under this prefix. */
+export const STAGE_PREFIX = OURS_PREFIX + '-rebuild.';
+
+/** Remove what killed rebuild runs left in the root (call only while holding the lock). */
+export function removeLeftovers(root: string): string[] {
+  const gone: string[] = [];
+  for (const d of readDir(root)) {
+    if (!d.name.startsWith(STAGE_PREFIX)) continue;
+    const p = root + '/' + d.name;
+    // rm -r without following symlinks: rmSync does not follow them inside the tree
+    rmSync(p, { recursive: true, force: true });
+    gone.push(d.name);
+  }
+  return gone;
+}
+
+/** Remove temporary files that an interrupted put() left beside entries. */
+export function isOurTemp(name: string): boolean {
+  return name.startsWith(OURS_PREFIX + '-tmp.');
+}
+
+/** One line about an anomaly, for stderr: `ROOT/KEY: is a symbolic link; left alone`. */
+export function anomalyLine(root: string, a: Anomaly): string {
+  return `${root}/${sanitizeName(a.key)}: ${a.detail}`;
+}
+
+/** File names in the tree are untrusted (the qmail user can write there): printable ASCII only. */
+export function sanitizeName(name: string): string {
+  return name.replace(/[^\x21-\x7e]/g, '?');
 }

@@ -1,0 +1,156 @@
+// `qgrey clean`: jgreylist-clean's rules on the tree, walk first, then apply.
+//   last seen (atime) more than --max-age ago                   -> removed (max-age)
+//   never revisited (atime == mtime, whole seconds) and last
+//   seen more than --one-time ago                               -> removed (one-time)
+//   then every directory left empty. Symlinks and other odd things are reported, left alone.
+// Also drops expired entries from the white- and blacklist files.
+
+import { lstatSync, rmdirSync, unlinkSync } from 'node:fs';
+import type { CleanArgs } from '../commands/clean.js';
+import { parseDuration } from '../core/when.js';
+import { QgreyError, reason } from '../core/errors.js';
+import type { Layout } from '../core/key.js';
+import { treeDir, walkTree, layoutName, anomalyLine } from '../store/tree.js';
+import { lockTree } from '../store/lock.js';
+import { listDir, listPath, purgeExpired, LIST_NAMES } from '../store/lists.js';
+
+export interface CleanReport {
+  dir: string;
+  dryRun: boolean;
+  removedMaxAge: number;
+  removedOneTime: number;
+  removedDirs: number;
+  kept: number;
+  /** removals skipped because the entry changed between the walk and the apply */
+  changed: number;
+  anomalies: number;
+  listsPurged: number;
+  seconds: number;
+}
+
+export async function run(argv: CleanArgs): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const root = treeDir(argv.dir);
+  const maxAge = parseDuration(argv['max-age'], '--max-age');
+  const oneTime = parseDuration(argv['one-time'], '--one-time');
+  const dry = argv['dry-run'];
+  const lock = dry ? null : await lockTree(root, 'qgrey clean');
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const rep: CleanReport = {
+      dir: root,
+      dryRun: dry,
+      removedMaxAge: 0,
+      removedOneTime: 0,
+      removedDirs: 0,
+      kept: 0,
+      changed: 0,
+      anomalies: 0,
+      listsPurged: 0,
+      seconds: 0,
+    };
+    // walk: collect removals; remember which directories keep something
+    const removals: { key: string; atime: number; mtime: number; why: 'max-age' | 'one-time' }[] = [];
+    const dirs: string[] = [];
+    const keep = new Set<string>();
+    let lastKept = '';
+    const keepUp = (key: string) => {
+      let d = key.slice(0, key.lastIndexOf('/'));
+      if (d === lastKept) return;
+      lastKept = d;
+      while (d !== '' && !keep.has(d)) {
+        keep.add(d);
+        const i = d.lastIndexOf('/');
+        d = i === -1 ? '' : d.slice(0, i);
+      }
+    };
+    const seen: Partial<Record<Layout, string>> = {};
+    for (const x of walkTree(root, { dirs: true })) {
+      if (x.type === 'entry') {
+        seen[x.layout] ??= x.entry.key;
+        const age = now - x.atime;
+        if (age > maxAge) removals.push({ key: x.entry.key, atime: x.atime, mtime: x.mtime, why: 'max-age' });
+        else if (oneTime > 0 && x.atime === x.mtime && age > oneTime) removals.push({ key: x.entry.key, atime: x.atime, mtime: x.mtime, why: 'one-time' });
+        else {
+          rep.kept++;
+          keepUp(x.entry.key);
+        }
+      } else if (x.type === 'anomaly') {
+        rep.anomalies++;
+        process.stderr.write(`qgrey: warning: ${anomalyLine(root, x.anomaly)}\n`);
+        keepUp(x.anomaly.key);
+      } else dirs.push(x.key);
+    }
+    if (seen.classc !== undefined && seen.byip !== undefined) {
+      throw new QgreyError(
+        `${root} mixes the two layouts (${layoutName('classc')} entry ${seen.classc}, ${layoutName('byip')} entry ${seen.byip}); jgreylist cannot use such a tree: refusing to clean it (rebuild it with qgrey rebuild)`,
+        100,
+      );
+    }
+    // apply
+    for (const r of removals) {
+      if (dry) {
+        if (r.why === 'max-age') rep.removedMaxAge++;
+        else rep.removedOneTime++;
+        continue;
+      }
+      const p = root + '/' + r.key;
+      // the wrapper may have touched it since the walk: look again, and only at this file
+      let st;
+      try {
+        st = lstatSync(p);
+      } catch {
+        continue;
+      }
+      if (!st.isFile() || Math.floor(st.atimeMs / 1000) !== r.atime || Math.floor(st.mtimeMs / 1000) !== r.mtime) {
+        rep.changed++;
+        rep.kept++;
+        continue;
+      }
+      try {
+        unlinkSync(p);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw new QgreyError(`unable to remove ${p}: ${reason(err)}`, 111, { cause: err });
+      }
+      if (r.why === 'max-age') rep.removedMaxAge++;
+      else rep.removedOneTime++;
+    }
+    // directories come post-order (deepest first): remove those that kept nothing
+    for (const d of dirs) {
+      if (keep.has(d)) continue;
+      if (dry) {
+        rep.removedDirs++;
+        continue;
+      }
+      try {
+        rmdirSync(root + '/' + d);
+        rep.removedDirs++;
+      } catch {
+        /* something new arrived in it meanwhile: keep it */
+      }
+    }
+    // the lists: expired entries go
+    if (argv.lists) {
+      const ld = listDir(argv.listdir);
+      for (const name of LIST_NAMES) {
+        const r = await purgeExpired(listPath(ld, name), now, { dryRun: dry });
+        rep.listsPurged += r.removed.length;
+      }
+    }
+    rep.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (argv.json) process.stdout.write(JSON.stringify(rep) + '\n');
+    else if (!argv.quiet) {
+      process.stdout.write(
+        `clean: ${dry ? 'would remove' : 'removed'} ${rep.removedMaxAge} max-age and ${rep.removedOneTime} one-time entries and ${rep.removedDirs} empty directories; kept ${rep.kept} entries` +
+          (rep.changed ? ` (${rep.changed} revisited during the run)` : '') +
+          (rep.anomalies ? `; left ${rep.anomalies} odd things alone` : '') +
+          (argv.lists ? `; ${rep.listsPurged} expired list entries ${dry ? 'to drop' : 'dropped'}` : '') +
+          `; ${rep.seconds.toFixed(2)} s\n`,
+      );
+    }
+    return 0;
+  } finally {
+    lock?.release();
+  }
+}
