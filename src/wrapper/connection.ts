@@ -1,0 +1,110 @@
+// One connection's decision: the policy (src/core/policy.ts) fed from the environment, our
+// lists and the greylist tree, and the tree updated as jgreylist v8 updates it. Whatever
+// breaks becomes a FAIL result that the failure switch (QGREY_FAIL) resolves.
+// Imports node: builtins, src/core and src/store only (no npm package, no CLI code).
+
+import { QgreyError, quote } from '../core/errors.js';
+import { parseIp, type Ip } from '../core/ip.js';
+import { keyOf } from '../core/key.js';
+import type { Decision } from '../core/logline.js';
+import { decide, substitute, type Outcome, type PolicyInput } from '../core/policy.js';
+import { findInList, listPath } from '../store/lists.js';
+import { TreeStore } from '../store/tree.js';
+import type { WrapperConfig } from './config.js';
+import { replyText } from './text.js';
+
+export const PROG = 'qgreylist';
+export const GREY_FIRST = 'GREYLIST Try again later.';
+export const GREY_AGAIN = 'GREYLIST I said to try later.';
+export const FAIL_TEXT = 'Temporary local problem, please try again later.';
+
+/** What happens to the connection. */
+export type Verdict =
+  | { readonly kind: 'pass' }
+  /** answer every command but HELO/EHLO/MAIL/RSET/QUIT with an error: `code text` */
+  | { readonly kind: 'reject'; readonly permanent: boolean; readonly text: string; /** our own dialogue's code (jgreylist's) */ readonly code: 450 | 451 | 553 };
+
+export interface Result {
+  readonly verdict: Verdict;
+  /** the decision line's event, or null for none */
+  readonly decision: Decision | null;
+  /** reason for a FAIL decision */
+  readonly detail?: string;
+}
+
+/** Not a decision: something of ours broke. The failure switch says what the client gets. */
+class Failure extends Error {}
+
+function failure(cfg: WrapperConfig, why: string): Result {
+  const verdict: Verdict = cfg.fail === 'closed' ? { kind: 'reject', permanent: false, text: FAIL_TEXT, code: 451 } : { kind: 'pass' };
+  return { verdict, decision: cfg.fail === 'closed' ? 'FAIL closed' : 'FAIL open', detail: why };
+}
+
+function verdictOf(o: Outcome, cfg: WrapperConfig): Verdict {
+  switch (o.action) {
+    case 'pass':
+      return { kind: 'pass' };
+    case 'grey':
+      return { kind: 'reject', permanent: false, text: o.create ? GREY_FIRST : GREY_AGAIN, code: 450 };
+    case 'deny':
+      return { kind: 'reject', permanent: true, text: replyText('DENIED ' + substitute(o.message, cfg.remoteIp)), code: 553 };
+  }
+}
+
+/**
+ * Decide one connection and update the greylist entry. `nowMs` is the clock; the tree and
+ * list files are the only I/O. Never throws: whatever breaks becomes a FAIL result.
+ */
+export function run(cfg: WrapperConfig, nowMs: number): Result {
+  try {
+    return decideAndRecord(cfg, nowMs);
+  } catch (err) {
+    const why = err instanceof Failure || err instanceof QgreyError ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
+    return failure(cfg, why);
+  }
+}
+
+function decideAndRecord(cfg: WrapperConfig, nowMs: number): Result {
+  // jgreylist compares whole seconds: st_mtime + HOLDTIME > time(0)
+  const now = Math.floor(nowMs / 1000);
+  const base: PolicyInput = {
+    now,
+    jgreylist: cfg.jgreylist,
+    relayclient: cfg.relayclient,
+    norev: cfg.norev,
+    hasReverse: cfg.hasReverse,
+    white: null,
+    black: null,
+    firstSeen: null,
+    holdtime: cfg.holdtime,
+  };
+  const result = (o: Outcome): Result => ({ verdict: verdictOf(o, cfg), decision: o.decision });
+
+  // JGREYLIST (from tcprules) and RELAYCLIENT decide without the address
+  if (cfg.jgreylist !== undefined || cfg.relayclient) return result(decide(base));
+
+  if (cfg.remoteIp === '') throw new Failure('TCPREMOTEIP is empty or missing');
+  const ip: Ip | null = parseIp(cfg.remoteIp);
+  if (ip === null) throw new Failure(`TCPREMOTEIP is not an address: ${quote(cfg.remoteIp, 64)}`);
+
+  // our lists (blacklist first), then JGREYLIST_NOREV
+  const black = findInList(listPath(cfg.listDir, 'blacklist'), ip, now);
+  const white = black === null ? findInList(listPath(cfg.listDir, 'whitelist'), ip, now) : null;
+  const listed: PolicyInput = { ...base, black, white };
+  const early = decide(listed);
+  if (early.action !== 'grey') return result(early);
+
+  // the greylist entry
+  if (cfg.dir === '') throw new Failure('JGREYLIST_DIR is not set');
+  const store = new TreeStore(cfg.dir, cfg.layout);
+  const key = keyOf(ip, cfg.layout);
+  const entry = store.getSync(key);
+  const o = decide({ ...listed, firstSeen: entry === null ? null : Math.floor(entry.first) });
+  if (o.action === 'grey' && o.create) {
+    store.createSync(key, nowMs / 1000);
+  } else if (o.action === 'grey' || (o.action === 'pass' && o.touch)) {
+    // "too soon" and "known" both record the visit (atime), as jgreylist v8 does
+    store.touchSync(key, now);
+  }
+  return result(o);
+}

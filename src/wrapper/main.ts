@@ -1,0 +1,116 @@
+// qgreylist's decision program. bin/qgreylist (a /bin/sh trampoline) runs it once per SMTP
+// connection and acts on the verdict it prints, so that no Node process stays alive for a
+// connection that passes or is greylisted:
+//
+//   fd 0    /dev/null (the SMTP socket is kept out of Node's reach)
+//   fd 1    the verdict, read by the trampoline:
+//             exec                                  run the next program (qmail-smtpd)
+//             rbl NL TIMEOUT NL PATH NL RBLSMTPD    exec rblsmtpd -t TIMEOUT with RBLSMTPD set
+//             dialogue                              we held the fake dialogue ourselves
+//   fd 2    the log (one line per connection, jgreylist's shapes)
+//   fd 5/6  the SMTP socket (client -> us / us -> client), used only for our own dialogue
+//   argv[2] the PID to log: the trampoline's, which qmail-smtpd or rblsmtpd will keep
+//
+// Imports node: builtins, src/core and src/store only (no npm package, no CLI code).
+
+import { accessSync, constants, writeSync } from 'node:fs';
+import { parseIp } from '../core/ip.js';
+import { readConfig, type WrapperConfig } from './config.js';
+import { PROG, run } from './connection.js';
+import { logAddress } from './text.js';
+
+const SOCKET_IN = 5;
+const SOCKET_OUT = 6;
+
+function writeAll(fd: number, text: string): void {
+  const b = Buffer.from(text, 'latin1');
+  let off = 0;
+  let spins = 0;
+  while (off < b.length) {
+    try {
+      off += writeSync(fd, b, off, b.length - off);
+    } catch (err) {
+      // a non-blocking log pipe that is full: wait a little, then give up on this line
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && spins++ < 1000) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+function logger(cfg: WrapperConfig, pid: number): (line: string) => void {
+  const prefix = cfg.logPid ? `${PROG}[${pid}]: ` : `${PROG}: `;
+  return (line) => {
+    try {
+      writeAll(2, prefix + line + '\n');
+    } catch {
+      /* no log: nothing better to do */
+    }
+  };
+}
+
+/** rblsmtpd on PATH (as the trampoline's exec would find it), or null. */
+export function findRblsmtpd(env: NodeJS.ProcessEnv): string | null {
+  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const p = (dir === '' ? '.' : dir) + '/rblsmtpd';
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.pid;
+  const cfg = readConfig(env);
+  const log = logger(cfg, pid);
+  const r = run(cfg, Date.now());
+  const who = logAddress(cfg.remoteIp, cfg.remoteIp !== '' && parseIp(cfg.remoteIp) !== null);
+  if (r.detail !== undefined) log(`${who}: ${r.decision}: ${r.detail}`);
+  else if (r.decision !== null && cfg.log) log(`${who}: ${r.decision}`);
+
+  const v = r.verdict;
+  if (v.kind === 'pass') return verdict('exec\n');
+
+  // a rejected client: rblsmtpd holds the dialogue in C unless we need our own
+  const ours = cfg.dialogue === 'node' || (cfg.dialogue === 'auto' && (cfg.limit !== 0 || cfg.logSmtp));
+  const rbl = ours ? null : findRblsmtpd(env);
+  if (rbl !== null && !rbl.includes('\n')) {
+    return verdict(`rbl\n${cfg.timeout}\n${rbl}\n${v.permanent ? '-' : ''}${v.text}\n`);
+  }
+  if (verdict('dialogue\n') !== 0) return 111;
+  const { Dialogue, converse } = await import('./dialogue.js');
+  const ending = await converse(new Dialogue(`${v.code} ${v.text}`, cfg.limit), {
+    inFd: SOCKET_IN,
+    outFd: SOCKET_OUT,
+    timeoutMs: cfg.timeout * 1000,
+    trace: cfg.logSmtp ? log : null,
+  });
+  if (cfg.log) {
+    if (ending === 'limit') log(`${who}: HANGUP too many RCPT commands`);
+    else if (ending === 'closed') log(`${who}: HANGUP client closed`);
+  }
+  return 0;
+}
+
+function verdict(text: string): number {
+  try {
+    writeAll(1, text);
+    return 0;
+  } catch (err) {
+    try {
+      writeAll(2, `${PROG}: fatal: unable to write the verdict: ${(err as Error).message}\n`);
+    } catch {
+      /* nothing left */
+    }
+    return 111;
+  }
+}
+
+// our own dialogue may leave a read pending in the thread pool: leave without waiting for it
+process.exit(await main(process.argv.slice(2), process.env));
