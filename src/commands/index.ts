@@ -3,6 +3,7 @@
 import type { CommandModule } from 'yargs';
 import { logs } from './logs.js';
 import { clean } from './clean.js';
+import { rebuild } from './rebuild.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logs, clean];
+export const commands: CommandModule<any, any>[] = [logs, rebuild, clean];
