@@ -4,6 +4,8 @@ import type { CommandModule } from 'yargs';
 import { logs } from './logs.js';
 import { clean } from './clean.js';
 import { rebuild } from './rebuild.js';
+import { list } from './list.js';
+import { check } from './check.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logs, rebuild, clean];
+export const commands: CommandModule<any, any>[] = [logs, rebuild, clean, list, check];

@@ -751,3 +751,11 @@ export function anomalyLine(root: string, a: Anomaly): string {
 export function sanitizeName(name: string): string {
   return name.replace(/[^\x21-\x7e]/g, '?');
 }
+
+/** JGREYLIST_HOLDTIME as jgreylist reads it: unset or empty -> 120, else atoi. */
+export function holdtimeFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.JGREYLIST_HOLDTIME;
+  if (v === undefined || v === '') return 120;
+  const m = /^\s*[+-]?[0-9]+/.exec(v);
+  return m === null ? 0 : Number(m[0]);
+}

@@ -1,0 +1,106 @@
+// `qgrey check IP`: what the wrapper would decide for this address right now, and why.
+// Uses the wrapper's own decide() and the lists' findInList(); changes nothing.
+// What tcp.smtp sets per connection (JGREYLIST, RELAYCLIENT) and TCPREMOTEHOST are not known
+// here: the check assumes none of them (the report says so).
+
+import type { CheckArgs } from '../commands/check.js';
+import { permanent, quote } from '../core/errors.js';
+import { formatIp, parseIp } from '../core/ip.js';
+import { keyOf, keyLabel } from '../core/key.js';
+import { decide, type Outcome } from '../core/policy.js';
+import { formatCivil } from '../core/zone.js';
+import { Zone } from '../core/zone.js';
+import { listDir, listPath, findInList, type ListMatch } from '../store/lists.js';
+import { TreeStore, TreeAnomalyError, byIpFromEnv, holdtimeFromEnv, layoutName, treeDir } from '../store/tree.js';
+import type { Entry } from '../store/store.js';
+
+const iso = (sec: number) => formatCivil(Math.floor(sec)).replace(' ', 'T') + 'Z';
+
+export async function run(argv: CheckArgs): Promise<number> {
+  const ip = parseIp(argv.ip);
+  if (!ip) throw permanent(`unable to parse address ${quote(argv.ip)}: expected an IPv4 or IPv6 address such as 192.0.2.7 or 2001:db8::25`);
+  const root = treeDir(argv.dir);
+  const asked = argv['by-ip'] === true ? 'byip' : argv['by-ip'] === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
+  const tree = TreeStore.open(root, { layout: asked });
+  const key = keyOf(ip, tree.layout);
+  const now = Date.now() / 1000;
+  const hold = argv.holdtime ?? holdtimeFromEnv();
+  const ld = listDir(argv.listdir);
+  const black = findInList(listPath(ld, 'blacklist'), ip, now);
+  const white = findInList(listPath(ld, 'whitelist'), ip, now);
+  let entry: Entry | null = null;
+  let unsafe: string | null = null;
+  try {
+    entry = tree.getSync(key);
+  } catch (err) {
+    if (!(err instanceof TreeAnomalyError)) throw err;
+    unsafe = err.message;
+  }
+  const norev = process.env.JGREYLIST_NOREV ?? '';
+  const outcome: Outcome = decide({
+    now,
+    jgreylist: undefined,
+    relayclient: false,
+    norev,
+    hasReverse: true,
+    white: white ? { label: white.label } : null,
+    black: black ? { label: black.label, message: black.message } : null,
+    firstSeen: entry ? entry.first : null,
+    holdtime: hold,
+  });
+  const address = formatIp(ip);
+  const listInfo = (m: ListMatch | null) =>
+    m ? { label: m.label, source: m.source, line: m.line, expires: m.expires === null ? null : iso(m.expires), comment: m.comment } : null;
+  if (argv.json) {
+    process.stdout.write(
+      JSON.stringify({
+        ip: address,
+        decision: unsafe && outcome.action === 'grey' ? null : outcome.decision,
+        action: outcome.action,
+        why: unsafe ?? outcome.why,
+        key,
+        label: keyLabel(key),
+        layout: tree.layout,
+        path: `${root}/${key}`,
+        entry: entry ? { first: Math.floor(entry.first), last: Math.floor(entry.last), firstSeen: iso(entry.first), lastSeen: iso(entry.last) } : null,
+        holdtime: hold,
+        whitelist: listInfo(white),
+        blacklist: listInfo(black),
+        lists: ld,
+      }) + '\n',
+    );
+    return 0;
+  }
+  const zone = new Zone();
+  const lines: string[] = [];
+  if (unsafe && outcome.action === 'grey') {
+    lines.push(`${address}: the wrapper cannot use its entry: ${unsafe}`);
+  } else {
+    lines.push(`${address}: ${outcome.decision}`);
+    lines.push(`  why: ${outcome.why}`);
+  }
+  lines.push(`  entry: ${root}/${key} (${layoutName(tree.layout)} ${keyLabel(key)})`);
+  if (entry) {
+    lines.push(`    first seen ${zone.formatSeconds(Math.floor(entry.first))} (${ago(now - entry.first)} ago)`);
+    lines.push(`    last seen  ${zone.formatSeconds(Math.floor(entry.last))} (${ago(now - entry.last)} ago)${Math.floor(entry.first) === Math.floor(entry.last) ? ', never revisited' : ''}`);
+    if (outcome.action === 'grey') lines.push(`    passes from ${zone.formatSeconds(Math.ceil(entry.first + hold))} (hold time ${hold}s)`);
+  } else if (!unsafe) lines.push('    none: the next connection is the first one');
+  const show = (name: string, m: ListMatch | null) =>
+    lines.push(
+      `  ${name}: ${m ? `${m.label} (${m.source}, ${ld}/${name} line ${m.line}${m.expires !== null ? `, expires ${iso(m.expires)}` : ''})${m.comment ? ' # ' + m.comment : ''}` : 'no entry'}`,
+    );
+  show('blacklist', black);
+  show('whitelist', white);
+  lines.push('  not known here: tcp.smtp rules (JGREYLIST, RELAYCLIENT) and the client\'s reverse DNS; they are checked first by the wrapper');
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+
+function ago(s: number): string {
+  if (s < 0) return `in the future by ${ago(-s)}`;
+  if (s < 120) return `${Math.floor(s)}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
