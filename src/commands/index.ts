@@ -6,6 +6,10 @@ import { clean } from './clean.js';
 import { rebuild } from './rebuild.js';
 import { list } from './list.js';
 import { check } from './check.js';
+import { whitelist } from './whitelist.js';
+import { blacklist } from './blacklist.js';
+import { addlist } from './addlist.js';
+import { tcprules } from './tcprules.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logs, rebuild, clean, list, check];
+export const commands: CommandModule<any, any>[] = [logs, rebuild, clean, list, check, whitelist, blacklist, addlist, tcprules];
