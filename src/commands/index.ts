@@ -3,6 +3,7 @@
 import type { CommandModule } from 'yargs';
 import { logs } from './logs.js';
 import { clean } from './clean.js';
+import { evict } from './evict.js';
 import { rebuild } from './rebuild.js';
 import { list } from './list.js';
 import { check } from './check.js';
@@ -12,4 +13,4 @@ import { addlist } from './addlist.js';
 import { tcprules } from './tcprules.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logs, rebuild, clean, list, check, whitelist, blacklist, addlist, tcprules];
+export const commands: CommandModule<any, any>[] = [logs, rebuild, clean, evict, list, check, whitelist, blacklist, addlist, tcprules];

@@ -1,0 +1,246 @@
+// `qgrey evict`: remove the greylist entries of clients that behave like spam bots:
+//   qmail-smtpd[PID]: GREETDELAY from IP: client disconnected       (hung up before the greeting)
+//   qmail-smtpd: read failed (…): (null) from IP to (null) helo unknown   (three wordings)
+// Safe by default: a key that delivered accepted mail within the window is kept (and named in
+// the report); --min-events sets how many bad events a key needs within the window.
+// Incremental with --state: the file remembers, per inode, how far each log file was read
+// (so a `current` that multilog renamed to @….s is continued, not re-read) and, per key, the
+// bad events and the last accepted delivery still inside the window.
+
+import { closeSync, constants as C, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, basename } from 'node:path';
+import type { EvictArgs } from '../commands/evict.js';
+import { permanent, quote, reason, temporary } from '../core/errors.js';
+import { keyOf, keyLabel, type Layout } from '../core/key.js';
+import { acceptedFacts, isEvictable } from '../core/logline.js';
+import { parseDuration } from '../core/when.js';
+import { openLogs } from '../logs/read.js';
+import { lockTree } from '../store/lock.js';
+import { TreeStore, TreeAnomalyError, byIpFromEnv, treeDir, anomalyLine } from '../store/tree.js';
+import { zoneOption } from './logs.js';
+
+export const DEFAULT_EVICT_LOGS = ['/var/log/qmail/smtpd'];
+const STATE_VERSION = 1;
+/** bad-event times kept per key in the state file */
+const MAX_TIMES = 64;
+
+interface KeyState {
+  /** times (seconds) of bad events inside the window */
+  bad: number[];
+  /** last accepted delivery inside the window, or 0 */
+  accepted: number;
+}
+
+interface State {
+  version: number;
+  layout: Layout;
+  files: { path: string; ino: number; offset: number }[];
+  keys: Record<string, KeyState>;
+}
+
+export interface EvictReport {
+  dir: string;
+  dryRun: boolean;
+  files: number;
+  lines: number;
+  bad: number;
+  /** evictable events read in this run */
+  events: number;
+  /** keys with enough bad events and no accepted mail: entries removed */
+  evicted: string[];
+  /** of those, keys that had no entry to remove */
+  absent: number;
+  /** keys kept because they delivered accepted mail inside the window */
+  protected: string[];
+  /** keys with fewer than --min-events bad events */
+  below: number;
+  anomalies: number;
+  seconds: number;
+}
+
+function loadState(path: string, warn: (m: string) => void): State | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw temporary(`unable to read state file ${path}: ${reason(err)}`, err);
+  }
+  try {
+    const s = JSON.parse(text) as State;
+    if (s.version !== STATE_VERSION || !Array.isArray(s.files) || typeof s.keys !== 'object' || s.keys === null) throw new Error('unknown shape');
+    return s;
+  } catch (err) {
+    warn(`state file ${path} is not one qgrey wrote (${reason(err)}); starting afresh from --since`);
+    return null;
+  }
+}
+
+function saveState(path: string, s: State): void {
+  const tmp = `${dirname(path)}/.${basename(path)}.tmp.${process.pid}`;
+  let fd: number;
+  try {
+    fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    const c = (err as NodeJS.ErrnoException).code;
+    if (c === 'ENOENT') throw permanent(`unable to write state file ${path}: directory ${dirname(path)} does not exist`, err);
+    throw temporary(`unable to write state file ${path}: ${reason(err)}`, err);
+  }
+  try {
+    writeSync(fd, JSON.stringify(s) + '\n');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* closed */
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* gone */
+    }
+    throw temporary(`unable to write state file ${path}: ${reason(err)}`, err);
+  }
+}
+
+export async function run(argv: EvictArgs): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const root = treeDir(argv.dir);
+  const zone = zoneOption(argv.tz, '--tz');
+  const window = parseDuration(argv.since, '--since');
+  const minEvents = argv['min-events'];
+  if (!Number.isInteger(minEvents) || minEvents < 1) throw permanent(`unable to use --min-events ${quote(String(minEvents))}: expected a whole number of at least 1`);
+  const dry = argv['dry-run'];
+  const paths = argv.paths.length ? argv.paths : DEFAULT_EVICT_LOGS;
+  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
+  const asked: Layout | undefined = argv['by-ip'] === true ? 'byip' : argv['by-ip'] === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
+
+  const lock = dry ? null : await lockTree(root, 'qgrey evict');
+  try {
+    const tree = TreeStore.open(root, { layout: asked });
+    const layout = tree.layout;
+    const now = Date.now() / 1000;
+    const cutoff = now - window;
+    let state = argv.state !== undefined ? loadState(argv.state, warn) : null;
+    if (state && state.layout !== layout) {
+      warn(`state file ${argv.state} was written for another layout; starting afresh from --since`);
+      state = null;
+    }
+    const byIno = new Map<number, number>();
+    for (const f of state?.files ?? []) if (Number.isInteger(f.ino) && Number.isInteger(f.offset)) byIno.set(f.ino, f.offset);
+    const keys = new Map<string, KeyState>();
+    for (const [k, v] of Object.entries(state?.keys ?? {})) {
+      if (!Array.isArray(v.bad) || typeof v.accepted !== 'number') continue;
+      keys.set(k, { bad: v.bad.filter((t) => typeof t === 'number' && t >= cutoff), accepted: v.accepted >= cutoff ? v.accepted : 0 });
+    }
+    const ks = (key: string) => {
+      let s = keys.get(key);
+      if (!s) keys.set(key, (s = { bad: [], accepted: 0 }));
+      return s;
+    };
+
+    const rep: EvictReport = { dir: root, dryRun: dry, files: 0, lines: 0, bad: 0, events: 0, evicted: [], absent: 0, protected: [], below: 0, anomalies: 0, seconds: 0 };
+    const since = { sec: Math.floor(cutoff), nsec: 0 };
+    const { batches, stats } = openLogs(paths, {
+      zone,
+      since,
+      warn,
+      ...(state
+        ? {
+            resume: (f: { path: string; ino: number; size: number }) => {
+              const off = byIno.get(f.ino);
+              return off !== undefined && off <= f.size ? off : 0;
+            },
+          }
+        : {}),
+    });
+    const touched = new Set<string>();
+    for await (const batch of batches) {
+      for (const r of batch) {
+        if (r.stamp === null) continue;
+        const line = r.line;
+        const t = Math.min(r.stamp.sec + r.stamp.nsec / 1e9, now);
+        if (line.includes('result=accepted code=250')) {
+          const f = acceptedFacts(r.body);
+          if (f?.ip) {
+            const key = keyOf(f.ip, layout);
+            const s = ks(key);
+            if (t > s.accepted) s.accepted = t;
+          }
+          continue;
+        }
+        if (!line.includes('GREETDELAY from ') && !line.includes('read failed')) continue;
+        const e = r.event();
+        if (!isEvictable(e) || e.ip === null) continue;
+        rep.events++;
+        const key = keyOf(e.ip, layout);
+        const s = ks(key);
+        s.bad.push(t);
+        if (s.bad.length > MAX_TIMES) s.bad.splice(0, s.bad.length - MAX_TIMES);
+        touched.add(key);
+      }
+    }
+    rep.files = stats.files;
+    rep.lines = stats.lines;
+    rep.bad = stats.bad;
+
+    // decide: keys with a bad event in this run (earlier runs already dealt with the rest)
+    for (const key of [...touched].sort()) {
+      const s = keys.get(key)!;
+      if (s.accepted >= cutoff && s.accepted > 0) {
+        rep.protected.push(keyLabel(key));
+        continue;
+      }
+      if (s.bad.filter((t) => t >= cutoff).length < minEvents) {
+        rep.below++;
+        continue;
+      }
+      rep.evicted.push(keyLabel(key));
+      if (dry) {
+        if (tree.statSync(key) === null) rep.absent++;
+        continue;
+      }
+      try {
+        if (tree.removeSync(key)) tree.pruneDirsSync(key);
+        else rep.absent++;
+      } catch (err) {
+        if (!(err instanceof TreeAnomalyError)) throw err;
+        rep.anomalies++;
+        warn(anomalyLine(root, err.anomaly));
+      }
+    }
+
+    if (argv.state !== undefined && !dry) {
+      const files: State['files'] = [];
+      for (const [path, end] of stats.ends) files.push({ path, ino: end.ino, offset: end.offset });
+      const out: Record<string, KeyState> = {};
+      for (const [k, v] of keys) {
+        const bad = v.bad.filter((t) => t >= cutoff);
+        const acc = v.accepted >= cutoff ? v.accepted : 0;
+        if (bad.length || acc) out[k] = { bad, accepted: acc };
+      }
+      saveState(argv.state, { version: STATE_VERSION, layout, files, keys: out });
+    }
+    rep.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (argv.json) process.stdout.write(JSON.stringify(rep) + '\n');
+    else if (!argv.quiet) {
+      const names = (a: string[]) => (a.length > 10 ? a.slice(0, 10).join(' ') + ` and ${a.length - 10} more` : a.join(' '));
+      process.stdout.write(
+        `evict: ${rep.events} hang-ups in ${rep.files} files (${rep.lines} lines read${rep.bad ? `, ${rep.bad} bad` : ''}); ` +
+          `${dry ? 'would remove' : 'removed'} ${rep.evicted.length - rep.absent} entries` +
+          (rep.absent ? ` (${rep.absent} more had none)` : '') +
+          (rep.evicted.length ? `: ${names(rep.evicted)}` : '') +
+          (rep.protected.length ? `; kept ${rep.protected.length} that delivered accepted mail: ${names(rep.protected)}` : '') +
+          (rep.below ? `; ${rep.below} below --min-events ${minEvents}` : '') +
+          (rep.anomalies ? `; left ${rep.anomalies} odd things alone` : '') +
+          `; ${rep.seconds.toFixed(2)} s\n`,
+      );
+    }
+    return 0;
+  } finally {
+    lock?.release();
+  }
+}

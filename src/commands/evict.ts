@@ -1,0 +1,42 @@
+import type { CommandModule } from 'yargs';
+
+export interface EvictArgs {
+  paths: string[];
+  dir?: string;
+  since: string;
+  state?: string;
+  'min-events': number;
+  'by-ip'?: boolean;
+  tz?: string;
+  'dry-run': boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+export const evict: CommandModule<object, EvictArgs> = {
+  command: 'evict [paths..]',
+  describe: 'remove the entries of clients that hang up before the greeting or after a null-HELO session',
+  builder: (y) =>
+    y
+      .positional('paths', {
+        describe: "multilog directories, files, glob patterns, or '-' (default: /var/log/qmail/smtpd)",
+        type: 'string',
+        array: true,
+        default: [] as string[],
+      })
+      .option('dir', { type: 'string', describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
+      .option('since', { type: 'string', default: '1d', describe: 'the window: bad events and accepted mail of this long ago count' })
+      .option('state', { type: 'string', describe: 'remember here how far each log was read (and the window\'s events), so the next run reads only new lines' })
+      .option('min-events', { type: 'number', default: 1, describe: 'bad events a key needs inside the window to be evicted' })
+      .option('by-ip', { type: 'boolean', describe: 'the tree is per IP, for an empty tree (default: the layout the tree has, else $JGREYLIST_BY_IP)' })
+      .option('tz', { type: 'string', describe: 'zone of readable stamps that carry none; default: TZ' })
+      .option('dry-run', { type: 'boolean', default: false, alias: 'n', describe: 'change nothing (not even the state file); say what would be removed' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object' })
+      .option('quiet', { type: 'boolean', default: false, alias: 'q', describe: 'no summary line (warnings and errors still go to stderr)' })
+      .example('$0 evict --state /var/qmail/control/qgrey/evict.state', 'the hourly cron job: only the lines written since the last run')
+      .example('$0 evict --dry-run --since 7d --min-events 3 /var/log/qmail/smtpd', 'who a stricter rule would evict this week'),
+  handler: async (argv) => {
+    const { run } = await import('../actions/evict.js');
+    process.exitCode = await run(argv);
+  },
+};
