@@ -103,8 +103,10 @@ function decideAndRecord(cfg: WrapperConfig, nowMs: number): Result {
   if (o.action === 'grey' && o.create) {
     store.createSync(key, nowMs / 1000);
   } else if (o.action === 'grey' || (o.action === 'pass' && o.touch)) {
-    // "too soon" and "known" both record the visit (atime), as jgreylist v8 does
-    store.touchSync(key, now);
+    // "too soon" and "known" both record the visit (atime), as jgreylist v8 does; to the
+    // microsecond (jgreylist writes whole seconds, so a revisit within the second of the
+    // first sighting could get an atime before the mtime)
+    store.touchSync(key, nowMs / 1000);
   }
   return result(o);
 }
