@@ -87,12 +87,14 @@ export function converse(d: Dialogue, o: ConverseOptions): Promise<Ending> {
     let pending = 0; // writes in flight
     let ending: Ending | null = null;
     const queue: Buffer[] = [];
+    let grace: NodeJS.Timeout | undefined;
 
     const finish = (how: Ending) => {
       if (ending === null) ending = how;
       if (pending === 0 && queue.length === 0 && !done) {
         done = true;
         clearTimeout(timer);
+        clearTimeout(grace);
         resolve(ending);
       }
     };
@@ -126,7 +128,7 @@ export function converse(d: Dialogue, o: ConverseOptions): Promise<Ending> {
         finish('timeout');
       }
       // a client that does not read can keep a write pending: give it a moment, no more
-      setTimeout(() => {
+      grace = setTimeout(() => {
         if (done) return;
         done = true;
         resolve(ending ?? 'timeout');
