@@ -201,8 +201,12 @@ export function eventIp(e: LogEvent): Ip | null {
 // ---------------------------------------------------------------------------------------
 // body parsers
 
+// Client text (detail, helo, mailfrom, rcptto, authuser) may hold spaces, CRs and key-like text
+// in SMTPUTF8 sessions, so `.` matches anything (s flag) and the server-made keys are found from
+// the right: rcptto is greedy (the last relay= block before authuser wins) and remotehost, a DNS
+// name, holds no space (else a helo carrying a whole fake tail could supply remoteip).
 const QLOG =
-  /^(qlogenvelope|qlogreceived): result=(\S*) code=(\S*) reason=(\S*) detail=(.*?) helo=(.*?) mailfrom=(.*?) rcptto=(.*?) relay=(yes|no) rcpthosts=(yes|no)? size=([0-9]*) authuser=(.*?) authtype=(\S*) encrypted=(ssl|tls)? sslverified=(yes|no)?(?: sslproto=(\S*))? localip=(\S*) localport=([0-9]*) remoteip=(\S*) remoteport=([0-9]*) remotehost=(.*?) qp=([0-9]*) pid=([0-9]+)$/;
+  /^(qlogenvelope|qlogreceived): result=(\S*) code=(\S*) reason=(\S*) detail=(.*?) helo=(.*?) mailfrom=(.*?) rcptto=(.*) relay=(yes|no) rcpthosts=(yes|no)? size=([0-9]*) authuser=(.*?) authtype=(\S*) encrypted=(ssl|tls)? sslverified=(yes|no)?(?: sslproto=(\S*))? localip=(\S*) localport=([0-9]*) remoteip=(\S*) remoteport=([0-9]*) remotehost=(\S*) qp=([0-9]*) pid=([0-9]+)$/s;
 const GREETDELAY = /^qmail-smtpd\[([0-9]+)\]: GREETDELAY from (\S+): (.*)$/;
 const READFAILED = /^qmail-smtpd: read failed(?: \(([^)]*)\))?: (.*) from (\S+) to (.*) helo (.*)$/;
 // qgreylist's FAIL lines carry the reason after a colon: `qgreylist[7]: 192.0.2.7: FAIL open: <reason>`
@@ -366,6 +370,18 @@ const QLOG_TAIL = / remoteip=(\S*) remoteport=[0-9]* remotehost=\S* qp=[0-9]* pi
 const QLOG_MID = / authtype=\S* encrypted=(?:ssl|tls)? sslverified=(?:yes|no)?(?: sslproto=\S*)? localip=\S* localport=[0-9]*$/y;
 const QLOG_RELAY = / relay=(yes|no) rcpthosts=(?:yes|no)? size=[0-9]*$/y;
 
+const QLOG_REASON = /reason=\S* detail=/y;
+
+/** The keys before relay= are there in order (the full parser's lazy fields then match up to `li`). */
+function headOk(body: string, li: number): boolean {
+  QLOG_REASON.lastIndex = 39;
+  if (!QLOG_REASON.test(body)) return false;
+  const h = body.indexOf(' helo=', QLOG_REASON.lastIndex);
+  const m = h < 0 ? -1 : body.indexOf(' mailfrom=', h + 6);
+  const r = m < 0 ? -1 : body.indexOf(' rcptto=', m + 10);
+  return r >= 0 && r + 8 <= li;
+}
+
 /**
  * The facts of a `result=accepted code=250` qlog line, or null for any other line. Fast: when
  * each key occurs exactly once (always, unless an SMTPUTF8 session put raw spaces and key-like
@@ -382,7 +398,7 @@ export function acceptedFacts(body0: string): AcceptedFacts | null {
   const ti = ri > 0 ? body.lastIndexOf(' authtype=', ri) : -1;
   const ai = ti > 0 ? body.lastIndexOf(' authuser=', ti) : -1;
   const li = ai > 0 ? body.lastIndexOf(' relay=', ai) : -1;
-  if (li > 0 && body.indexOf(' authuser=', li) === ai) {
+  if (li > 0 && body.indexOf(' authuser=', li) === ai && headOk(body, li)) {
     QLOG_TAIL.lastIndex = ri;
     const tail = QLOG_TAIL.exec(body);
     QLOG_MID.lastIndex = ti;
