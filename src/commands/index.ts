@@ -11,6 +11,7 @@ import { whitelist } from './whitelist.js';
 import { blacklist } from './blacklist.js';
 import { addlist } from './addlist.js';
 import { tcprules } from './tcprules.js';
+import { stats } from './stats.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logs, rebuild, clean, evict, list, check, whitelist, blacklist, addlist, tcprules];
+export const commands: CommandModule<any, any>[] = [logs, rebuild, clean, evict, list, check, whitelist, blacklist, addlist, tcprules, stats];

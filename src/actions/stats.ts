@@ -1,0 +1,305 @@
+// `qgrey stats`: read the logs once, feed the greylisting-related lines to the pure
+// collector (src/core/stats.ts), print a report (or JSON), and optionally write an SVG chart.
+
+import { closeSync, constants, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { openLogs, type LogRecord } from '../logs/read.js';
+import { Zone } from '../core/zone.js';
+import { parseWhen } from '../core/when.js';
+import { permanent, quote, reason, temporary } from '../core/errors.js';
+import { StatsCollector, DECISION_NAMES, type DecisionName, type StatsResult, type Row } from '../core/stats.js';
+import { painterFor, type Painter } from '../render/colour.js';
+import { renderTable, formatDelay, type Cell, type Column } from '../render/table.js';
+import { renderSvg } from '../render/svg.js';
+import { zoneOption } from './logs.js';
+import type { StatsArgs } from '../commands/stats.js';
+
+const DECISION_TEXT: Record<DecisionName, string> = {
+  firstTime: 'GREY first time',
+  tooSoon: 'GREY too soon',
+  known: 'OK known',
+  whitelisted: 'OK whitelisted',
+  relayclient: 'OK relayclient',
+  blacklisted: 'DENY blacklisted',
+  noReverseDns: 'DENY no reverse DNS',
+  tooManyRcpt: 'HANGUP too many RCPT',
+  clientClosed: 'HANGUP client closed',
+  failOpen: 'FAIL open',
+  failClosed: 'FAIL closed',
+};
+
+function wholeNumber(v: number, flag: string, min: number): number {
+  if (!Number.isInteger(v) || v < min) throw permanent(`unable to use ${flag} ${quote(String(v))}: expected a whole number of at least ${min}`);
+  return v;
+}
+
+/** Replace `path` with `text`: temp file beside it, fsync, rename, fsync the directory. */
+export function writeFileAtomic(path: string, text: string): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp.${process.pid}`);
+  let fd = -1;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* not created */
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'EACCES' || code === 'EROFS') {
+      throw permanent(`unable to write ${path}: ${reason(err)}`, err);
+    }
+    throw temporary(`unable to write ${path}: ${reason(err)}`, err);
+  }
+  try {
+    const dfd = openSync(dir, constants.O_RDONLY);
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* some file systems refuse to fsync a directory; the rename is done */
+  }
+}
+
+function checkSvgTarget(path: string): void {
+  const dir = dirname(path);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    throw permanent(`unable to write --svg ${quote(path)}: directory ${dir}: ${reason(err)}`);
+  }
+  if (!st.isDirectory()) throw permanent(`unable to write --svg ${quote(path)}: ${dir} is not a directory`);
+  try {
+    if (statSync(path).isDirectory()) throw permanent(`unable to write --svg ${quote(path)}: it is a directory`);
+  } catch (err) {
+    if (err instanceof Error && err.name === 'QgreyError') throw err;
+  }
+}
+
+function timeOf(r: LogRecord): number {
+  if (r.stamp) return r.stamp.sec + r.stamp.nsec / 1e9;
+  return Number.isFinite(r.order.sec) ? r.order.sec + r.order.nsec / 1e9 : NaN;
+}
+
+/** Read the logs and aggregate. Only the lines stats can use are parsed. */
+export async function collect(paths: readonly string[], c: StatsCollector, opts: Parameters<typeof openLogs>[1]) {
+  const { batches, stats } = openLogs(paths, opts);
+  for await (const batch of batches) {
+    for (const r of batch) {
+      const ch = r.line.charCodeAt(r.bodyStart);
+      // j(greylist) g(reylist) q(greylist, log*, mail-smtpd) t(cpserver: end)
+      if (ch === 106 || ch === 103 || ch === 113 || (ch === 116 && r.line.startsWith('tcpserver: end ', r.bodyStart))) {
+        const e = r.event();
+        if (e.kind !== 'other') c.add(e, timeOf(r));
+      }
+    }
+  }
+  return stats;
+}
+
+const pctText = (p: number) => p.toFixed(1);
+
+function report(res: StatsResult, read: { files: number; lines: number }, zone: Zone, p: Painter): string[] {
+  const out: string[] = [];
+  const when = (t: number | null) => (t === null ? '-' : zone.formatSeconds(Math.floor(t)).slice(0, 16));
+  const layout = res.layout === 'byip' ? 'per address' : 'class C (IPv6 /64)';
+  out.push(
+    p.paint('head', 'qgrey stats') +
+      `: ${when(res.from)} to ${when(res.to)} (${zone.name}), ${read.lines} lines in ${read.files} files, keys ${layout}`,
+  );
+  out.push('');
+
+  const d = res.decisions;
+  const decRows: Cell[][] = DECISION_NAMES.filter((n) => d[n] > 0 || n === 'firstTime' || n === 'tooSoon' || n === 'known' || n === 'whitelisted').map((n) => [
+    DECISION_TEXT[n].replace(/ /g, '_'),
+    d[n],
+    { text: pctText(d.total ? (100 * d[n]) / d.total : 0), style: 'dim' },
+  ]);
+  decRows.push(['total', d.total, { text: '100.0', style: 'dim' }]);
+  out.push(...renderTable([{ title: 'decision' }, { title: 'count' }, { title: '%' }], decRows, p));
+  const progs = Object.entries(res.programs).filter(([, v]) => v > 0);
+  if (progs.length > 1) out.push(p.paint('dim', `(from ${progs.map(([k, v]) => `${k} ${v}`).join(', ')})`));
+  if (res.badAddresses) out.push(p.paint('warn', `${res.badAddresses} decision lines named no valid address (counted above, not followed)`));
+  out.push('');
+
+  const g = res.greylisted;
+  out.push(
+    ...renderTable(
+      [{ title: 'greylisted_keys' }, { title: 'count' }, { title: '%' }],
+      [
+        ['came_back_and_delivered', { text: g.delivered.count, style: 'good' }, { text: pctText(g.delivered.pct), style: 'dim' }],
+        ['came_back_no_mail', g.backNotDelivered.count, { text: pctText(g.backNotDelivered.pct), style: 'dim' }],
+        ['never_came_back', { text: g.neverBack.count, style: 'warn' }, { text: pctText(g.neverBack.pct), style: 'dim' }],
+        ['keys', g.keys, { text: g.keys ? '100.0' : '0.0', style: 'dim' }],
+      ],
+      p,
+    ),
+  );
+  if (g.neverBackRecent) out.push(p.paint('dim', `(${g.neverBackRecent} of them first greylisted in the last hour of the logs: may still come back)`));
+  out.push(
+    `delay from first greylist to first accepted mail: median ${formatDelay(g.delay.median)}, p90 ${formatDelay(g.delay.p90)}, max ${formatDelay(g.delay.max)} (${g.delay.count} keys)`,
+  );
+  out.push(`greylisted addresses: ${g.addresses}, never retried: ${g.addressesNeverRetried}`);
+  out.push('');
+
+  const cl = res.clients;
+  const a = res.accepted;
+  out.push(
+    ...renderTable(
+      [{ title: 'clients' }, { title: 'count' }],
+      [
+        ['read_failed_hang-ups', cl.hangups],
+        ['  null_session_(evictable)', cl.nullSessionHangups],
+        ['GREETDELAY_disconnects_(evictable)', cl.greetdelayDisconnects],
+        ['GREETDELAY_pregreet', cl.pregreet],
+        ['evictable_clients', cl.evictableClients],
+        ['  of_them_greylisted', cl.evictableGreylisted],
+      ].map((r) => [String(r[0]).replace(/^ {2}/, '- '), r[1] as number]),
+      p,
+    ),
+  );
+  out.push('');
+  out.push(
+    ...renderTable(
+      [{ title: 'accepted_mail' }, { title: 'count' }],
+      [
+        ['messages', a.messages],
+        ['- after_OK_known', a.messagesAfter.known],
+        ['- after_OK_whitelisted', a.messagesAfter.whitelisted],
+        ['- after_OK_relayclient', a.messagesAfter.relayclient],
+        ['- after_FAIL_open', a.messagesAfter.failOpen],
+        ['- no_wrapper_decision', a.messagesAfter.none + a.messagesAfter.other],
+        ['- relay_or_AUTH_clients', a.relayOrAuth],
+        ['recipients', a.recipients],
+      ],
+      p,
+    ),
+  );
+
+  if (res.top.networks.length) {
+    out.push('');
+    out.push(p.paint('head', `top ${res.top.networks.length} networks greylisted`));
+    out.push(
+      ...renderTable(
+        [{ title: 'network' }, { title: 'greylists' }, { title: 'addresses' }, { title: 'never_retried' }, { title: 'delivered' }],
+        res.top.networks.map((n) => [n.network, n.greylists, n.addresses, n.neverRetried, n.delivered]),
+        p,
+      ),
+    );
+  }
+  if (res.top.senders.length) {
+    out.push('');
+    out.push(p.paint('head', `top ${res.top.senders.length} senders greylisted`));
+    out.push(
+      ...renderTable(
+        [{ title: 'address' }, { title: 'greylists' }, { title: 'retried' }, { title: 'delivered' }],
+        res.top.senders.map((s) => [s.address, s.greylists, s.retried ? 'yes' : 'no', s.delivered ? { text: 'yes', style: 'good' } : 'no']),
+        p,
+      ),
+    );
+  }
+  if (res.top.neverRetried.length) {
+    out.push('');
+    out.push(p.paint('head', `top ${res.top.neverRetried.length} networks whose greylisted senders never retried`));
+    out.push(
+      ...renderTable(
+        [{ title: 'network' }, { title: 'never_retried' }, { title: 'addresses' }, { title: 'greylists' }],
+        res.top.neverRetried.map((n) => [n.network, n.neverRetried, n.addresses, n.greylists]),
+        p,
+      ),
+    );
+  }
+
+  const rows = res.by === 'net' ? res.nets : res.rows;
+  out.push('');
+  out.push(p.paint('head', res.by === 'net' ? 'per key' : `per ${res.by} (${zone.name})`));
+  out.push(
+    ...renderTable(
+      [
+        { title: res.by === 'net' ? 'key' : res.by },
+        { title: 'first' },
+        { title: 'too_soon' },
+        { title: 'known' },
+        { title: 'white' },
+        { title: 'denied' },
+        { title: 'other' },
+        { title: 'messages' },
+        { title: 'hang-ups' },
+        { title: 'greylisted' },
+        { title: 'delivered' },
+        { title: 'back_only' },
+        { title: 'never' },
+      ],
+      rows.map((r: Row) => [
+        r.label.replace(/ /g, '_'),
+        r.decisions.firstTime,
+        r.decisions.tooSoon,
+        r.decisions.known,
+        r.decisions.whitelisted,
+        r.denied ? { text: r.denied, style: 'bad' } : 0,
+        r.decisions.relayclient + r.decisions.tooManyRcpt + r.decisions.clientClosed + r.decisions.failOpen + r.decisions.failClosed,
+        r.messages,
+        r.hangups,
+        r.greylisted,
+        r.delivered ? { text: r.delivered, style: 'good' } : 0,
+        r.backNotDelivered,
+        r.neverBack,
+      ]),
+      p,
+    ),
+  );
+  const t = res.truncated;
+  if (t.keys || t.addresses || t.nets || t.evictable) {
+    out.push('');
+    out.push(
+      p.paint(
+        'warn',
+        `note: --max-keys reached: ${t.keys} greylists of new keys, ${t.addresses} of new addresses, ${t.nets} key rows and ${t.evictable} evictable addresses were not followed`,
+      ),
+    );
+  }
+  return out;
+}
+
+export async function run(argv: StatsArgs): Promise<number> {
+  const inZone = zoneOption(argv.tz, '--tz');
+  const outZone = argv.utc ? new Zone('UTC') : new Zone();
+  const now = Date.now() / 1000;
+  const since = argv.since !== undefined ? parseWhen(argv.since, now, inZone, '--since') : null;
+  const until = argv.until !== undefined ? parseWhen(argv.until, now, inZone, '--until') : null;
+  const top = wholeNumber(argv.top, '--top', 0);
+  const maxKeys = wholeNumber(argv['max-keys'], '--max-keys', 1);
+  if (argv.svg !== undefined) {
+    if (argv.svg === '') throw permanent('unable to use --svg \'\': expected a file name');
+    checkSvgTarget(argv.svg);
+  }
+  const c = new StatsCollector({ layout: argv['by-ip'] ? 'byip' : 'classc', by: argv.by, zone: outZone, top, maxKeys });
+  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
+  const stats = await collect(argv.paths, c, { zone: inZone, since, until, warn });
+  const res = c.result();
+  if (argv.svg !== undefined) {
+    const what = res.from === null ? 'no dated lines' : `${outZone.formatSeconds(Math.floor(res.from)).slice(0, 10)} to ${outZone.formatSeconds(Math.floor(res.to ?? res.from)).slice(0, 10)}`;
+    writeFileAtomic(argv.svg, renderSvg(res, `qgrey stats: ${what} (${outZone.name})`));
+  }
+  const read = { files: stats.files, lines: stats.lines, bad: stats.bad, duplicates: stats.duplicates };
+  if (argv.json) {
+    process.stdout.write(JSON.stringify({ read, ...res }, null, 2) + '\n');
+  } else {
+    const lines = report(res, read, outZone, painterFor(process.stdout));
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  if (stats.bad) process.stderr.write(`qgrey: stats: ${stats.bad} malformed lines skipped\n`);
+  return 0;
+}
