@@ -394,14 +394,18 @@ export class StatsCollector {
     const n = Math.floor(this.localOf(t) / this.span);
     let b = this.buckets.get(n);
     if (!b) {
-      const civil = formatCivil(n * this.span);
-      const label = this.span === DAY ? civil.slice(0, 10) : civil.slice(0, 10) + 'T' + civil.slice(11, 16);
-      // the first instant of the bucket in UTC (its local start minus the offset then)
-      const startLocal = n * this.span;
-      b = new Bucket(label, startLocal - this.zone.offsetAt(startLocal));
+      b = this.newBucket(n);
       this.buckets.set(n, b);
     }
     return b;
+  }
+
+  private newBucket(n: number): Bucket {
+    const civil = formatCivil(n * this.span);
+    const label = this.span === DAY ? civil.slice(0, 10) : civil.slice(0, 10) + 'T' + civil.slice(11, 16);
+    // the first instant of the bucket in UTC (its local start minus the offset then)
+    const startLocal = n * this.span;
+    return new Bucket(label, startLocal - this.zone.offsetAt(startLocal));
   }
 
   private netRow(kid: Id): Bucket | null {
@@ -617,7 +621,15 @@ export class StatsCollector {
     for (const id of this.evictable) if (this.ips.has(id)) evictableGreylisted++;
 
     const total = (d: DecisionCounts) => DECISION_NAMES.reduce((s, n) => s + d[n], 0);
-    const timeRows = [...this.buckets.entries()].sort((a, b) => a[0] - b[0]).map((x) => x[1]);
+    // every day (hour) from the first to the last, the quiet ones too
+    const ns = [...this.buckets.keys()].sort((a, b) => a - b);
+    const timeRows: Bucket[] = [];
+    if (ns.length) {
+      const lo = ns[0] as number;
+      const hi = ns[ns.length - 1] as number;
+      if (hi - lo <= 100_000) for (let n = lo; n <= hi; n++) timeRows.push(this.buckets.get(n) ?? this.newBucket(n));
+      else for (const n of ns) timeRows.push(this.buckets.get(n) as Bucket);
+    }
     if (this.noTime) timeRows.push(this.noTime);
     const nets = this.by === 'net'
       ? rowsOf([...this.nets.values()].sort((a, b) => total(b.d) - total(a.d) || b.greylisted - a.greylisted || byText(a.label, b.label)))
@@ -626,8 +638,8 @@ export class StatsCollector {
       layout: this.layout,
       by: this.by,
       zone: this.zone.name,
-      from: Number.isNaN(this.from) ? null : this.from,
-      to: Number.isNaN(this.to) ? null : this.to,
+      from: Number.isNaN(this.from) ? null : round(this.from),
+      to: Number.isNaN(this.to) ? null : round(this.to),
       events: this.events,
       decisions: { ...this.decisions, total: total(this.decisions), denied: this.decisions.blacklisted + this.decisions.noReverseDns },
       programs: { ...this.programs },

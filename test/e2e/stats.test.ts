@@ -1,0 +1,286 @@
+// `qgrey stats` on fixture logs with known answers (fixtures/stats/README.md), its output
+// modes, its SVG chart (checked by xmllint and against --json), and its errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { qgrey, tempDir, FIXTURES, QGREY } from '../helpers/util.js';
+import type { StatsResult } from '../../src/core/stats.js';
+
+const LOGS = join(FIXTURES, 'stats/smtpd');
+const ENV = { TZ: 'UTC' };
+
+function json(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): StatsResult & { read: { files: number; lines: number; bad: number; duplicates: number } } {
+  const r = qgrey(['stats', '--json', ...args], { env: { ...ENV, ...opts.env }, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  return JSON.parse(r.stdout);
+}
+
+test('known answers on a log mixing jgreylist, sagredo greylist and qgreylist lines', () => {
+  const r = json(['--utc', LOGS]);
+  assert.deepEqual(r.read, { files: 2, lines: 65, bad: 0, duplicates: 0 });
+  assert.deepEqual(r.decisions, {
+    firstTime: 9,
+    tooSoon: 4,
+    known: 5,
+    whitelisted: 1,
+    relayclient: 1,
+    blacklisted: 1,
+    noReverseDns: 1,
+    tooManyRcpt: 1,
+    clientClosed: 0,
+    failOpen: 1,
+    failClosed: 0,
+    total: 24,
+    denied: 2,
+  });
+  assert.deepEqual(r.programs, { jgreylist: 14, greylist: 4, qgreylist: 6 });
+  assert.equal(r.badAddresses, 1);
+  assert.deepEqual(r.greylisted, {
+    keys: 8,
+    delivered: { count: 3, pct: 37.5 },
+    backNotDelivered: { count: 2, pct: 25 },
+    neverBack: { count: 3, pct: 37.5 },
+    neverBackRecent: 1,
+    delay: { count: 3, median: 1201, p90: 43201, max: 43201 },
+    addresses: 11,
+    addressesNeverRetried: 7,
+  });
+  assert.deepEqual(r.clients, {
+    hangups: 3,
+    nullSessionHangups: 2,
+    greetdelayDisconnects: 1,
+    pregreet: 1,
+    evictableEvents: 3,
+    evictableClients: 3,
+    evictableGreylisted: 1,
+  });
+  assert.deepEqual(r.accepted, {
+    messages: 8,
+    recipients: 9,
+    messagesAfter: { known: 4, whitelisted: 1, relayclient: 1, failOpen: 1, other: 0, none: 1 },
+    relayOrAuth: 1,
+  });
+  assert.deepEqual(
+    r.rows.map((x) => [x.label, x.decisions.firstTime, x.decisions.tooSoon, x.decisions.known, x.decisions.whitelisted, x.denied, x.messages, x.recipients, x.hangups, x.evictable, x.greylisted, x.delivered, x.backNotDelivered, x.neverBack]),
+    [
+      ['2026-11-20', 5, 2, 4, 1, 0, 5, 6, 2, 1, 5, 3, 1, 1],
+      ['2026-11-21', 4, 2, 1, 0, 2, 3, 3, 2, 2, 3, 0, 1, 2],
+    ],
+  );
+  assert.deepEqual(
+    r.top.networks.slice(0, 3).map((n) => [n.network, n.greylists, n.addresses, n.neverRetried, n.delivered]),
+    [
+      ['198.18.6.0/24', 3, 3, 3, 0],
+      ['198.51.100.0/24', 2, 2, 1, 1],
+      ['203.0.113.0/24', 2, 1, 0, 1],
+    ],
+  );
+  assert.deepEqual(r.top.senders[0], { address: '203.0.113.5', network: '203.0.113.0/24', greylists: 2, retried: true, delivered: true });
+  assert.deepEqual(
+    r.top.neverRetried.map((n) => [n.network, n.neverRetried]),
+    [
+      ['198.18.6.0/24', 3],
+      ['198.51.100.0/24', 1],
+      ['198.18.5.0/24', 1],
+      ['198.18.50.0/24', 1],
+      ['198.18.7.0/24', 1],
+    ],
+  );
+  assert.ok(r.top.networks.some((n) => n.network === '2001:db8:1::/64'), 'the IPv6 /64 is a network too');
+  assert.deepEqual(r.truncated, { keys: 0, addresses: 0, nets: 0, evictable: 0 });
+});
+
+test('--by-ip follows single addresses; --top limits the lists', () => {
+  const r = json(['--utc', '--by-ip', '--top', '2', LOGS]);
+  assert.equal(r.layout, 'byip');
+  assert.equal(r.greylisted.keys, 11);
+  assert.equal(r.greylisted.delivered.count, 3);
+  assert.equal(r.greylisted.backNotDelivered.count, 1);
+  assert.equal(r.greylisted.neverBack.count, 7);
+  assert.deepEqual(r.greylisted.delay, { count: 3, median: 1171, p90: 43201, max: 43201 });
+  assert.equal(r.top.networks.length, 2);
+  assert.equal(r.top.senders.length, 2);
+});
+
+test('--by hour and --by net; --since/--until; the local zone decides the days', () => {
+  const hourly = json(['--utc', '--by', 'hour', LOGS]);
+  assert.equal(hourly.rows[0]?.label, '2026-11-20T10:00');
+  assert.equal(hourly.rows.at(-1)?.label, '2026-11-21T23:00');
+  assert.equal(hourly.rows.length, 38, 'every hour from the first to the last, quiet ones included');
+  assert.equal(hourly.rows.reduce((s, x) => s + x.decisions.firstTime, 0), 9);
+  const net = json(['--utc', '--by', 'net', LOGS]);
+  assert.deepEqual(
+    net.nets.slice(0, 3).map((n) => [n.label, n.decisions.firstTime, n.decisions.tooSoon, n.decisions.known, n.messages, n.delivered]),
+    [
+      ['198.18.6', 1, 2, 0, 0, 0],
+      ['198.51.100', 1, 1, 1, 1, 1],
+      ['203.0.113', 1, 1, 1, 1, 1],
+    ],
+  );
+  assert.equal(net.nets.reduce((s, x) => s + x.greylisted, 0), 8);
+  const day2 = json(['--utc', '--since', '2026-11-21T00:00:00Z', '--until', '2026-11-21T12:00:00Z', LOGS]);
+  assert.equal(day2.rows.length, 1);
+  assert.equal(day2.decisions.total, 8, 'the FAIL open at 12:00:00.0000005 is after --until');
+  // in Tokyo (UTC+9) lines from 15:00 UTC on fall on the next day
+  const tokyo = json([LOGS], { env: { TZ: 'Asia/Tokyo' } });
+  assert.equal(tokyo.zone, 'Asia/Tokyo');
+  assert.deepEqual(
+    tokyo.rows.map((x) => [x.label, Object.values(x.decisions).reduce((a, b) => a + b, 0)]),
+    [
+      ['2026-11-20', 10],
+      ['2026-11-21', 12],
+      ['2026-11-22', 2],
+    ],
+  );
+});
+
+test('stdin and a single file give the same answers as the directory', () => {
+  const all = readdirSync(LOGS)
+    .sort()
+    .map((f) => readFileSync(join(LOGS, f), 'latin1'))
+    .join('');
+  const r = json(['--utc', '-'], { input: all });
+  assert.equal(r.greylisted.keys, 8);
+  assert.equal(r.decisions.total, 24);
+  assert.equal(r.accepted.messages, 8);
+});
+
+test('text report: plain in pipes and with NO_COLOR, coloured with FORCE_COLOR, on a terminal unless NO_COLOR', () => {
+  const plain = qgrey(['stats', '--utc', LOGS], { env: ENV });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.doesNotMatch(plain.stdout, /\x1b\[/);
+  const lines = plain.stdout.split('\n');
+  assert.match(lines[0] ?? '', /^qgrey stats: 2026-11-20 10:00 to 2026-11-21 23:30 \(UTC\), 65 lines in 2 files/);
+  assert.ok(lines.includes('never_came_back              3   37.5'), plain.stdout);
+  assert.ok(lines.some((l) => /^delay from first greylist to first accepted mail: median 20m01s, p90 12h00m, max 12h00m \(3 keys\)$/.test(l)));
+  assert.ok(lines.some((l) => /^2026-11-21 +4 +2 +1 +0 +2 +2 +3 +2 +3 +0 +1 +2$/.test(l)), plain.stdout);
+  for (const l of lines) assert.equal(l, l.trimEnd(), 'no trailing spaces');
+  // the helper always sets NO_COLOR and drops FORCE_COLOR: spawn directly for these
+  const bare = (env: Record<string, string>, argv: string[]) => {
+    const e: NodeJS.ProcessEnv = { ...process.env, ...ENV, ...env };
+    if (!('NO_COLOR' in env)) delete e.NO_COLOR;
+    if (!('FORCE_COLOR' in env)) delete e.FORCE_COLOR;
+    const r = spawnSync(argv[0]!, argv.slice(1), { env: e, encoding: 'utf8' });
+    return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
+  };
+  const cli = [process.execPath, QGREY, 'stats', '--utc', LOGS];
+  for (const env of [{}, { FORCE_COLOR: '0' }, { NO_COLOR: '1' }] as Record<string, string>[]) assert.doesNotMatch(bare(env, cli).stdout, /\x1b\[/, JSON.stringify(env));
+  const forced = bare({ FORCE_COLOR: '1', NO_COLOR: '1' }, cli);
+  assert.match(forced.stdout, /\x1b\[1mqgrey stats\x1b\[22m/);
+  assert.equal(forced.stdout.replace(/\x1b\[[0-9;]*m/g, ''), plain.stdout, 'colour changes nothing but the escapes');
+  // a real terminal (script(1) gives the program a pty)
+  const tty = (env: Record<string, string>) => bare({ TERM: 'xterm', ...env }, ['script', '-qec', `${process.execPath} ${QGREY} stats --utc --top 0 ${LOGS}`, '/dev/null']);
+  const onTty = tty({});
+  assert.equal(onTty.code, 0, onTty.stderr);
+  assert.match(onTty.stdout, /\x1b\[/);
+  const noColour = tty({ NO_COLOR: '1' });
+  assert.doesNotMatch(noColour.stdout, /\x1b\[/);
+});
+
+test('--svg writes a well-formed standalone chart whose bars are the numbers of --json', () => {
+  using d = tempDir();
+  const svg = join(d.path, 'grey.svg');
+  const r = qgrey(['stats', '--utc', '--json', '--svg', svg, LOGS], { env: ENV });
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as StatsResult;
+  const lint = spawnSync('xmllint', ['--noout', svg], { encoding: 'utf8' });
+  assert.equal(lint.status, 0, `xmllint: ${lint.stderr}`);
+  const text = readFileSync(svg, 'utf8');
+  assert.match(text, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.deepEqual(readdirSync(d.path), ['grey.svg'], 'no temp file left behind');
+  // every bar: its value, and its height against the panel's scale
+  const panels = [...text.matchAll(/<g class="panel" id="panel-([0-9])" data-scale-max="([0-9.]+)" data-px-per-unit="([0-9.]+)" data-baseline="([0-9.]+)">([\s\S]*?)<\/g>\n(?=<g class="panel"|<\/svg>)/g)];
+  assert.equal(panels.length, 2);
+  const drawn = new Map<string, number>();
+  for (const p of panels) {
+    const px = Number(p[3]);
+    for (const m of p[5]!.matchAll(/<rect x="[0-9.]+" y="([0-9.]+)" width="[0-9.]+" height="([0-9.]+)" fill="#[0-9a-f]{6}" data-row="([^"]+)" data-series="([^"]+)" data-value="([0-9]+)"><title>([^<]*)<\/title><\/rect>/g)) {
+      const v = Number(m[5]);
+      assert.ok(Math.abs(Number(m[2]) - v * px) < 0.02, `height of ${m[3]} ${m[4]}`);
+      assert.ok(Number(m[1]) + Number(m[2]) <= Number(p[4]) + 0.02, 'bars stand on the baseline');
+      assert.match(m[6]!, new RegExp(`^${m[3]}: .* ${v}$`));
+      drawn.set(`${m[3]} ${m[4]}`, v);
+    }
+  }
+  const expected = new Map<string, number>();
+  for (const row of res.rows) {
+    const o = row.decisions.relayclient + row.decisions.tooManyRcpt + row.decisions.clientClosed + row.decisions.failOpen + row.decisions.failClosed;
+    const series: [string, number][] = [
+      ['firstTime', row.decisions.firstTime],
+      ['tooSoon', row.decisions.tooSoon],
+      ['known', row.decisions.known],
+      ['whitelisted', row.decisions.whitelisted],
+      ['denied', row.denied],
+      ['other', o],
+      ['delivered', row.delivered],
+      ['backNotDelivered', row.backNotDelivered],
+      ['neverBack', row.neverBack],
+    ];
+    for (const [s, v] of series) if (v) expected.set(`${row.label} ${s}`, v);
+  }
+  assert.deepEqual(Object.fromEntries([...drawn].sort()), Object.fromEntries([...expected].sort()));
+  // the legends repeat the totals
+  const legend = Object.fromEntries([...text.matchAll(/<g class="legend" data-series="([^"]+)" data-total="([0-9]+)">/g)].map((m) => [m[1], Number(m[2])]));
+  assert.deepEqual(legend, {
+    firstTime: 9,
+    tooSoon: 4,
+    known: 5,
+    whitelisted: 1,
+    denied: 2,
+    other: 3,
+    delivered: 3,
+    backNotDelivered: 2,
+    neverBack: 3,
+  });
+});
+
+test('--svg replaces a file atomically, and a symlink at the name, not its target', () => {
+  using d = tempDir();
+  const target = join(d.path, 'target.txt');
+  writeFileSync(target, 'keep me');
+  const svg = join(d.path, 'chart.svg');
+  symlinkSync(target, svg);
+  const r = qgrey(['stats', '--utc', '--svg', svg, LOGS], { env: ENV });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(target, 'utf8'), 'keep me');
+  assert.ok(lstatSync(svg).isFile());
+});
+
+test('errors: one line, exit 100 for bad input, nothing written', () => {
+  using d = tempDir();
+  const cases: [string[], RegExp][] = [
+    [['--top', '-1', LOGS], /^qgrey: fatal: unable to use --top '-1': expected a whole number of at least 0\n$/],
+    [['--max-keys', '0', LOGS], /^qgrey: fatal: unable to use --max-keys '0'/],
+    [['--since', 'yesterday', LOGS], /^qgrey: fatal: unable to parse --since 'yesterday': expected a duration/],
+    [['--svg', join(d.path, 'no/such/dir/x.svg'), LOGS], /^qgrey: fatal: unable to write --svg '.*x\.svg': directory .*: no such file or directory\n$/],
+    [['--svg', d.path, LOGS], /^qgrey: fatal: unable to write --svg '.*': it is a directory\n$/],
+    [['--by', 'week', LOGS], /^qgrey: usage: [\s\S]*"week"/],
+    [[join(d.path, 'missing')], /^qgrey: fatal: unable to read log '.*missing'/],
+  ];
+  for (const [args, re] of cases) {
+    const r = qgrey(['stats', ...args], { env: ENV });
+    assert.equal(r.code, 100, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stdout, '');
+  }
+  assert.equal(existsSync(join(d.path, 'no')), false);
+});
+
+test('compressed and rotated logs count once when a backup repeats them', () => {
+  using d = tempDir();
+  mkdirSync(join(d.path, 'smtpd'));
+  for (const f of readdirSync(LOGS)) copyFileSync(join(LOGS, f), join(d.path, 'smtpd', f));
+  mkdirSync(join(d.path, 'backup'));
+  // the backup is the rotated file converted by the real tai64nlocal, in UTC
+  const rotated = readdirSync(LOGS).find((f) => f.endsWith('.s'))!;
+  const conv = spawnSync('tai64nlocal', { input: readFileSync(join(LOGS, rotated)), env: { TZ: 'UTC' } });
+  assert.equal(conv.status, 0);
+  writeFileSync(join(d.path, 'backup/qmail-smtpd.2026-11-20'), conv.stdout);
+  const r = json(['--utc', '--tz', 'UTC', join(d.path, 'smtpd'), join(d.path, 'backup/qmail-smtpd.*')]);
+  assert.equal(r.decisions.total, 24);
+  assert.equal(r.greylisted.keys, 8);
+  assert.equal(r.read.duplicates, 39);
+});
