@@ -366,51 +366,24 @@ export interface AcceptedFacts {
   readonly authuser: string;
 }
 
-const QLOG_TAIL = / remoteip=(\S*) remoteport=[0-9]* remotehost=\S* qp=[0-9]* pid=[0-9]+$/y;
-const QLOG_MID = / authtype=\S* encrypted=(?:ssl|tls)? sslverified=(?:yes|no)?(?: sslproto=\S*)? localip=\S* localport=[0-9]*$/y;
-const QLOG_RELAY = / relay=(yes|no) rcpthosts=(?:yes|no)? size=[0-9]*$/y;
-
-const QLOG_REASON = /reason=\S* detail=/y;
-
-/** The keys before relay= are there in order (the full parser's lazy fields then match up to `li`). */
-function headOk(body: string, li: number): boolean {
-  QLOG_REASON.lastIndex = 39;
-  if (!QLOG_REASON.test(body)) return false;
-  const h = body.indexOf(' helo=', QLOG_REASON.lastIndex);
-  const m = h < 0 ? -1 : body.indexOf(' mailfrom=', h + 6);
-  const r = m < 0 ? -1 : body.indexOf(' rcptto=', m + 10);
-  return r >= 0 && r + 8 <= li;
-}
+// The usual accepted line: every value free of spaces. Matched in one linear pass; there is then
+// exactly one way to cut the line at its keys, so parseBody (QLOG) would cut it the same way.
+const QLOG_ACCEPTED_PLAIN =
+  /^qlog(envelope|received): result=accepted code=250 reason=\S* detail=\S* helo=\S* mailfrom=\S* rcptto=\S* relay=(yes|no) rcpthosts=(?:yes|no)? size=[0-9]* authuser=(\S*) authtype=\S* encrypted=(?:ssl|tls)? sslverified=(?:yes|no)?(?: sslproto=\S*)? localip=\S* localport=[0-9]* remoteip=(\S*) remoteport=[0-9]* remotehost=\S* qp=[0-9]* pid=[0-9]+\r?$/;
 
 /**
- * The facts of a `result=accepted code=250` qlog line, or null for any other line. Fast: when
- * each key occurs exactly once (always, unless an SMTPUTF8 session put raw spaces and key-like
- * text into a value), the values are cut at the keys; otherwise the full parser decides.
+ * The facts of a `result=accepted code=250` qlog line, or null for any other line; always what
+ * parseBody says. Fast for the usual line (no spaces in values: one linear regex pass); a line
+ * with spaces in client values (SMTPUTF8) or anything unusual goes through parseBody.
  */
 export function acceptedFacts(body0: string): AcceptedFacts | null {
-  const body = body0.charCodeAt(body0.length - 1) === 13 ? body0.slice(0, -1) : body0;
-  if (!body.startsWith(': result=accepted code=250 ', 12)) return null;
-  const head = body.slice(0, 12);
-  if (head !== 'qlogenvelope' && head !== 'qlogreceived') return null;
-  // Keys are found from the right, where only server-made values lie, and each stretch between
-  // two keys is checked; authuser (client text, after AUTH) must hold no key of its own.
-  const ri = body.lastIndexOf(' remoteip=');
-  const ti = ri > 0 ? body.lastIndexOf(' authtype=', ri) : -1;
-  const ai = ti > 0 ? body.lastIndexOf(' authuser=', ti) : -1;
-  const li = ai > 0 ? body.lastIndexOf(' relay=', ai) : -1;
-  if (li > 0 && body.indexOf(' authuser=', li) === ai && headOk(body, li)) {
-    QLOG_TAIL.lastIndex = ri;
-    const tail = QLOG_TAIL.exec(body);
-    QLOG_MID.lastIndex = ti;
-    const mid = tail ? QLOG_MID.test(body.slice(0, ri)) : false;
-    QLOG_RELAY.lastIndex = li;
-    const rel = mid ? QLOG_RELAY.exec(body.slice(0, ai)) : null;
-    if (tail && rel) {
-      const remoteip = tail[1]!;
-      return { kind: head, remoteip, ip: parseIp(remoteip), relay: rel[1] === 'yes', authuser: body.slice(ai + 10, ti) };
-    }
+  if (!body0.startsWith(': result=accepted code=250 ', 12)) return null;
+  const m = QLOG_ACCEPTED_PLAIN.exec(body0);
+  if (m !== null) {
+    const remoteip = m[4]!;
+    return { kind: m[1] === 'envelope' ? 'qlogenvelope' : 'qlogreceived', remoteip, ip: parseIp(remoteip), relay: m[2] === 'yes', authuser: m[3]! };
   }
-  const e = parseBody(body);
+  const e = parseBody(body0);
   if (e.kind !== 'qlogenvelope' && e.kind !== 'qlogreceived') return null;
   return { kind: e.kind, remoteip: e.remoteip, ip: e.ip, relay: e.relay, authuser: e.authuser };
 }

@@ -2,7 +2,7 @@
 // gzip through node:zlib; bzip2, xz and zstd through their own tools, which are faster.
 
 import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
@@ -24,10 +24,37 @@ export interface OpenedLog {
   readonly size: number;
   /** byte offset in the (uncompressed plain) file where reading starts */
   readonly start: number;
+  /**
+   * The bytes. A chunk may be a view of a buffer that is reused for the next chunk: copy what
+   * must outlive the step of the loop it was delivered in.
+   */
   readonly chunks: AsyncIterable<Buffer>;
+  /** give the file up without reading it (when `chunks` is not iterated to the end) */
+  readonly release: () => Promise<void>;
 }
 
-const CHUNK = 1 << 20;
+/**
+ * A regular file read with synchronous reads into one reused buffer: no stream machinery and
+ * no garbage per chunk (a stream allocates a fresh buffer for every read). Reads from a regular
+ * file do not wait on anyone, so blocking for one 64 KiB read is fine for a command-line tool.
+ */
+async function* plainChunks(fh: FileHandle, from: number): AsyncGenerator<Buffer> {
+  const buf = Buffer.allocUnsafeSlow(CHUNK);
+  let pos = from;
+  try {
+    for (;;) {
+      const n = readSync(fh.fd, buf, 0, CHUNK, pos);
+      if (n === 0) return;
+      pos += n;
+      yield n === CHUNK ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+// 64 KiB: a chunk stays in the CPU cache while it is scanned (1 MiB reads were 4x slower).
+const CHUNK = 1 << 16;
 
 const TOOLS: Record<Exclude<Compression, 'none' | 'gzip'>, string[][]> = {
   bzip2: [['lbzip2', '-dc'], ['bzip2', '-dc']],
@@ -61,7 +88,7 @@ async function* fromTool(path: string, fh: FileHandle, tools: string[][]): Async
 /** Open a log file (or '-' for stdin) at byte `start` (only honoured for plain files). */
 export async function openLog(path: string, start = 0): Promise<OpenedLog> {
   if (path === '-') {
-    return { compression: 'none', ino: 0, size: 0, start: 0, chunks: process.stdin as AsyncIterable<Buffer> };
+    return { compression: 'none', ino: 0, size: 0, start: 0, chunks: process.stdin as AsyncIterable<Buffer>, release: async () => {} };
   }
   let fh: FileHandle;
   try {
@@ -73,14 +100,19 @@ export async function openLog(path: string, start = 0): Promise<OpenedLog> {
   const head = Buffer.alloc(6);
   const { bytesRead } = await fh.read(head, 0, 6, 0);
   const compression = sniff(head.subarray(0, bytesRead));
+  if (compression === 'none' && st.isFile()) {
+    const from = start > 0 && start <= st.size ? start : 0;
+    const chunks = plainChunks(fh, from);
+    return { compression, ino: st.ino, size: st.size, start: from, chunks, release: () => fh.close() };
+  }
   if (compression === 'none') {
     const from = start > 0 && start <= st.size ? start : 0;
     const stream = createReadStream('', { fd: fh, start: from, highWaterMark: CHUNK, autoClose: true });
-    return { compression, ino: st.ino, size: st.size, start: from, chunks: stream as AsyncIterable<Buffer> };
+    return { compression, ino: st.ino, size: st.size, start: from, chunks: stream as AsyncIterable<Buffer>, release: async () => void stream.destroy() };
   }
   if (compression === 'gzip') {
     const stream = createReadStream('', { fd: fh, start: 0, highWaterMark: CHUNK, autoClose: true }).pipe(createGunzip({ chunkSize: CHUNK }));
-    return { compression, ino: st.ino, size: st.size, start: 0, chunks: stream as AsyncIterable<Buffer> };
+    return { compression, ino: st.ino, size: st.size, start: 0, chunks: stream as AsyncIterable<Buffer>, release: async () => void stream.destroy() };
   }
   const chunks = (async function* () {
     try {
@@ -89,5 +121,5 @@ export async function openLog(path: string, start = 0): Promise<OpenedLog> {
       await fh.close();
     }
   })();
-  return { compression, ino: st.ino, size: st.size, start: 0, chunks };
+  return { compression, ino: st.ino, size: st.size, start: 0, chunks, release: () => fh.close() };
 }

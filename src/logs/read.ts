@@ -4,7 +4,6 @@
 // sources are merged in time order with lines found both in a backup and in the live
 // directory counted once. Memory is bounded by the chunk size times the number of sources.
 
-import { isAscii } from 'node:buffer';
 import { compareStamp, type Stamp } from '../core/tai64n.js';
 import { Zone } from '../core/zone.js';
 import { parsePrefix, parseBody, type LogEvent } from '../core/logline.js';
@@ -28,6 +27,7 @@ export interface ReadOptions {
 export interface ReadStats {
   files: number;
   skippedFiles: number;
+  /** complete lines read (with a needle: all of them, not only those holding it), counted at the end of each file */
   lines: number;
   bad: number;
   partial: number;
@@ -39,6 +39,8 @@ export interface ReadStats {
 }
 
 const NO_TIME: Stamp = { sec: -Infinity, nsec: 0 };
+
+const NON_ASCII = /[^\x00-\x7f]/;
 
 export class LogRecord {
   private ev: LogEvent | undefined;
@@ -59,9 +61,14 @@ export class LogRecord {
     readonly bodyStart: number,
     /** for TAI64N lines: the first byte after the hex run (tai64nlocal copies from there) */
     readonly restStart: number,
-    /** the line is pure ASCII (its latin1 and UTF-8 readings agree) */
-    readonly ascii: boolean,
+    /** the line is pure ASCII (its latin1 and UTF-8 readings agree); undefined: find out when asked */
+    private isAscii?: boolean,
   ) {}
+
+  /** the line is pure ASCII (its latin1 and UTF-8 readings agree) */
+  get ascii(): boolean {
+    return (this.isAscii ??= !NON_ASCII.test(this.line));
+  }
 
   /** the text after the timestamp, UTF-8 decoded, without a trailing CR */
   get body(): string {
@@ -102,7 +109,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     const start = opts.resume({ path: src.path, ino: first.ino, size: first.size });
     if (start > 0 && first.compression === 'none') {
       // reopen at the offset (the first stream has not been consumed)
-      (first.chunks as unknown as { destroy?: () => void }).destroy?.();
+      await first.release();
       log = await openLog(src.path, start);
     }
   }
@@ -115,8 +122,6 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
 
   const make = (buf: Buffer, ls: number, le: number, out: LogRecord[]) => {
     const line = buf.toString('latin1', ls, le);
-    const ascii = isAscii(buf.subarray(ls, le));
-    stats.lines++;
     const p = parsePrefix(line, zone);
     if (p.type === 'bad') {
       stats.bad++;
@@ -135,26 +140,29 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     const order = stamp ?? last;
     if (since && compareStamp(order, since) < 0) return;
     if (until && compareStamp(order, until) > 0) return;
-    out.push(new LogRecord(src.path, src.group, lineno, stamp, order, p.type, line, p.body, p.type === 'tai64n' ? p.rest : p.body, ascii));
+    out.push(new LogRecord(src.path, src.group, lineno, stamp, order, p.type, line, p.body, p.type === 'tai64n' ? p.rest : p.body));
   };
 
   let skipping = false;
   // Lines are cut from each chunk in place; only a line that straddles two chunks is copied.
   const scan = (buf: Buffer, from: number, lastNl: number, out: LogRecord[]) => {
     if (needle) {
-      let pos = from;
-      let counted = from;
+      // walk the newlines up to each hit: that counts the lines and finds the hit's line
+      let ls = from;
       for (;;) {
-        const i = buf.indexOf(needle, pos);
+        const i = buf.indexOf(needle, ls);
         if (i === -1 || i > lastNl) break;
-        const ls = buf.lastIndexOf(10, i) + 1;
-        const le = buf.indexOf(10, i);
-        lineno += countNewlines(buf, counted, ls) + 1;
-        counted = le + 1;
-        make(buf, ls < from ? from : ls, le, out);
-        pos = le + 1;
+        let le = buf.indexOf(10, ls);
+        while (le < i) {
+          lineno++;
+          ls = le + 1;
+          le = buf.indexOf(10, ls);
+        }
+        lineno++;
+        make(buf, ls, le, out);
+        ls = le + 1;
       }
-      lineno += countNewlines(buf, counted, lastNl + 1);
+      lineno += countNewlines(buf, ls, lastNl + 1);
     } else {
       let ls = from;
       while (ls <= lastNl) {
@@ -189,7 +197,6 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
           lineno++;
           warn(`${src.path}:${lineno}: skipped a line longer than ${MAX_LINE} bytes`);
           stats.bad++;
-          stats.lines++;
           offset += rest.length;
           rest = null;
           skipping = true;
@@ -209,12 +216,12 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       from = lastNl + 1;
     }
     if (from < chunk.length) {
-      rest = chunk.subarray(from);
+      // a copy: the chunk's buffer may be reused for the next read
+      rest = Buffer.from(chunk.subarray(from));
       if (rest.length > MAX_LINE) {
         lineno++;
         warn(`${src.path}:${lineno}: skipped a line longer than ${MAX_LINE} bytes`);
         stats.bad++;
-        stats.lines++;
         offset += rest.length;
         rest = null;
         skipping = true;
@@ -231,11 +238,12 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       lineno++;
       const out: LogRecord[] = [];
       if (!needle || rest.includes(needle)) make(rest, 0, rest.length, out);
-      else stats.lines++;
       endOffset += rest.length;
       if (out.length) yield out;
     }
   }
+  // every line read, also those a needle passed over
+  stats.lines += lineno;
   if (src.path !== '-') stats.ends.set(src.path, { ino: log.ino, offset: endOffset });
 }
 
