@@ -16,7 +16,7 @@
 // A crash or a full disk before step 6 leaves the live tree as it was; during 6-7 every
 // entry is either its old or its new self. The next run removes the leftovers.
 
-import { closeSync, fchownSync, fstatSync, futimesSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, constants as C, type Stats } from 'node:fs';
+import { closeSync, fchownSync, futimesSync, lchownSync, lutimesSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, constants as C, type Stats } from 'node:fs';
 import type { RebuildArgs } from '../commands/rebuild.js';
 import { QgreyError, permanent, quote, reason } from '../core/errors.js';
 import { DEFAULT_EXCLUDES, parseCidr, cidrContains, type Cidr, type Ip } from '../core/ip.js';
@@ -270,9 +270,15 @@ export async function run(argv: RebuildArgs): Promise<number> {
     stage = `${root}/${STAGE_PREFIX}${process.pid}.${Math.floor(now)}`;
     const builder = new Builder(stage, owner);
     builder.mkdir('');
+    // only what the live tree lacks is staged; entries it has are updated in place in step 6
     const keys = [...fromLogs.keys()].sort();
+    const existing: string[] = [];
     try {
       for (const key of keys) {
+        if (live.has(key)) {
+          existing.push(key);
+          continue;
+        }
         const e = fromLogs.get(key)!;
         builder.file(key, e.first, e.last);
       }
@@ -285,6 +291,7 @@ export async function run(argv: RebuildArgs): Promise<number> {
     // 6. swap in
     const swap = new Swapper(root, stage, owner, fromLogs, (l) => merge(l.staged, l.live), warn);
     swap.dir('');
+    for (const key of existing) swap.updateKey(key);
     rep.anomalies += swap.anomalies;
 
     // 7. prune
@@ -480,48 +487,70 @@ class Swapper {
           continue;
         }
         this.fixOwner(lp, st);
+        this.dirsOk.add(r);
         this.dir(r);
       } else {
         if (!st.isFile()) {
           this.odd(r, st, 'a regular file');
           continue;
         }
-        this.update(r, lp);
+        this.update(r, lp, st);
       }
     }
   }
 
-  /** An entry in both trees: write the merged times on the live file, through its descriptor. */
-  private update(key: string, lp: string): void {
+  private readonly dirsOk = new Set<string>();
+  private readonly dirsBad = new Set<string>();
+
+  /** An entry the live tree had at the walk: check its directories (once each), then update it. */
+  updateKey(key: string): void {
+    let i = key.indexOf('/');
+    while (i !== -1) {
+      const d = key.slice(0, i);
+      if (!this.dirsOk.has(d)) {
+        if (this.dirsBad.has(d)) return;
+        const st = lstatOrNull(this.root + '/' + d);
+        if (st === null) return; // removed meanwhile: the entry is gone too
+        if (!st.isDirectory()) {
+          this.dirsBad.add(d);
+          this.odd(d, st, 'a directory');
+          return;
+        }
+        this.fixOwner(this.root + '/' + d, st);
+        this.dirsOk.add(d);
+      }
+      i = key.indexOf('/', i + 1);
+    }
+    const lp = this.root + '/' + key;
+    const st = lstatOrNull(lp);
+    if (st === null) return;
+    if (!st.isFile()) {
+      this.odd(key, st, 'a regular file');
+      return;
+    }
+    this.update(key, lp, st);
+  }
+
+  /**
+   * An entry in both trees: merge with what it holds now (the wrapper may have written since
+   * the walk) and write the times with lutimes (never through a symlink).
+   */
+  private update(key: string, lp: string, st?: Stats): void {
     const staged = this.entries.get(key);
     if (staged === undefined) return;
-    let fd: number;
-    try {
-      fd = openSync(lp, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY);
-    } catch (err) {
-      if (code(err) === 'ENOENT') return; // removed by hand meanwhile
-      if (code(err) === 'ELOOP') {
-        this.anomalies++;
-        this.warn(`${this.root}/${sanitizeName(key)}: is a symbolic link; left alone`);
-        return;
-      }
-      throw fsFail('open', lp, err);
+    if (st === undefined) {
+      const s = lstatOrNull(lp);
+      if (s === null) return;
+      st = s;
     }
+    const t = { first: staged.first, last: staged.last };
+    this.merge({ staged: t, live: { first: st.mtimeMs / 1000, last: st.atimeMs / 1000 } });
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) {
-        this.odd(key, st, 'a regular file');
-        return;
-      }
-      // what the wrapper wrote since the walk counts too
-      const t = { first: staged.first, last: staged.last };
-      this.merge({ staged: t, live: { first: st.mtimeMs / 1000, last: st.atimeMs / 1000 } });
-      futimesSync(fd, t.last, t.first);
-      if (this.asRoot && (st.uid !== this.owner.uid || st.gid !== this.owner.gid)) fchownSync(fd, this.owner.uid, this.owner.gid);
+      lutimesSync(lp, t.last, t.first);
+      if (this.asRoot && (st.uid !== this.owner.uid || st.gid !== this.owner.gid)) lchownSync(lp, this.owner.uid, this.owner.gid);
     } catch (err) {
+      if (code(err) === 'ENOENT') return;
       throw fsFail('set the times of', lp, err);
-    } finally {
-      closeSync(fd);
     }
   }
 }

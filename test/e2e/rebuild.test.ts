@@ -1,0 +1,336 @@
+// `qgrey rebuild` against real trees in temp dirs, real multilog-shaped logs, and backups
+// converted by the real tai64nlocal in another time zone.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tempDir, qgrey, QGREY } from '../helpers/util.js';
+import { accepted, greetdelay, label, writeLog } from './rebuild-gen.js';
+import { TreeStore, parseOwner, walkTree } from '../../src/store/tree.js';
+import { LOCK_NAME } from '../../src/store/lock.js';
+
+const NOW = Math.floor(Date.now() / 1000);
+const H = 3600;
+const D = 86400;
+const ENV = { TZ: 'UTC' };
+
+function times(p: string): [number, number] {
+  const st = lstatSync(p);
+  return [Math.floor(st.mtimeMs / 1000), Math.floor(st.atimeMs / 1000)];
+}
+
+/** every path under root with its type and mode, sorted (dot files of qgrey excluded) */
+function tree(root: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const n of readdirSync(rel ? `${root}/${rel}` : root).sort()) {
+      if (!rel && n.startsWith('.qgrey')) continue;
+      const r = rel ? `${rel}/${n}` : n;
+      const st = lstatSync(`${root}/${r}`);
+      const kind = st.isSymbolicLink() ? 'l' : st.isDirectory() ? 'd' : 'f';
+      out.push(`${kind} ${(st.mode & 0o777).toString(8)} ${r}`);
+      if (kind === 'd') walk(r);
+    }
+  };
+  walk('');
+  return out;
+}
+
+/** A snapshot to compare trees before and after: paths with times to the second. */
+function snapshot(root: string): string[] {
+  return [...walkTree(root)].map((x) => (x.type === 'entry' ? `${x.entry.key} ${x.mtime} ${x.atime}` : x.type === 'anomaly' ? `! ${x.anomaly.key}` : `d ${x.key}`));
+}
+
+test('rebuild from a live multilog directory (current + rotated .s), and a backup converted in another zone', () => {
+  using root = tempDir();
+  using logs = tempDir();
+  const live = `${logs.path}/smtpd`;
+  mkdirSync(live);
+  mkdirSync(`${logs.path}/backup`);
+  // a rotated file, with CRLF line ends: the earliest and a duplicated line
+  writeLog(
+    `${live}/${label(NOW - 4 * D)}.s`,
+    [
+      [NOW - 6 * D, accepted('203.0.113.45')],
+      [NOW - 6 * D + 5, greetdelay('198.51.100.99')],
+      [NOW - 5 * D, accepted('81.2.69.142')],
+      [NOW - 5 * D + 1, accepted('2001:db8:1::25', { kind: 'qlogreceived' })],
+    ],
+    { crlf: true },
+  );
+  writeLog(`${live}/current`, [
+    [NOW - 3 * D, accepted('192.0.2.77', { helo: 'mail .example remoteip=6.6.6.6 x', mailfrom: 'a b@c remoteip=7.7.7.7' })], // SMTPUTF8-style raw spaces
+    [NOW - 2 * D, accepted('2001:db8:1::26')],
+    [NOW - D, accepted('203.0.113.46')],
+    [NOW - H, accepted('233.252.0.5', { relay: true })],
+    [NOW - H, accepted('45.33.2.1', { authuser: 'bob@example.org' })],
+    [NOW - H, accepted('192.168.0.5')],
+    [NOW - H, accepted('10.1.2.3')],
+    [NOW - H, accepted('172.20.1.1')],
+    [NOW - H, accepted('fe80::1')],
+    [NOW - H, accepted('::1')],
+    [NOW - H, accepted('127.0.0.1')],
+    [NOW - H, accepted('172.32.0.1')], // outside 172.16.0.0/12: a network, not text
+    [NOW - H, accepted('::ffff:198.51.100.20')],
+  ]);
+  writeFileSync(`${live}/state`, '');
+  // a backup written by tai64nlocal under Europe/Rome (the earliest time of 203.0.113, a line
+  // also in the rotated file, and one that is too old)
+  const raw = [
+    [NOW - 40 * D, accepted('93.184.216.34')],
+    [NOW - 20 * D, accepted('203.0.113.47')],
+  ] as const;
+  writeLog(`${logs.path}/raw`, raw);
+  const dup = readFileSync(`${live}/${label(NOW - 4 * D)}.s`, 'latin1').split('\n')[2]!; // the same bytes, CR included
+  const conv = spawnSync('tai64nlocal', { input: readFileSync(`${logs.path}/raw`, 'latin1') + dup + '\n', env: { ...process.env, TZ: 'Europe/Rome' }, encoding: 'latin1' });
+  assert.equal(conv.status, 0);
+  writeFileSync(`${logs.path}/backup/qmail-smtpd.2026-11-01`, conv.stdout, 'latin1');
+
+  const r = qgrey(['rebuild', '--dir', root.path, '--tz', 'Europe/Rome', live, `${logs.path}/backup/qmail-smtpd.*`], { env: ENV });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^rebuild: 17 accepted deliveries in 3 files \(20 lines read, 1 duplicates\); wrote 6 class-C entries \(6 new\), carried over 0, removed 0; skipped 1 relay, 1 authenticated, 6 excluded; [0-9.]+ s \(logs [0-9.]+ s, tree [0-9.]+ s\)\n$/);
+  assert.deepEqual(tree(root.path), [
+    'd 700 081',
+    'd 700 081/002',
+    'f 600 081/002/069',
+    'd 700 172',
+    'd 700 172/032',
+    'f 600 172/032/000',
+    'd 700 192',
+    'd 700 192/000',
+    'f 600 192/000/002',
+    'd 700 198',
+    'd 700 198/051',
+    'f 600 198/051/100',
+    'd 700 203',
+    'd 700 203/000',
+    'f 600 203/000/113',
+    'd 700 v6',
+    'd 700 v6/20010db8',
+    'f 600 v6/20010db8/00010000',
+  ]);
+  // first seen = the earliest accepted time wherever it was (the backup, read in its zone)
+  assert.deepEqual(times(`${root.path}/203/000/113`), [NOW - 20 * D, NOW - D]);
+  // one delivery: atime one second after mtime, so jgreylist-clean's one-time rule keeps it
+  assert.deepEqual(times(`${root.path}/081/002/069`), [NOW - 5 * D - 1, NOW - 5 * D]);
+  assert.deepEqual(times(`${root.path}/192/000/002`), [NOW - 3 * D - 1, NOW - 3 * D]);
+  assert.deepEqual(times(`${root.path}/v6/20010db8/00010000`), [NOW - 5 * D + 1, NOW - 2 * D]);
+  assert.deepEqual(times(`${root.path}/198/051/100`), [NOW - H - 1, NOW - H]);
+  assert.equal(existsSync(`${root.path}/.qgrey.lock`), false, 'lock released');
+  assert.deepEqual(readdirSync(root.path).filter((n) => n.startsWith('.')), [], 'no staging tree left');
+
+  // the same backup read as if it were UTC is an hour (or two) off: the zone matters
+  using root2 = tempDir();
+  const r2 = qgrey(['rebuild', '--dir', root2.path, '--json', `${logs.path}/backup/qmail-smtpd.*`], { env: ENV });
+  assert.equal(r2.code, 0, r2.stderr);
+  const j = JSON.parse(r2.stdout) as Record<string, unknown>;
+  assert.equal(j.written, 2);
+  const off = times(`${root2.path}/203/000/113`)[0] - (NOW - 20 * D);
+  assert.ok(off === 3600 || off === 7200, `offset ${off}`);
+});
+
+test('keep-recent, stale entries, merge with the live tree; the result survives clean and passes check', () => {
+  using root = tempDir();
+  using logs = tempDir();
+  const t = new TreeStore(root.path, 'classc');
+  t.putSync({ key: '005/005/005', first: NOW - 600, last: NOW - 600 }); // greylisting in progress
+  t.putSync({ key: '006/006/006', first: NOW - 10 * D, last: NOW - 5 * D }); // stale, not in the logs
+  t.putSync({ key: '203/000/113', first: NOW - 2 * H, last: NOW - 60 }); // recent, and in the logs
+  t.putSync({ key: '198/051/100', first: NOW + 3 * H, last: NOW + 3 * H }); // the seed's future entry
+  writeLog(`${logs.path}/current`, [
+    [NOW - 3 * D, accepted('203.0.113.45')],
+    [NOW - 3 * D, accepted('198.51.100.7')],
+    [NOW - D, accepted('203.0.113.46')],
+  ]);
+  const r = qgrey(['rebuild', '--dir', root.path, '--json', `${logs.path}/current`], { env: ENV });
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as Record<string, number>;
+  assert.equal(j.written, 2);
+  assert.equal(j.carried, 1);
+  assert.equal(j.removed, 1);
+  assert.deepEqual(times(`${root.path}/005/005/005`), [NOW - 600, NOW - 600], 'kept as it was');
+  assert.equal(existsSync(`${root.path}/006`), false, 'stale entry and its directories removed');
+  assert.deepEqual(times(`${root.path}/203/000/113`), [NOW - 3 * D, NOW - 60]);
+  const [m, a] = times(`${root.path}/198/051/100`);
+  assert.equal(m, NOW - 3 * D, 'the future first-seen is repaired');
+  assert.ok(a >= NOW && a <= NOW + 5, 'last seen clamped to now');
+
+  const c = qgrey(['clean', '--dir', root.path, '--json', '--no-lists'], { env: ENV });
+  assert.equal(c.code, 0, c.stderr);
+  const cj = JSON.parse(c.stdout) as { removedOneTime: number; removedMaxAge: number };
+  assert.equal(cj.removedOneTime + cj.removedMaxAge, 0, 'no rebuilt entry looks unrevisited');
+
+  // the wrapper-facing decision: accepted senders pass at once, greylisting in progress goes on
+  const known = qgrey(['check', '--dir', root.path, '--listdir', logs.path, '--json', '198.51.100.200'], { env: ENV });
+  assert.equal(JSON.parse(known.stdout).decision, 'OK known', known.stderr);
+  const soon = qgrey(['check', '--dir', root.path, '--listdir', logs.path, '--json', '--holdtime', '3600', '5.5.5.9'], { env: ENV });
+  assert.equal(JSON.parse(soon.stdout).decision, 'GREY too soon', soon.stderr);
+});
+
+test('owner: like the root directory, or --owner user:group', () => {
+  const nobody = parseOwner('nobody:nogroup');
+  using logs = tempDir();
+  writeLog(`${logs.path}/current`, [[NOW - D, accepted('203.0.113.45')]]);
+  using root = tempDir();
+  chownSync(root.path, nobody.uid, nobody.gid);
+  assert.equal(qgrey(['rebuild', '-q', '--dir', root.path, `${logs.path}/current`], { env: ENV }).code, 0);
+  for (const p of ['203', '203/000', '203/000/113']) {
+    const st = lstatSync(`${root.path}/${p}`);
+    assert.deepEqual([st.uid, st.gid], [nobody.uid, nobody.gid], p);
+  }
+  using root2 = tempDir();
+  const r = qgrey(['rebuild', '-q', '--dir', root2.path, '--owner', 'nobody:nogroup', `${logs.path}/current`], { env: ENV });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(lstatSync(`${root2.path}/203/000/113`).uid, nobody.uid);
+  // an existing entry of the wrong owner is fixed too
+  chownSync(`${root2.path}/203/000/113`, 0, 0);
+  assert.equal(qgrey(['rebuild', '-q', '--dir', root2.path, '--owner', 'nobody:nogroup', `${logs.path}/current`], { env: ENV }).code, 0);
+  assert.equal(lstatSync(`${root2.path}/203/000/113`).uid, nobody.uid);
+  const bad = qgrey(['rebuild', '--dir', root2.path, '--owner', 'nosuchuser:nogroup', `${logs.path}/current`], { env: ENV });
+  assert.equal(bad.code, 100);
+  assert.match(bad.stderr, /^qgrey: fatal: unknown user 'nosuchuser' in --owner/);
+});
+
+test('a symlink planted in the tree is reported and left alone; nothing is written through it', () => {
+  using root = tempDir();
+  using outside = tempDir();
+  using logs = tempDir();
+  writeFileSync(`${outside.path}/113`, '');
+  utimesSync(`${outside.path}/113`, 1000, 1000);
+  mkdirSync(`${root.path}/203`, { mode: 0o700 });
+  symlinkSync(outside.path, `${root.path}/203/000`);
+  writeLog(`${logs.path}/current`, [
+    [NOW - D, accepted('203.0.113.45')],
+    [NOW - D, accepted('198.51.100.7')],
+  ]);
+  const r = qgrey(['rebuild', '--dir', root.path, `${logs.path}/current`], { env: ENV });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /203\/000: is a symbolic link; left alone/);
+  assert.deepEqual(times(`${outside.path}/113`), [1000, 1000]);
+  assert.deepEqual(readdirSync(outside.path), ['113']);
+  assert.ok(lstatSync(`${root.path}/203/000`).isSymbolicLink());
+  assert.ok(existsSync(`${root.path}/198/051/100`), 'the rest is written');
+});
+
+test('a mixed layout is refused; --by-ip must match the tree', () => {
+  using root = tempDir();
+  using logs = tempDir();
+  writeLog(`${logs.path}/current`, [[NOW - D, accepted('203.0.113.45')]]);
+  new TreeStore(root.path, 'classc').putSync({ key: '001/002/003', first: NOW - D, last: NOW });
+  new TreeStore(root.path, 'byip').putSync({ key: '001/002/004/005', first: NOW - D, last: NOW });
+  const before = snapshot(root.path);
+  const r = qgrey(['rebuild', '--dir', root.path, `${logs.path}/current`], { env: ENV });
+  assert.equal(r.code, 100);
+  assert.match(r.stderr, /^qgrey: fatal: .* mixes the two layouts \(class-C entry 001\/002\/003, per-IP entry 001\/002\/004\/005\)/);
+  assert.deepEqual(snapshot(root.path), before);
+
+  using c = tempDir();
+  new TreeStore(c.path, 'classc').putSync({ key: '001/002/003', first: NOW - D, last: NOW });
+  const r2 = qgrey(['rebuild', '--dir', c.path, '--by-ip', `${logs.path}/current`], { env: ENV });
+  assert.equal(r2.code, 100);
+  assert.match(r2.stderr, /holds class-C entries \(e\.g\. 001\/002\/003\), but per-IP was asked for/);
+  const r3 = qgrey(['rebuild', '--dir', c.path, `${logs.path}/current`], { env: { ...ENV, JGREYLIST_BY_IP: '1' } });
+  assert.equal(r3.code, 100);
+  assert.match(r3.stderr, /\(JGREYLIST_BY_IP\)/);
+
+  using e = tempDir();
+  assert.equal(qgrey(['rebuild', '-q', '--dir', e.path, '--by-ip', `${logs.path}/current`], { env: ENV }).code, 0);
+  assert.deepEqual(times(`${e.path}/203/000/113/045`), [NOW - D - 1, NOW - D]);
+});
+
+test('--dry-run writes nothing and says what it would do', () => {
+  using root = tempDir();
+  using logs = tempDir();
+  new TreeStore(root.path, 'classc').putSync({ key: '006/006/006', first: NOW - 10 * D, last: NOW - 5 * D });
+  writeLog(`${logs.path}/current`, [[NOW - D, accepted('203.0.113.45')]]);
+  const before = snapshot(root.path);
+  const r = qgrey(['rebuild', '--dir', root.path, '--dry-run', `${logs.path}/current`], { env: ENV });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /would write 1 class-C entries \(1 new\), would carry over 0, would remove 1/);
+  assert.deepEqual(snapshot(root.path), before);
+  assert.deepEqual(readdirSync(root.path), ['006']);
+});
+
+function bigLog(path: string, n: number): void {
+  const parts: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const ip = `${11 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.1`;
+    parts.push(`${label(NOW - D - (i % 5000))} ${accepted(ip)}\n`);
+  }
+  writeFileSync(path, parts.join(''));
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return cond();
+}
+
+test('a rebuild killed with SIGKILL half way leaves the live tree intact; the next run cleans up', async () => {
+  using root = tempDir();
+  using logs = tempDir();
+  bigLog(`${logs.path}/current`, 10000);
+  const t = new TreeStore(root.path, 'classc');
+  t.putSync({ key: '005/005/005', first: NOW - 600, last: NOW - 600 });
+  t.putSync({ key: '011/000/000', first: NOW - 9 * D, last: NOW - 8 * D });
+  t.putSync({ key: '006/006/006', first: NOW - 10 * D, last: NOW - 5 * D });
+  const before = snapshot(root.path);
+  const child = spawn(process.execPath, [QGREY, 'rebuild', '--dir', root.path, `${logs.path}/current`], { env: { ...process.env, ...ENV }, stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_c, sig) => r(sig)));
+  const staged = () => readdirSync(root.path).some((n) => n.startsWith('.qgrey-rebuild.'));
+  assert.ok(await waitFor(staged, 20000), 'the staging tree appeared');
+  child.kill('SIGKILL');
+  assert.equal(await exited, 'SIGKILL');
+  assert.ok(staged(), 'killed while building beside the live tree');
+  assert.ok(existsSync(`${root.path}/${LOCK_NAME}`), 'the dead run left its lock');
+  assert.deepEqual(snapshot(root.path), before, 'the live tree is as it was');
+
+  const r = qgrey(['rebuild', '--dir', root.path, '--json', `${logs.path}/current`], { env: { ...ENV, QGREY_LOCK_WAIT: '1' } });
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as Record<string, number>;
+  assert.equal(j.leftovers, 1);
+  assert.equal(j.written, 10000);
+  assert.equal(j.added, 9999);
+  assert.equal(j.carried, 1);
+  assert.equal(j.removed, 1);
+  assert.deepEqual(readdirSync(root.path).filter((n) => n.startsWith('.')), []);
+  assert.deepEqual(times(`${root.path}/005/005/005`), [NOW - 600, NOW - 600]);
+  assert.deepEqual(times(`${root.path}/011/000/000`), [NOW - D - 1, NOW - D], 'an old live entry takes the logs\' times');
+});
+
+test('two runs at once: the second waits briefly, then exits 111', async () => {
+  using root = tempDir();
+  using logs = tempDir();
+  bigLog(`${logs.path}/current`, 20000);
+  const child = spawn(process.execPath, [QGREY, 'rebuild', '-q', '--dir', root.path, `${logs.path}/current`], { env: { ...process.env, ...ENV }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  assert.ok(await waitFor(() => existsSync(`${root.path}/${LOCK_NAME}`), 20000), 'the first run holds the lock');
+  const t0 = Date.now();
+  const r = qgrey(['clean', '--dir', root.path], { env: { ...ENV, QGREY_LOCK_WAIT: '0.1' } });
+  const waited = Date.now() - t0;
+  assert.equal(r.code, 111, r.stderr);
+  assert.match(r.stderr, /^qgrey: fatal: greylist directory .* is locked by another maintenance run \(pid [0-9]+, qgrey rebuild\); try again later\n$/);
+  assert.ok(waited >= 100, `waited ${waited} ms`);
+  assert.equal(await exited, 0);
+  const r2 = qgrey(['rebuild', '-q', '--dir', root.path, `${logs.path}/current`], { env: ENV });
+  assert.equal(r2.code, 0, r2.stderr);
+});
+
+test('--help has examples; bad options are one-line errors', () => {
+  const h = qgrey(['rebuild', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /Examples:/);
+  const b = qgrey(['rebuild', '--dir', '/nonexistent/qgrey', '--keep-recent', 'soon']);
+  assert.equal(b.code, 100);
+  assert.match(b.stderr, /^qgrey: fatal: unable to parse --keep-recent 'soon'/);
+  const m = qgrey(['rebuild', '--dir', '/nonexistent/qgrey', '/dev/null']);
+  assert.equal(m.code, 100);
+  assert.match(m.stderr, /^qgrey: fatal: greylist directory \/nonexistent\/qgrey does not exist or is not a directory\n$/);
+  const x = qgrey(['rebuild', '--dir', '/tmp', '--exclude', '10.0.0.0/33', '/dev/null']);
+  assert.equal(x.code, 100);
+  assert.match(x.stderr, /unable to parse --exclude '10\.0\.0\.0\/33'/);
+});
