@@ -226,7 +226,7 @@ function decisionOf(body: string): DecisionEvent | null {
   };
 }
 const RBLSMTPD = /^rblsmtpd: (\S*) pid ([0-9]+): (451|553) (.*)$/;
-const TCPSERVER = /^tcpserver: (?:(status): [0-9]+\/[0-9]+(?:\/[0-9]+)?|(pid) ([0-9]+) from (\S+)|(ok|deny) ([0-9]+) (\S*)|(end) ([0-9]+) status ([0-9]+))$/;
+const TCPSERVER = /^tcpserver: (?:(status): [0-9]+\/[0-9]+(?:\/[0-9]+)?|(pid) ([0-9]+) from (\S+)|(ok|deny) ([0-9]+) \S* (\S*)|(end) ([0-9]+) status ([0-9]+))$/;
 
 function ipOf(s: string): Ip | null {
   return parseIp(s);
