@@ -126,7 +126,7 @@ test('rebuild from a live multilog directory (current + rotated .s), and a backu
   assert.equal(r2.code, 0, r2.stderr);
   const j = JSON.parse(r2.stdout) as Record<string, unknown>;
   assert.equal(j.written, 2);
-  const off = times(`${root2.path}/203/000/113`)[0] - (NOW - 20 * D);
+  const off = times(`${root2.path}/203/000/113`)[1] - (NOW - 20 * D);
   assert.ok(off === 3600 || off === 7200, `offset ${off}`);
 });
 
