@@ -40,7 +40,7 @@ export function parseServer(text: string): string {
     throw permanent(`unable to parse DNS server ${quote(text)}: expected IP, IP:PORT or [IPv6]:PORT (e.g. 127.0.0.1:5353)`);
   }
   const h = formatIp(ip);
-  if (port === undefined) return ip.family === 6 ? h : h;
+  if (port === undefined) return h;
   return ip.family === 6 ? `[${h}]:${port}` : `${h}:${port}`;
 }
 
