@@ -1,0 +1,95 @@
+// `qgrey evict`: hang-up patterns, protection by accepted mail, --min-events, and incremental
+// runs with --state across a multilog rotation.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdirSync, renameSync, readFileSync } from 'node:fs';
+import { tempDir, qgrey } from '../helpers/util.js';
+import { accepted, greetdelay, readFailed, writeLog, label } from './rebuild-gen.js';
+import { TreeStore } from '../../src/store/tree.js';
+
+const NOW = Math.floor(Date.now() / 1000);
+const D = 86400;
+
+function seed(root: string, layout: 'classc' | 'byip', keys: string[]): void {
+  const t = new TreeStore(root, layout);
+  for (const k of keys) t.putSync({ key: k, first: NOW - 2 * D, last: NOW - D });
+}
+
+test('evicts GREETDELAY and the three null-HELO wordings; accepted mail protects; other read failures do not count', () => {
+  using root = tempDir();
+  using logs = tempDir();
+  seed(root.path, 'classc', ['198/051/100', '203/000/113', '192/000/002', '093/184/216', '081/002/069', '045/033/002']);
+  writeLog(`${logs.path}/current`, [
+    [NOW - 600, greetdelay('198.51.100.7')],
+    [NOW - 590, readFailed('192.0.2.9', 'closed-before-quit')],
+    [NOW - 580, readFailed('93.184.216.34', 'hang-up-before-quit')],
+    [NOW - 570, readFailed('81.2.69.142', 'plain')],
+    [NOW - 560, readFailed('45.33.2.1', 'plain', 'mail.example')], // it said HELO: not the pattern
+    [NOW - 550, greetdelay('203.0.113.9')],
+    [NOW - 540, accepted('203.0.113.45')], // a good sender in the same class C
+  ]);
+  const r = qgrey(['evict', '--dir', root.path, `${logs.path}/current`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^evict: 5 hang-ups in 1 files \(7 lines read\); removed 4 entries: 81\.2\.69 93\.184\.216 192\.0\.2 198\.51\.100; kept 1 that delivered accepted mail: 203\.0\.113; [0-9.]+ s\n$/);
+  for (const k of ['198/051/100', '192/000/002', '093/184/216', '081/002/069']) assert.equal(existsSync(`${root.path}/${k}`), false, k);
+  assert.ok(existsSync(`${root.path}/203/000/113`));
+  assert.ok(existsSync(`${root.path}/045/033/002`));
+  assert.equal(existsSync(`${root.path}/198`), false, 'emptied directories go too');
+});
+
+test('--min-events, --dry-run, a per-IP tree', () => {
+  using root = tempDir();
+  using logs = tempDir();
+  seed(root.path, 'byip', ['198/051/100/007', '198/051/100/008', '203/000/113/009']);
+  writeLog(`${logs.path}/current`, [
+    [NOW - 600, greetdelay('198.51.100.7')],
+    [NOW - 500, greetdelay('198.51.100.7')],
+    [NOW - 400, greetdelay('198.51.100.8')],
+    [NOW - 300, greetdelay('203.0.113.9')],
+    [NOW - 200, greetdelay('203.0.113.9')],
+  ]);
+  const dry = qgrey(['evict', '--dir', root.path, '--min-events', '2', '--dry-run', '--json', `${logs.path}/current`]);
+  assert.equal(dry.code, 0, dry.stderr);
+  const j = JSON.parse(dry.stdout) as { evicted: string[]; below: number; absent: number };
+  assert.deepEqual(j.evicted, ['198.51.100.7', '203.0.113.9']);
+  assert.equal(j.below, 1);
+  assert.ok(existsSync(`${root.path}/198/051/100/007`), 'dry run removed nothing');
+  const r = qgrey(['evict', '--dir', root.path, '--min-events', '2', `${logs.path}/current`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(existsSync(`${root.path}/198/051/100/007`), false);
+  assert.ok(existsSync(`${root.path}/198/051/100/008`), 'one event is below --min-events 2');
+  assert.equal(existsSync(`${root.path}/203`), false);
+});
+
+test('--state: each run reads only new lines, across a rotation of current; counts add up over runs', () => {
+  using root = tempDir();
+  using logs = tempDir();
+  const dir = `${logs.path}/smtpd`;
+  mkdirSync(dir);
+  const state = `${logs.path}/evict.state`;
+  seed(root.path, 'classc', ['198/051/100', '203/000/113']);
+  writeLog(`${dir}/current`, [[NOW - 900, greetdelay('198.51.100.7')]]);
+  const run = () => {
+    const r = qgrey(['evict', '--dir', root.path, '--state', state, '--min-events', '2', '--json', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { events: number; evicted: string[]; below: number };
+  };
+  let j = run();
+  assert.equal(j.events, 1);
+  assert.equal(j.below, 1);
+  assert.ok(existsSync(`${root.path}/198/051/100`));
+  // nothing new: nothing read
+  j = run();
+  assert.equal(j.events, 0);
+  // multilog rotates current to @….s (same inode) and starts a new current
+  appendFileSync(`${dir}/current`, `${label(NOW - 800)} ${greetdelay('203.0.113.5')}\n`);
+  renameSync(`${dir}/current`, `${dir}/${label(NOW - 700)}.s`);
+  writeLog(`${dir}/current`, [[NOW - 600, greetdelay('198.51.100.7')]]);
+  j = run();
+  assert.equal(j.events, 2, 'the tail of the rotated file and the new current, nothing twice');
+  assert.deepEqual(j.evicted, ['198.51.100'], 'the second event comes from this run, the first from the state');
+  assert.equal(existsSync(`${root.path}/198/051/100`), false);
+  assert.ok(existsSync(`${root.path}/203/000/113`), 'one event is not enough');
+  const s = JSON.parse(readFileSync(state, 'utf8')) as { files: { path: string }[] };
+  assert.deepEqual(s.files.map((f) => f.path.slice(dir.length + 1)).sort(), [`${label(NOW - 700)}.s`, 'current']);
+});
