@@ -12,6 +12,7 @@ import { painterFor, type Painter } from '../render/colour.js';
 import { renderTable, formatDelay, type Cell, type Column } from '../render/table.js';
 import { renderSvg } from '../render/svg.js';
 import { zoneOption } from './logs.js';
+import { acceptedFacts } from '../core/logline.js';
 import type { StatsArgs } from '../commands/stats.js';
 
 const DECISION_TEXT: Record<DecisionName, string> = {
@@ -98,9 +99,20 @@ export async function collect(paths: readonly string[], c: StatsCollector, opts:
   const { batches, stats } = openLogs(paths, opts);
   for await (const batch of batches) {
     for (const r of batch) {
-      const ch = r.line.charCodeAt(r.bodyStart);
+      const at = r.bodyStart;
+      const ch = r.line.charCodeAt(at);
       // j(greylist) g(reylist) q(greylist, log*, mail-smtpd) t(cpserver: end)
-      if (ch === 106 || ch === 103 || ch === 113 || (ch === 116 && r.line.startsWith('tcpserver: end ', r.bodyStart))) {
+      if (ch === 113 && r.line.startsWith('qlog', at) && r.line.startsWith(': result=accepted code=250 ', at + 12)) {
+        // accepted lines, most of a log: the reader's fast path, then the pid from the checked tail
+        const body = r.body;
+        const f = acceptedFacts(body);
+        if (f) {
+          const pid = Number(body.slice(body.lastIndexOf(' pid=') + 5));
+          c.addQlog({ kind: f.kind, result: 'accepted', code: '250', ip: f.ip, pid, relay: f.relay, authuser: f.authuser }, timeOf(r));
+          continue;
+        }
+      }
+      if (ch === 106 || ch === 103 || ch === 113 || (ch === 116 && r.line.startsWith('tcpserver: end ', at))) {
         const e = r.event();
         if (e.kind !== 'other') c.add(e, timeOf(r));
       }

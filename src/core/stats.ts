@@ -23,10 +23,13 @@
 
 import { keyOf, keyLabel, type Layout } from './key.js';
 import { formatIp, ip6Hex, ip4Octets, type Ip } from './ip.js';
-import type { Decision, DecisionEvent, LogEvent } from './logline.js';
+import type { Decision, DecisionEvent, LogEvent, QlogEvent } from './logline.js';
 import { formatCivil, type Zone } from './zone.js';
 
 export type StatsBy = 'day' | 'hour' | 'net';
+
+/** What stats needs from a qlog line. */
+export type QlogFacts = Pick<QlogEvent, 'kind' | 'result' | 'code' | 'ip' | 'pid' | 'relay' | 'authuser'>;
 
 export interface StatsOptions {
   /** the key layout of the greylist (default class C) */
@@ -283,20 +286,20 @@ function zeroDecisions(): DecisionCounts {
   };
 }
 
-/** An address as a map id: the number for IPv4, 32 hex digits for IPv6. */
+/** An address as a map id: the number for IPv4 (as a signed 32-bit integer, a small integer to V8), 32 hex digits for IPv6. */
 function ipId(ip: Ip): Id {
-  return ip.family === 4 ? ip.value : ip6Hex(ip);
+  return ip.family === 4 ? ip.value | 0 : ip6Hex(ip);
 }
 
 /** The key of an address as a map id: class C number / address number, or hex of the /64 / address. */
 function keyId(ip: Ip, layout: Layout): Id {
-  if (ip.family === 4) return layout === 'byip' ? ip.value : Math.floor(ip.value / 256);
+  if (ip.family === 4) return layout === 'byip' ? ip.value | 0 : ip.value >>> 8;
   const h = ip6Hex(ip);
   return layout === 'byip' ? h : h.slice(0, 16);
 }
 
 function ipOfId(id: Id): Ip {
-  if (typeof id === 'number') return { family: 4, value: id, mapped: false };
+  if (typeof id === 'number') return { family: 4, value: id >>> 0, mapped: false };
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(i * 4 < id.length ? parseInt(id.slice(i * 4, i * 4 + 4), 16) : 0);
   return { family: 6, groups };
@@ -304,17 +307,40 @@ function ipOfId(id: Id): Ip {
 
 /** The tree key of a key id. */
 function keyOfId(id: Id, layout: Layout): string {
-  if (typeof id === 'number') return keyOf({ family: 4, value: layout === 'byip' ? id : id * 256, mapped: false }, layout);
+  if (typeof id === 'number') return keyOf({ family: 4, value: layout === 'byip' ? id >>> 0 : id * 256, mapped: false }, layout);
   return keyOf(ipOfId(id) as Ip, layout);
 }
 
 /** `192.0.2.0/24` or `2001:db8:0:1::/64` for the network of an address id. */
 function netOfIpId(id: Id): string {
   if (typeof id === 'number') {
-    const [a, b, c] = ip4Octets({ family: 4, value: id, mapped: false });
+    const [a, b, c] = ip4Octets({ family: 4, value: id >>> 0, mapped: false });
     return `${a}.${b}.${c}.0/24`;
   }
   return formatIp(ipOfId(id.slice(0, 16))) + '/64';
+}
+
+/** Address and network ids in address order: IPv4 (unsigned) before IPv6. */
+function byId(a: Id, b: Id): number {
+  if (typeof a === 'number') return typeof b === 'number' ? (a >>> 0) - (b >>> 0) : -1;
+  if (typeof b === 'number') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The first `n` items in `cmp` order, without sorting them all. */
+export function topN<T>(items: Iterable<T>, n: number, cmp: (a: T, b: T) => number): T[] {
+  const out: T[] = [];
+  if (n <= 0) return out;
+  for (const x of items) {
+    if (out.length === n && cmp(x, out[n - 1] as T) >= 0) continue;
+    let i = out.length === n ? n - 1 : out.length;
+    while (i > 0 && cmp(x, out[i - 1] as T) < 0) {
+      out[i] = out[i - 1] as T;
+      i--;
+    }
+    out[i] = x;
+  }
+  return out;
 }
 
 function pct(n: number, of: number): number {
@@ -434,37 +460,9 @@ export class StatsCollector {
         this.decision(e, time);
         return;
       case 'qlogenvelope':
-      case 'qlogreceived': {
-        if (!e.ip) return;
-        const kid = keyId(e.ip, this.layout);
-        const iid = ipId(e.ip);
-        const k = this.keys.get(kid);
-        if (k) k.back = true;
-        const r = this.ips.get(iid);
-        if (r) r.retried = true;
-        if (e.result !== 'accepted' || e.code !== '250') return;
-        const c = this.conns.get(e.pid);
-        const conn = c && c.ip === iid && time - c.t < CONN_WINDOW ? c.kind : 'none';
-        const b = this.bucketAt(time);
-        const nb = this.netRow(kid);
-        if (e.kind === 'qlogreceived') {
-          this.accepted.messages++;
-          this.accepted.messagesAfter[conn]++;
-          b.messages++;
-          if (nb) nb.messages++;
-        } else {
-          this.accepted.recipients++;
-          b.recipients++;
-          if (nb) nb.recipients++;
-        }
-        if (e.relay || e.authuser !== '') {
-          if (e.kind === 'qlogreceived') this.accepted.relayOrAuth++;
-          return;
-        }
-        if (k && Number.isNaN(k.delivered)) k.delivered = time;
-        if (r) r.delivered = true;
+      case 'qlogreceived':
+        this.qlog(e, time);
         return;
-      }
       case 'readfailed': {
         this.clients.hangups++;
         const b = this.bucketAt(time);
@@ -491,6 +489,50 @@ export class StatsCollector {
       case 'other':
         return;
     }
+  }
+
+  /**
+   * Feed the facts of one qlog line (a QlogEvent has them all). The log reader's fast path for
+   * accepted lines (acceptedFacts) gives them without the full parse.
+   */
+  addQlog(e: QlogFacts, time: number): void {
+    this.events++;
+    if (!Number.isNaN(time)) {
+      if (!(time >= this.from)) this.from = time;
+      if (!(time <= this.to)) this.to = time;
+    }
+    this.qlog(e, time);
+  }
+
+  private qlog(e: QlogFacts, time: number): void {
+    if (!e.ip) return;
+    const kid = keyId(e.ip, this.layout);
+    const iid = ipId(e.ip);
+    const k = this.keys.get(kid);
+    if (k) k.back = true;
+    const r = this.ips.get(iid);
+    if (r) r.retried = true;
+    if (e.result !== 'accepted' || e.code !== '250') return;
+    const c = this.conns.get(e.pid);
+    const conn = c && c.ip === iid && time - c.t < CONN_WINDOW ? c.kind : 'none';
+    const b = this.bucketAt(time);
+    const nb = this.netRow(kid);
+    if (e.kind === 'qlogreceived') {
+      this.accepted.messages++;
+      this.accepted.messagesAfter[conn]++;
+      b.messages++;
+      if (nb) nb.messages++;
+    } else {
+      this.accepted.recipients++;
+      b.recipients++;
+      if (nb) nb.recipients++;
+    }
+    if (e.relay || e.authuser !== '') {
+      if (e.kind === 'qlogreceived') this.accepted.relayOrAuth++;
+      return;
+    }
+    if (k && Number.isNaN(k.delivered)) k.delivered = time;
+    if (r) r.delivered = true;
   }
 
   private evict(ip: Ip | null, b: Bucket): void {
@@ -593,14 +635,13 @@ export class StatsCollector {
     const round = (x: number | null) => (x === null ? null : Math.round(x * 1000) / 1000);
     const nkeys = this.keys.size;
 
-    // networks (class C / IPv6 /64) of the greylisted addresses
-    const groups = new Map<string, NetworkTop>();
-    const senders: SenderTop[] = [];
+    // networks (class C / IPv6 /64) of the greylisted addresses; only the top entries get labels
+    const groups = new Map<Id, { id: Id; greylists: number; addresses: number; neverRetried: number; delivered: number }>();
     let neverRetried = 0;
     for (const [iid, r] of this.ips) {
-      const network = netOfIpId(iid);
-      let n = groups.get(network);
-      if (!n) groups.set(network, (n = { network, greylists: 0, addresses: 0, neverRetried: 0, delivered: 0 }));
+      const nid = typeof iid === 'number' ? iid >>> 8 : iid.slice(0, 16);
+      let n = groups.get(nid);
+      if (!n) groups.set(nid, (n = { id: nid, greylists: 0, addresses: 0, neverRetried: 0, delivered: 0 }));
       n.greylists += r.greys;
       n.addresses++;
       if (!r.retried) {
@@ -608,14 +649,30 @@ export class StatsCollector {
         neverRetried++;
       }
       if (r.delivered) n.delivered++;
-      senders.push({ address: formatIp(ipOfId(iid)), network, greylists: r.greys, retried: r.retried, delivered: r.delivered });
     }
-    const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-    const topNets = [...groups.values()].sort((a, b) => b.greylists - a.greylists || b.addresses - a.addresses || byText(a.network, b.network));
-    const topNever = [...groups.values()]
-      .filter((n) => n.neverRetried > 0)
-      .sort((a, b) => b.neverRetried - a.neverRetried || b.greylists - a.greylists || byText(a.network, b.network));
-    senders.sort((a, b) => b.greylists - a.greylists || byText(a.address, b.address));
+    const netLabel = (nid: Id) => netOfIpId(typeof nid === 'number' ? nid * 256 : nid);
+    const asTop = (n: { id: Id; greylists: number; addresses: number; neverRetried: number; delivered: number }): NetworkTop => ({
+      network: netLabel(n.id),
+      greylists: n.greylists,
+      addresses: n.addresses,
+      neverRetried: n.neverRetried,
+      delivered: n.delivered,
+    });
+    const topNets = topN(groups.values(), this.top, (a, b) => b.greylists - a.greylists || b.addresses - a.addresses || byId(a.id, b.id)).map(asTop);
+    const topNever = topN(
+      [...groups.values()].filter((n) => n.neverRetried > 0),
+      this.top,
+      (a, b) => b.neverRetried - a.neverRetried || b.greylists - a.greylists || byId(a.id, b.id),
+    ).map(asTop);
+    const senders = topN(this.ips.entries(), this.top, (a, b) => b[1].greys - a[1].greys || byId(a[0], b[0])).map(
+      ([iid, r]): SenderTop => ({
+        address: formatIp(ipOfId(iid)),
+        network: netOfIpId(iid),
+        greylists: r.greys,
+        retried: r.retried,
+        delivered: r.delivered,
+      }),
+    );
 
     let evictableGreylisted = 0;
     for (const id of this.evictable) if (this.ips.has(id)) evictableGreylisted++;
@@ -631,9 +688,10 @@ export class StatsCollector {
       else for (const n of ns) timeRows.push(this.buckets.get(n) as Bucket);
     }
     if (this.noTime) timeRows.push(this.noTime);
-    const nets = this.by === 'net'
-      ? rowsOf([...this.nets.values()].sort((a, b) => total(b.d) - total(a.d) || b.greylisted - a.greylisted || byText(a.label, b.label)))
-      : [];
+    const nets =
+      this.by === 'net'
+        ? rowsOf([...this.nets.values()].sort((a, b) => total(b.d) - total(a.d) || b.greylisted - a.greylisted || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0)))
+        : [];
     return {
       layout: this.layout,
       by: this.by,
@@ -662,9 +720,9 @@ export class StatsCollector {
       clients: { ...this.clients, evictableClients: this.evictable.size, evictableGreylisted },
       accepted: { ...this.accepted, messagesAfter: { ...this.accepted.messagesAfter } },
       top: {
-        networks: topNets.slice(0, this.top),
-        senders: senders.slice(0, this.top),
-        neverRetried: topNever.slice(0, this.top),
+        networks: topNets,
+        senders,
+        neverRetried: topNever,
       },
       rows: rowsOf(timeRows),
       nets,

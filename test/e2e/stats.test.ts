@@ -85,8 +85,8 @@ test('known answers on a log mixing jgreylist, sagredo greylist and qgreylist li
       ['198.18.6.0/24', 3],
       ['198.51.100.0/24', 1],
       ['198.18.5.0/24', 1],
-      ['198.18.50.0/24', 1],
       ['198.18.7.0/24', 1],
+      ['198.18.50.0/24', 1],
     ],
   );
   assert.ok(r.top.networks.some((n) => n.network === '2001:db8:1::/64'), 'the IPv6 /64 is a network too');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBody } from '../../src/core/logline.js';
 import { Zone } from '../../src/core/zone.js';
-import { StatsCollector, percentile, decisionName, DECISION_NAMES, type StatsOptions } from '../../src/core/stats.js';
+import { StatsCollector, percentile, topN, decisionName, DECISION_NAMES, type StatsOptions } from '../../src/core/stats.js';
 import { DECISIONS } from '../../src/core/logline.js';
 import { colourLevel, painter } from '../../src/render/colour.js';
 import { renderTable, formatDelay } from '../../src/render/table.js';
@@ -32,6 +32,16 @@ test('nearest-rank percentiles', () => {
   assert.equal(percentile([1, 2, 3, 4], 50), 2);
   assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90), 9);
   assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 90), 10);
+});
+
+test('topN picks the first n in order without sorting everything, stable on ties', () => {
+  const xs = [5, 3, 9, 1, 7, 3, 8, 2];
+  assert.deepEqual(topN(xs, 3, (a, b) => a - b), [1, 2, 3]);
+  assert.deepEqual(topN(xs, 3, (a, b) => b - a), [9, 8, 7]);
+  assert.deepEqual(topN(xs, 0, (a, b) => a - b), []);
+  assert.deepEqual(topN(xs, 20, (a, b) => a - b), [...xs].sort((a, b) => a - b));
+  const tagged = [['a', 1], ['b', 2], ['c', 1], ['d', 2]] as const;
+  assert.deepEqual(topN(tagged, 3, (x, y) => y[1] - x[1]).map((x) => x[0]), ['b', 'd', 'a']);
 });
 
 test('outcomes per key: delivered with its delay, came back without mail, never came back', () => {
