@@ -243,20 +243,28 @@ export class Client {
 }
 
 /** One whole session: greeting, HELO, MAIL, RCPT, and DATA if RCPT was accepted, then QUIT. */
-export async function session(port: number, from: string): Promise<{ greeting: string | null; rcpt: string | null; data: string | null; end: string | null }> {
+export async function session(
+  port: number,
+  from: string,
+  timeoutMs = 10000,
+): Promise<{ greeting: string | null; rcpt: string | null; data: string | null; end: string | null }> {
   const c = await Client.open(port, from);
+  const cmd = (line: string) => {
+    c.send(line);
+    return c.reply(timeoutMs);
+  };
   try {
-    const greeting = await c.reply();
-    await c.cmd('HELO client.example');
-    await c.cmd('MAIL FROM:<a@sender.example>');
-    const rcpt = await c.cmd('RCPT TO:<bob@example.org>');
+    const greeting = await c.reply(timeoutMs);
+    await cmd('HELO client.example');
+    await cmd('MAIL FROM:<a@sender.example>');
+    const rcpt = await cmd('RCPT TO:<bob@example.org>');
     let data: string | null = null;
     if (rcpt?.startsWith('250')) {
-      const go = await c.cmd('DATA');
-      if (go?.startsWith('354')) data = await c.cmd('Subject: test\r\n\r\nhello\r\n.');
+      const go = await cmd('DATA');
+      if (go?.startsWith('354')) data = await cmd('Subject: test\r\n\r\nhello\r\n.');
     }
-    const end = await c.cmd('QUIT');
-    await c.closedByServer();
+    const end = await cmd('QUIT');
+    await c.closedByServer(timeoutMs);
     return { greeting, rcpt, data, end };
   } finally {
     c.destroy();
