@@ -95,9 +95,10 @@ function timeOf(r: LogRecord): number {
 }
 
 /** Read the logs and aggregate. Only the lines stats can use are parsed. */
-export async function collect(paths: readonly string[], c: StatsCollector, opts: Parameters<typeof openLogs>[1]) {
+export async function collect(paths: readonly string[], c: StatsCollector, opts: Parameters<typeof openLogs>[1], progress?: (lines: number) => void) {
   const { batches, stats } = openLogs(paths, opts);
   for await (const batch of batches) {
+    progress?.(stats.lines);
     for (const r of batch) {
       const at = r.bodyStart;
       const ch = r.line.charCodeAt(at);
@@ -120,6 +121,8 @@ export async function collect(paths: readonly string[], c: StatsCollector, opts:
   }
   return stats;
 }
+
+export const DEFAULT_STATS_LOGS = ['/var/log/qmail/smtpd'];
 
 const pctText = (p: number) => p.toFixed(1);
 
@@ -299,7 +302,27 @@ export async function run(argv: StatsArgs): Promise<number> {
   }
   const c = new StatsCollector({ layout: argv['by-ip'] ? 'byip' : 'classc', by: argv.by, zone: outZone, top, maxKeys });
   const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
-  const stats = await collect(argv.paths, c, { zone: inZone, since, until, warn });
+  // progress on a terminal only (never in cron mail): a line count, redrawn once a second
+  let shown = 0;
+  let last = Date.now();
+  const tty = process.stderr.isTTY === true;
+  const progress = tty
+    ? (lines: number) => {
+        const now = Date.now();
+        if (now - last < 1000) return;
+        last = now;
+        shown = 1;
+        process.stderr.write(`\rqgrey stats: ${lines} lines read...`);
+      }
+    : undefined;
+  // a lone '-' never reaches us (yargs drops it), so standard input is named /dev/stdin and
+  // read as the reader's '-' (whatever kind of file descriptor 0 is: pipe, socket, file)
+  const paths = argv.paths.length ? argv.paths.map((p) => (p === '/dev/stdin' ? '-' : p)) : DEFAULT_STATS_LOGS;
+  const stats = await collect(paths, c, { zone: inZone, since, until, warn: (m) => {
+    if (shown) process.stderr.write('\r\x1b[K');
+    warn(m);
+  } }, progress);
+  if (shown) process.stderr.write('\r\x1b[K');
   const res = c.result();
   if (argv.svg !== undefined) {
     const what = res.from === null ? 'no dated lines' : `${outZone.formatSeconds(Math.floor(res.from)).slice(0, 10)} to ${outZone.formatSeconds(Math.floor(res.to ?? res.from)).slice(0, 10)}`;

@@ -16,9 +16,11 @@
 //   decision's `[pid]` equals the qlog line's `pid=`, the address agrees, and the pair is
 //   less than an hour apart (tcpserver's `end PID` line closes the connection).
 //
-// Memory: one record per greylisted key and one per greylisted address (about 100-150 bytes
-// each in V8), one per open connection, one per evictable address, one per time bucket, and
-// with by='net' one per key seen. Each map stops growing at `maxKeys` entries; what did not
+// Memory: one row per greylisted key and one per greylisted address, kept as a Map entry
+// (id -> row) plus typed columns (21 bytes a key row, 5 an address row): about 50-100 bytes a
+// row in V8 (bench/stats.bench.ts measures it). Besides: one entry per open connection, per
+// evictable address, per time bucket, and with by='net' one small object per key seen. Each
+// map stops growing at `maxKeys` entries; what did not
 // fit is counted in `truncated` and the result says so.
 
 import { keyOf, keyLabel, type Layout } from './key.js';
@@ -234,18 +236,67 @@ export interface StatsResult {
 
 type Id = number | string;
 
-class KeyRec {
-  greys = 1;
-  back = false;
-  delivered = NaN;
-  constructor(readonly firstGrey: number) {}
-}
+const BACK = 1;
+const DELIVERED = 2;
 
-class IpRec {
-  greys = 1;
-  retried = false;
-  delivered = false;
-  constructor(readonly firstGrey: number) {}
+/**
+ * Rows of numbers per key or address, kept in typed columns: a Map from the id to a row
+ * number plus one array per field. About 50-70 bytes a row (the Map entry and 21 bytes of
+ * columns), instead of an object per row.
+ */
+class Table {
+  readonly index = new Map<Id, number>();
+  /** time of the first greylist (keys only) */
+  first: Float64Array;
+  /** time of the first accepted mail after it, NaN until then (keys only) */
+  delivered: Float64Array;
+  greys: Int32Array;
+  /** BACK (came back / retried), DELIVERED (addresses) */
+  flags: Uint8Array;
+  private cap: number;
+  constructor(
+    private readonly times: boolean,
+    private readonly max: number,
+  ) {
+    this.cap = Math.min(1024, max);
+    this.first = new Float64Array(times ? this.cap : 0);
+    this.delivered = new Float64Array(times ? this.cap : 0);
+    this.greys = new Int32Array(this.cap);
+    this.flags = new Uint8Array(this.cap);
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** A new row for `id` (the caller checked it is absent), or -1 when the table is full. */
+  add(id: Id, time: number): number {
+    const row = this.index.size;
+    if (row >= this.max) return -1;
+    if (row === this.cap) this.grow();
+    this.index.set(id, row);
+    this.greys[row] = 1;
+    if (this.times) {
+      this.first[row] = time;
+      this.delivered[row] = NaN;
+    }
+    return row;
+  }
+
+  private grow(): void {
+    const cap = Math.min(this.cap * 2, this.max);
+    const more = <T extends Float64Array | Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      if (a.length === 0) return a;
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.first = more(this.first, (n) => new Float64Array(n));
+    this.delivered = more(this.delivered, (n) => new Float64Array(n));
+    this.greys = more(this.greys, (n) => new Int32Array(n));
+    this.flags = more(this.flags, (n) => new Uint8Array(n));
+    this.cap = cap;
+  }
 }
 
 interface Conn {
@@ -373,8 +424,8 @@ export class StatsCollector {
   private readonly decisions = zeroDecisions();
   private readonly programs = { jgreylist: 0, greylist: 0, qgreylist: 0 };
   private badAddresses = 0;
-  private readonly keys = new Map<Id, KeyRec>();
-  private readonly ips = new Map<Id, IpRec>();
+  private readonly keys: Table;
+  private readonly ips: Table;
   private readonly conns = new Map<number, Conn>();
   private readonly evictable = new Set<Id>();
   private readonly nets = new Map<Id, Bucket>();
@@ -399,6 +450,8 @@ export class StatsCollector {
     this.top = opts.top ?? 10;
     this.maxKeys = opts.maxKeys ?? 1_000_000;
     this.recent = opts.recent ?? HOUR;
+    this.keys = new Table(true, this.maxKeys);
+    this.ips = new Table(false, this.maxKeys);
   }
 
   /** Bucket size in seconds: hours for by=hour, days otherwise (the chart is per day then). */
@@ -508,10 +561,10 @@ export class StatsCollector {
     if (!e.ip) return;
     const kid = keyId(e.ip, this.layout);
     const iid = ipId(e.ip);
-    const k = this.keys.get(kid);
-    if (k) k.back = true;
-    const r = this.ips.get(iid);
-    if (r) r.retried = true;
+    const k = this.keys.index.get(kid);
+    if (k !== undefined) this.keys.flags[k]! |= BACK;
+    const r = this.ips.index.get(iid);
+    if (r !== undefined) this.ips.flags[r]! |= BACK;
     if (e.result !== 'accepted' || e.code !== '250') return;
     const c = this.conns.get(e.pid);
     const conn = c && c.ip === iid && time - c.t < CONN_WINDOW ? c.kind : 'none';
@@ -531,8 +584,8 @@ export class StatsCollector {
       if (e.kind === 'qlogreceived') this.accepted.relayOrAuth++;
       return;
     }
-    if (k && Number.isNaN(k.delivered)) k.delivered = time;
-    if (r) r.delivered = true;
+    if (k !== undefined && Number.isNaN(this.keys.delivered[k])) this.keys.delivered[k] = time;
+    if (r !== undefined) this.ips.flags[r]! |= DELIVERED;
   }
 
   private evict(ip: Ip | null, b: Bucket): void {
@@ -559,22 +612,16 @@ export class StatsCollector {
     const nb = this.netRow(kid);
     if (nb) nb.d[name]++;
     const grey = name === 'firstTime' || name === 'tooSoon';
-    const k = this.keys.get(kid);
-    if (k) {
-      k.back = true;
-      if (grey) k.greys++;
-    } else if (grey) {
-      if (this.keys.size >= this.maxKeys) this.truncated.keys++;
-      else this.keys.set(kid, new KeyRec(time));
-    }
-    const r = this.ips.get(iid);
-    if (r) {
-      r.retried = true;
-      if (grey) r.greys++;
-    } else if (grey) {
-      if (this.ips.size >= this.maxKeys) this.truncated.addresses++;
-      else this.ips.set(iid, new IpRec(time));
-    }
+    const k = this.keys.index.get(kid);
+    if (k !== undefined) {
+      this.keys.flags[k]! |= BACK;
+      if (grey) this.keys.greys[k]!++;
+    } else if (grey && this.keys.add(kid, time) < 0) this.truncated.keys++;
+    const r = this.ips.index.get(iid);
+    if (r !== undefined) {
+      this.ips.flags[r]! |= BACK;
+      if (grey) this.ips.greys[r]!++;
+    } else if (grey && this.ips.add(iid, time) < 0) this.truncated.addresses++;
     if (e.pid !== null) {
       const kind: ConnectionKind =
         name === 'known' || name === 'whitelisted' || name === 'relayclient' || name === 'failOpen' ? name : 'other';
@@ -613,21 +660,24 @@ export class StatsCollector {
     let never = 0;
     let neverRecent = 0;
     const delays: number[] = [];
-    for (const [kid, k] of this.keys) {
-      const rows = [this.bucketAt(k.firstGrey)];
+    const K = this.keys;
+    for (const [kid, k] of K.index) {
+      const first = K.first[k] as number;
+      const rows = [this.bucketAt(first)];
       const nb = this.by === 'net' ? this.nets.get(kid) : undefined;
       if (nb) rows.push(nb);
       for (const b of rows) b.greylisted++;
-      if (!Number.isNaN(k.delivered)) {
+      const got = K.delivered[k] as number;
+      if (!Number.isNaN(got)) {
         delivered++;
-        if (!Number.isNaN(k.firstGrey)) delays.push(k.delivered - k.firstGrey);
+        if (!Number.isNaN(first)) delays.push(got - first);
         for (const b of rows) b.delivered++;
-      } else if (k.back) {
+      } else if (K.flags[k]! & BACK) {
         backOnly++;
         for (const b of rows) b.backNotDelivered++;
       } else {
         never++;
-        if (k.firstGrey > this.to - this.recent) neverRecent++;
+        if (first > this.to - this.recent) neverRecent++;
         for (const b of rows) b.neverBack++;
       }
     }
@@ -638,17 +688,18 @@ export class StatsCollector {
     // networks (class C / IPv6 /64) of the greylisted addresses; only the top entries get labels
     const groups = new Map<Id, { id: Id; greylists: number; addresses: number; neverRetried: number; delivered: number }>();
     let neverRetried = 0;
-    for (const [iid, r] of this.ips) {
+    const I = this.ips;
+    for (const [iid, r] of I.index) {
       const nid = typeof iid === 'number' ? iid >>> 8 : iid.slice(0, 16);
       let n = groups.get(nid);
       if (!n) groups.set(nid, (n = { id: nid, greylists: 0, addresses: 0, neverRetried: 0, delivered: 0 }));
-      n.greylists += r.greys;
+      n.greylists += I.greys[r]!;
       n.addresses++;
-      if (!r.retried) {
+      if (!(I.flags[r]! & BACK)) {
         n.neverRetried++;
         neverRetried++;
       }
-      if (r.delivered) n.delivered++;
+      if (I.flags[r]! & DELIVERED) n.delivered++;
     }
     const netLabel = (nid: Id) => netOfIpId(typeof nid === 'number' ? nid * 256 : nid);
     const asTop = (n: { id: Id; greylists: number; addresses: number; neverRetried: number; delivered: number }): NetworkTop => ({
@@ -664,18 +715,18 @@ export class StatsCollector {
       this.top,
       (a, b) => b.neverRetried - a.neverRetried || b.greylists - a.greylists || byId(a.id, b.id),
     ).map(asTop);
-    const senders = topN(this.ips.entries(), this.top, (a, b) => b[1].greys - a[1].greys || byId(a[0], b[0])).map(
+    const senders = topN(I.index.entries(), this.top, (a, b) => I.greys[b[1]]! - I.greys[a[1]]! || byId(a[0], b[0])).map(
       ([iid, r]): SenderTop => ({
         address: formatIp(ipOfId(iid)),
         network: netOfIpId(iid),
-        greylists: r.greys,
-        retried: r.retried,
-        delivered: r.delivered,
+        greylists: I.greys[r]!,
+        retried: (I.flags[r]! & BACK) !== 0,
+        delivered: (I.flags[r]! & DELIVERED) !== 0,
       }),
     );
 
     let evictableGreylisted = 0;
-    for (const id of this.evictable) if (this.ips.has(id)) evictableGreylisted++;
+    for (const id of this.evictable) if (I.index.has(id)) evictableGreylisted++;
 
     const total = (d: DecisionCounts) => DECISION_NAMES.reduce((s, n) => s + d[n], 0);
     // every day (hour) from the first to the last, the quiet ones too
@@ -733,16 +784,19 @@ export class StatsCollector {
   /** The outcome of each greylisted key (for tests and --json consumers that want detail). */
   keyOutcomes(): KeyOutcome[] {
     const out: KeyOutcome[] = [];
-    for (const [kid, k] of this.keys) {
+    const K = this.keys;
+    for (const [kid, k] of K.index) {
       const key = keyOfId(kid, this.layout);
-      const d = Number.isNaN(k.delivered);
+      const first = K.first[k] as number;
+      const got = K.delivered[k] as number;
+      const d = !Number.isNaN(got);
       out.push({
         key,
         label: keyLabel(key),
-        firstGreylist: k.firstGrey,
-        greylists: k.greys,
-        outcome: !d ? 'delivered' : k.back ? 'back-not-delivered' : 'never-back',
-        delay: !d && !Number.isNaN(k.firstGrey) ? k.delivered - k.firstGrey : null,
+        firstGreylist: first,
+        greylists: K.greys[k]!,
+        outcome: d ? 'delivered' : K.flags[k]! & BACK ? 'back-not-delivered' : 'never-back',
+        delay: d && !Number.isNaN(first) ? got - first : null,
       });
     }
     return out;
