@@ -16,7 +16,8 @@ export function fatal(err: unknown): number {
     return err.exitCode;
   }
   if (err instanceof UsageError) {
-    process.stderr.write(`${PROG}: usage: ${err.message}\n${PROG}: try '${PROG} --help'\n`);
+    const msg = err.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    process.stderr.write(`${PROG}: usage: ${msg} (try '${PROG} --help')\n`);
     return 100;
   }
   const e = err as { code?: string; message?: string; stack?: string };
