@@ -5,7 +5,7 @@
 //   then every directory left empty. Symlinks and other odd things are reported, left alone.
 // Also drops expired entries from the white- and blacklist files.
 
-import { lstatSync, rmdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import type { CleanArgs } from '../commands/clean.js';
 import { parseDuration } from '../core/when.js';
 import { QgreyError, reason } from '../core/errors.js';
@@ -26,6 +26,19 @@ export interface CleanReport {
   anomalies: number;
   listsPurged: number;
   seconds: number;
+}
+
+/** chdir into a tree directory, making sure it is the directory itself and not a symlink to elsewhere. */
+function enter(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    if (!st.isDirectory()) return false;
+    process.chdir(path);
+    const here = statSync('.');
+    return here.ino === st.ino && here.dev === st.dev;
+  } catch {
+    return false;
+  }
 }
 
 export async function run(argv: CleanArgs): Promise<number> {
@@ -87,34 +100,49 @@ export async function run(argv: CleanArgs): Promise<number> {
         100,
       );
     }
-    // apply
-    for (const r of removals) {
-      if (dry) {
+    // apply, one directory at a time from inside it (short lookups, and a directory that was
+    // swapped for a symlink since the walk is noticed: '.' must be the directory we lstat'ed)
+    const home = process.cwd();
+    let inDir: string | null = null;
+    let dirOk = false;
+    try {
+      for (const r of removals) {
+        if (dry) {
+          if (r.why === 'max-age') rep.removedMaxAge++;
+          else rep.removedOneTime++;
+          continue;
+        }
+        const slash = r.key.lastIndexOf('/');
+        const dir = r.key.slice(0, slash);
+        const name = r.key.slice(slash + 1);
+        if (dir !== inDir) {
+          inDir = dir;
+          dirOk = enter(root + '/' + dir);
+        }
+        if (!dirOk) continue;
+        // the wrapper may have touched it since the walk: look again, and only at this file
+        let st;
+        try {
+          st = lstatSync(name);
+        } catch {
+          continue;
+        }
+        if (!st.isFile() || Math.floor(st.atimeMs / 1000) !== r.atime || Math.floor(st.mtimeMs / 1000) !== r.mtime) {
+          rep.changed++;
+          rep.kept++;
+          continue;
+        }
+        try {
+          unlinkSync(name);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw new QgreyError(`unable to remove ${root}/${r.key}: ${reason(err)}`, 111, { cause: err });
+        }
         if (r.why === 'max-age') rep.removedMaxAge++;
         else rep.removedOneTime++;
-        continue;
       }
-      const p = root + '/' + r.key;
-      // the wrapper may have touched it since the walk: look again, and only at this file
-      let st;
-      try {
-        st = lstatSync(p);
-      } catch {
-        continue;
-      }
-      if (!st.isFile() || Math.floor(st.atimeMs / 1000) !== r.atime || Math.floor(st.mtimeMs / 1000) !== r.mtime) {
-        rep.changed++;
-        rep.kept++;
-        continue;
-      }
-      try {
-        unlinkSync(p);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw new QgreyError(`unable to remove ${p}: ${reason(err)}`, 111, { cause: err });
-      }
-      if (r.why === 'max-age') rep.removedMaxAge++;
-      else rep.removedOneTime++;
+    } finally {
+      process.chdir(home);
     }
     // directories come post-order (deepest first): remove those that kept nothing
     for (const d of dirs) {
