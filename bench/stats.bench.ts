@@ -197,6 +197,8 @@ export default async function bench(): Promise<void> {
     measure(process.execPath, [self, '--scan', dir]); // warm the page cache
     const base = measure(process.execPath, [self, '--scan', dir]);
     const st = measure(process.execPath, [qgrey, 'stats', '--json', '--utc', dir]);
+    // the same run following a single key: what the per-key maps cost is the difference
+    const bare = measure(process.execPath, [qgrey, 'stats', '--json', '--utc', '--max-keys', '1', dir]);
     if (st.code !== 0 || base.code !== 0) throw new Error(`stats exit ${st.code}, scan exit ${base.code}`);
     const res = JSON.parse(st.stdout) as {
       decisions: { total: number };
@@ -212,7 +214,10 @@ export default async function bench(): Promise<void> {
         `(delivered ${res.greylisted.delivered.pct}%, never back ${res.greylisted.neverBack.pct}%, median delay ${res.greylisted.delay.median} s)`,
     );
     console.log(`ratio stats/scan: ${ratio(st.ms, base.ms)} time, ${ratio(st.maxRssMB, base.maxRssMB)} memory`);
-    console.log(`memory above the scan per followed key or address: ~${Math.round(((st.maxRssMB - base.maxRssMB) * 1048576) / Math.max(tracked, 1))} bytes`);
+    console.log(
+      `qgrey stats --max-keys 1: ${fmt(bare.ms)}, ${bare.maxRssMB.toFixed(1)} MB; so the maps cost ${(st.maxRssMB - bare.maxRssMB).toFixed(1)} MB, ` +
+        `~${Math.round(((st.maxRssMB - bare.maxRssMB) * 1048576) / Math.max(tracked, 1))} bytes per followed key or address`,
+    );
     if (Object.values(res.truncated).some((v) => v > 0)) console.log(`note: --max-keys reached: ${JSON.stringify(res.truncated)}`);
   } finally {
     rmSync(root, { recursive: true, force: true });

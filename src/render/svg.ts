@@ -46,6 +46,12 @@ export function niceMax(n: number): number {
   return 10 * p;
 }
 
+/** A y axis for values up to `max`: whole-number ticks of a round step, at most five of them above zero. */
+export function axis(max: number): { top: number; step: number } {
+  const step = niceMax(Math.max(1, max) / 5);
+  return { step, top: step * Math.max(1, Math.ceil(max / step)) };
+}
+
 const PANEL_H = 180;
 const LEFT = 56;
 const RIGHT = 16;
@@ -63,7 +69,7 @@ export function renderSvg(result: StatsResult, title: string): string {
   const slot = Math.max(6, Math.min(40, Math.floor(720 / n)));
   const barW = Math.max(4, Math.round(slot * 0.7));
   const plotW = n * slot;
-  const width = LEFT + plotW + RIGHT;
+  const width = Math.max(LEFT + plotW + RIGHT, 560);
   const unit = result.by === 'hour' ? 'hour' : 'day';
   const panels: Panel[] = [
     { title: `Decisions per ${unit}`, series: DECISION_SERIES },
@@ -73,17 +79,16 @@ export function renderSvg(result: StatsResult, title: string): string {
   let y = 34;
   const body: string[] = [];
   // one label every `every` rows so they do not overlap
-  const every = Math.max(1, Math.ceil(70 / slot));
+  const every = Math.max(1, Math.ceil((unit === 'day' ? 36 : 44) / slot));
   for (const [pi, panel] of panels.entries()) {
     const top = y + 22;
     const max = Math.max(0, ...rows.map((r) => panel.series.reduce((s, ser) => s + ser.value(r), 0)));
-    const scaleMax = niceMax(max);
+    const { top: scaleMax, step } = axis(max);
     const scale = PANEL_H / scaleMax;
     const base = top + PANEL_H;
     body.push(`<g class="panel" id="panel-${pi}" data-scale-max="${scaleMax}" data-px-per-unit="${num(scale)}" data-baseline="${base}">`);
     body.push(`<text x="${LEFT}" y="${y + 12}" font-size="13" font-weight="bold">${xmlEscape(panel.title)}</text>`);
-    for (let k = 0; k <= 4; k++) {
-      const v = (scaleMax * k) / 4;
+    for (let v = 0; v <= scaleMax; v += step) {
       const gy = base - v * scale;
       body.push(`<line x1="${LEFT}" y1="${num(gy)}" x2="${LEFT + plotW}" y2="${num(gy)}" stroke="#ddd" stroke-width="1"/>`);
       body.push(`<text x="${LEFT - 4}" y="${num(gy + 4)}" text-anchor="end" fill="#555">${num(v)}</text>`);
@@ -108,23 +113,28 @@ export function renderSvg(result: StatsResult, title: string): string {
       }
     }
     body.push(`<line x1="${LEFT}" y1="${base}" x2="${LEFT + plotW}" y2="${base}" stroke="#333" stroke-width="1"/>`);
-    // legend with totals
+    // legend with totals, wrapped to the width of the chart
     let lx = LEFT;
-    const ly = base + 32;
+    let ly = base + 32;
     for (const ser of panel.series) {
       const total = rows.reduce((s, r) => s + ser.value(r), 0);
       const text = `${ser.label} (${total})`;
+      const w = 14 + Math.ceil(text.length * 6.5) + 14;
+      if (lx > LEFT && lx + w > width - RIGHT) {
+        lx = LEFT;
+        ly += 16;
+      }
       body.push(
         `<g class="legend" data-series="${ser.id}" data-total="${total}"><rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${ser.colour}"/>` +
           `<text x="${lx + 14}" y="${ly}">${xmlEscape(text)}</text></g>`,
       );
-      lx += 14 + text.length * 6 + 14;
+      lx += w;
     }
     body.push('</g>');
     y = ly + 24;
   }
   const height = y;
-  const w = Math.max(width, 520);
+  const w = width;
   out.push('<?xml version="1.0" encoding="UTF-8"?>');
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="${w}" height="${height}" viewBox="0 0 ${w} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">`,

@@ -7,7 +7,7 @@ import { StatsCollector, percentile, topN, decisionName, DECISION_NAMES, type St
 import { DECISIONS } from '../../src/core/logline.js';
 import { colourLevel, painter } from '../../src/render/colour.js';
 import { renderTable, formatDelay } from '../../src/render/table.js';
-import { renderSvg, niceMax, xmlEscape } from '../../src/render/svg.js';
+import { renderSvg, niceMax, axis, xmlEscape } from '../../src/render/svg.js';
 
 const T0 = Date.UTC(2026, 10, 20) / 1000; // 2026-11-20 00:00 UTC
 
@@ -254,6 +254,11 @@ test('SVG: bars carry the numbers of the rows, scaled against a round maximum', 
   assert.equal(niceMax(11), 20);
   assert.equal(niceMax(200), 200);
   assert.equal(niceMax(201), 500);
+  assert.deepEqual(axis(0), { top: 1, step: 1 });
+  assert.deepEqual(axis(3), { top: 3, step: 1 });
+  assert.deepEqual(axis(7), { top: 8, step: 2 });
+  assert.deepEqual(axis(13), { top: 15, step: 5 });
+  assert.deepEqual(axis(1234), { top: 1500, step: 500 });
   assert.equal(xmlEscape(`<a & "b">`), '&lt;a &amp; &quot;b&quot;&gt;');
   const r = collect([
     [0, 'jgreylist[1]: 192.0.2.5: GREY first time'],
@@ -276,7 +281,8 @@ test('SVG: bars carry the numbers of the rows, scaled against a round maximum', 
       ['2026-11-20', 'backNotDelivered', 1], // the DENY is a later connection
     ],
   );
-  // decisions panel: max stacked 3 -> scale max 5 -> 180 px / 5 = 36 px per decision
-  assert.deepEqual(bars.slice(0, 3).map((b) => b[3]), [72, 36, 36]);
+  // decisions panel: max stacked 3 -> axis 0..3 -> 180 px / 3 = 60 px per decision
+  assert.deepEqual(bars.slice(0, 3).map((b) => b[3]), [120, 60, 60]);
+  // outcomes panel: max stacked 2 -> axis 0..2 -> 90 px per key
   assert.deepEqual(bars.slice(3).map((b) => b[3]), [90, 90]);
 });
