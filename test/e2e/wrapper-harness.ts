@@ -53,7 +53,9 @@ export class Server {
 
   /** tcpserver -1 prints the port it bound (port 0: the kernel picks a free one). */
   static start(o: ServerOptions): Promise<Server> {
-    const args = ['-1', '-v', '-R', '-H', '-l', '0', '-c', String(o.limit ?? 60)];
+    // -b: the default listen backlog (20) overflows when 50 clients connect at once; the kernel
+    // then drops the handshake's last ACK and a client waits for a greeting that never comes
+    const args = ['-1', '-v', '-R', '-H', '-l', '0', '-c', String(o.limit ?? 60), '-b', '128'];
     if (o.rules !== undefined) args.push('-x', o.rules);
     args.push('127.0.0.1', '0', ...(o.argv ?? [QGREYLIST, STANDIN]));
     const env = { PATH: serverPath(), ...o.env };
