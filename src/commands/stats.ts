@@ -34,7 +34,7 @@ export const stats: CommandModule<object, StatsArgs> = {
       .option('top', { type: 'number', default: 10, describe: 'entries in each top list (0 for none)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the whole result as one JSON document' })
       .option('svg', { type: 'string', describe: 'also write a chart of decisions and outcomes per day to this SVG file (atomically)' })
-      .option('max-keys', { type: 'number', default: 1000000, describe: 'follow at most this many greylisted keys and addresses (bounds memory: about 100 bytes each)' })
+      .option('max-keys', { type: 'number', default: 1000000, describe: 'follow at most this many greylisted keys and addresses (bounds memory: about 200 bytes each)' })
       .example('$0 stats /var/log/qmail/smtpd', 'the live log: totals, top 10 lists, one row per day')
       .example("$0 stats --since 7d --svg /tmp/grey.svg /var/log/qmail/smtpd '/var/log/qmail/backup/qmail-smtpd.*'", 'the last week, with a chart')
       .example('$0 stats --by hour --since 36h --json /var/log/qmail/smtpd', 'per hour, for a script'),

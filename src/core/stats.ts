@@ -17,8 +17,8 @@
 //   less than an hour apart (tcpserver's `end PID` line closes the connection).
 //
 // Memory: one row per greylisted key and one per greylisted address, kept as a Map entry
-// (id -> row) plus typed columns (21 bytes a key row, 5 an address row): about 50-100 bytes a
-// row in V8 (bench/stats.bench.ts measures it). Besides: one entry per open connection, per
+// (id -> row) plus typed columns (21 bytes a key row, 5 an address row); with the Map's own
+// growth and the evictable set, bench/stats.bench.ts measured about 180 bytes per row. Besides: one entry per open connection, per
 // evictable address, per time bucket, and with by='net' one small object per key seen. Each
 // map stops growing at `maxKeys` entries; what did not
 // fit is counted in `truncated` and the result says so.
