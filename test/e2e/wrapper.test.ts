@@ -105,6 +105,9 @@ before(async () => {
     '127.16.0.1:allow,QGREY_NODE="/nonexistent/node"',
     '127.16.0.2:allow,QGREY_NODE="/nonexistent/node",QGREY_FAIL="closed"',
     '127.17.0.1:allow,JGREYLIST_BY_IP="1"',
+    '127.18.0.1:allow,JGREYLIST_LOG_PID="0"',
+    '127.18.1.1:allow,JGREYLIST_LOG="0"',
+    `127.18.2.1:allow,JGREYLIST_LOG="0",JGREYLIST_DIR="${tmp.path}/missing"`,
   ]);
   srv = await Server.start({ env: serverEnv(), rules: rulesFile });
 });
@@ -397,6 +400,22 @@ describe('qgreylist through tcpserver', () => {
     const st = statSync(f);
     assert.ok(st.isFile());
     assert.equal(st.mtimeMs, before.mtimeMs);
+  });
+
+  it('JGREYLIST_LOG_PID=0 drops the pid; JGREYLIST_LOG=0 silences decisions but not failures', async () => {
+    const s = await greySession('127.18.0.1');
+    assert.equal(s.rcpt, '451 GREYLIST Try again later.');
+    assert.ok(srv.logLines().includes('qgreylist: 127.18.0.1: GREY first time'));
+    const s2 = await greySession('127.18.1.1');
+    assert.equal(s2.rcpt, '451 GREYLIST Try again later.');
+    assert.ok(!srv.log.includes('127.18.1.1: GREY'));
+    assert.ok(existsSync(join(TREE, '127/018/001')));
+    const s3 = await session(srv.port, '127.18.2.1');
+    assert.match(s3.data!, /^250 ok/);
+    const pid = await srv.pidOf('127.18.2.1');
+    await srv.ended(pid);
+    assert.equal(decisions(pid).length, 1);
+    assert.match(decisions(pid)[0]!, /^127\.18\.2\.1: FAIL open: /);
   });
 
   it('no Node process and no child is left once the sessions are over', async () => {
