@@ -37,7 +37,13 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   });
   let code = 0;
-  const cli = yargs(argv)
+  // yargs drops a lone '-' (stdin): carry it through the parser under another name
+  const STDIN = '\0qgrey-stdin';
+  const restore = (v: unknown): unknown => (v === STDIN ? '-' : Array.isArray(v) ? v.map(restore) : v);
+  const cli = yargs(argv.map((a) => (a === '-' ? STDIN : a)))
+    .middleware((args) => {
+      for (const k of Object.keys(args)) args[k] = restore(args[k]);
+    }, true)
     .scriptName(PROG)
     .usage('$0 <command> [options]\n\nKeep a jgreylist greylist healthy from qmail-smtpd logs.')
     .strict()

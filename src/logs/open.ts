@@ -85,11 +85,74 @@ async function* fromTool(path: string, fh: FileHandle, tools: string[][]): Async
   throw temporary(`unable to decompress ${quote(path)}: ${tools.map((t) => t[0]).join(' or ')} not found (${reason(lastErr)})`);
 }
 
+/**
+ * A stream that cannot seek (stdin, a pipe, /dev/stdin): the first chunk tells the format,
+ * then the data goes through as it is or through the decompressor.
+ */
+function unseekable(path: string, source: Readable): OpenedLog {
+  const chunks = (async function* (): AsyncGenerator<Buffer> {
+    const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    let first: Buffer = Buffer.alloc(0);
+    let ended = false;
+    while (first.length < 6) {
+      const r = await it.next();
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      first = first.length ? Buffer.concat([first, r.value]) : r.value;
+    }
+    const rest = async function* () {
+      if (ended) return;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    };
+    const compression = sniff(first);
+    if (compression === 'none') {
+      if (first.length) yield first;
+      yield* rest();
+      return;
+    }
+    const tools = compression === 'gzip' ? [['gzip', '-dc']] : TOOLS[compression];
+    let lastErr: unknown;
+    for (const [cmd, ...args] of tools) {
+      const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const spawned = await new Promise<boolean>((res) => {
+        child.once('spawn', () => res(true));
+        child.once('error', (e) => {
+          lastErr = e;
+          res(false);
+        });
+      });
+      if (!spawned) continue;
+      const exited = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+      const feed = (async () => {
+        const w = child.stdin!;
+        w.on('error', () => {});
+        const write = (b: Buffer) => (w.write(b) ? Promise.resolve() : new Promise<void>((res) => w.once('drain', () => res())));
+        await write(first);
+        for await (const b of rest()) await write(b);
+        w.end();
+      })();
+      for await (const chunk of child.stdout! as Readable) yield chunk as Buffer;
+      await feed;
+      const code = await exited;
+      if (code !== 0) throw permanent(`unable to decompress ${quote(path)} with ${cmd}: ${stderr.trim().split('\n')[0] || 'exit ' + code}`);
+      return;
+    }
+    throw temporary(`unable to decompress ${quote(path)}: ${tools.map((t) => t[0]).join(' or ')} not found (${reason(lastErr)})`);
+  })();
+  return { compression: 'none', ino: 0, size: 0, start: 0, chunks, release: async () => void source.destroy() };
+}
+
 /** Open a log file (or '-' for stdin) at byte `start` (only honoured for plain files). */
 export async function openLog(path: string, start = 0): Promise<OpenedLog> {
-  if (path === '-') {
-    return { compression: 'none', ino: 0, size: 0, start: 0, chunks: process.stdin as AsyncIterable<Buffer>, release: async () => {} };
-  }
+  if (path === '-') return unseekable(path, process.stdin);
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -97,18 +160,18 @@ export async function openLog(path: string, start = 0): Promise<OpenedLog> {
     throw permanent(`unable to open log ${quote(path)}: ${reason(err)}`, err);
   }
   const st = await fh.stat();
+  if (!st.isFile()) {
+    // a pipe or a terminal (/dev/stdin): no positioned reads
+    const opened = unseekable(path, createReadStream('', { fd: fh, highWaterMark: CHUNK, autoClose: true }));
+    return { ...opened, ino: st.ino };
+  }
   const head = Buffer.alloc(6);
   const { bytesRead } = await fh.read(head, 0, 6, 0);
   const compression = sniff(head.subarray(0, bytesRead));
-  if (compression === 'none' && st.isFile()) {
+  if (compression === 'none') {
     const from = start > 0 && start <= st.size ? start : 0;
     const chunks = plainChunks(fh, from);
     return { compression, ino: st.ino, size: st.size, start: from, chunks, release: () => fh.close() };
-  }
-  if (compression === 'none') {
-    const from = start > 0 && start <= st.size ? start : 0;
-    const stream = createReadStream('', { fd: fh, start: from, highWaterMark: CHUNK, autoClose: true });
-    return { compression, ino: st.ino, size: st.size, start: from, chunks: stream as AsyncIterable<Buffer>, release: async () => void stream.destroy() };
   }
   if (compression === 'gzip') {
     const stream = createReadStream('', { fd: fh, start: 0, highWaterMark: CHUNK, autoClose: true }).pipe(createGunzip({ chunkSize: CHUNK }));
