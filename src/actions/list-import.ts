@@ -185,7 +185,7 @@ async function apply(argv: ImportCommon, domains: readonly string[], results: (F
         let changed = false;
         for (const r of ok) {
           const x = replaceSource(cur, 'whitelist', r.source, r.entries, expires);
-          summaries.push(`whitelist ${r.source}: ${r.entries.length} entries (${x.added} added, ${x.removed} removed, ${x.kept} kept)`);
+          summaries.push(`whitelist ${r.source}: ${r.entries.length} entr${r.entries.length === 1 ? "y" : "ies"} (${x.added} added, ${x.removed} removed, ${x.kept} kept)`);
           if (x.lines) {
             cur = x.lines;
             changed = true;
