@@ -273,7 +273,7 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 test('a rebuild killed with SIGKILL half way leaves the live tree intact; the next run cleans up', async () => {
   using root = tempDir();
   using logs = tempDir();
-  bigLog(`${logs.path}/current`, 10000);
+  bigLog(`${logs.path}/current`, 5000);
   const t = new TreeStore(root.path, 'classc');
   t.putSync({ key: '005/005/005', first: NOW - 600, last: NOW - 600 });
   t.putSync({ key: '011/000/000', first: NOW - 9 * D, last: NOW - 8 * D });
@@ -293,8 +293,8 @@ test('a rebuild killed with SIGKILL half way leaves the live tree intact; the ne
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as Record<string, number>;
   assert.equal(j.leftovers, 1);
-  assert.equal(j.written, 10000);
-  assert.equal(j.added, 9999);
+  assert.equal(j.written, 5000);
+  assert.equal(j.added, 4999);
   assert.equal(j.carried, 1);
   assert.equal(j.removed, 1);
   assert.deepEqual(readdirSync(root.path).filter((n) => n.startsWith('.')), []);
@@ -302,21 +302,33 @@ test('a rebuild killed with SIGKILL half way leaves the live tree intact; the ne
   assert.deepEqual(times(`${root.path}/011/000/000`), [NOW - D - 1, NOW - D], 'an old live entry takes the logs\' times');
 });
 
-test('two runs at once: the second waits briefly, then exits 111', async () => {
+test('two runs at once: the second waits briefly, then exits 111', async (t) => {
   using root = tempDir();
   using logs = tempDir();
-  bigLog(`${logs.path}/current`, 20000);
-  const child = spawn(process.execPath, [QGREY, 'rebuild', '-q', '--dir', root.path, `${logs.path}/current`], { env: { ...process.env, ...ENV }, stdio: 'ignore' });
+  // the first run reads its log from a FIFO the test holds open, so it holds the lock until then
+  const fifo = `${logs.path}/current`;
+  spawnSync('mkfifo', [fifo]);
+  const writer = spawn('sh', ['-c', 'exec cat > "$1"', 'sh', fifo], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [QGREY, 'rebuild', '-q', '--dir', root.path, fifo], { env: { ...process.env, ...ENV }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  // whatever fails below, leave no process behind (a writer blocked on the FIFO would hang the test)
+  t.after(() => {
+    writer.kill('SIGKILL');
+    child.kill('SIGKILL');
+  });
   assert.ok(await waitFor(() => existsSync(`${root.path}/${LOCK_NAME}`), 20000), 'the first run holds the lock');
   const t0 = Date.now();
-  const r = qgrey(['clean', '--dir', root.path], { env: { ...ENV, QGREY_LOCK_WAIT: '0.1' } });
+  const r = qgrey(['clean', '--dir', root.path], { env: { ...ENV, QGREY_LOCK_WAIT: '0.3' } });
   const waited = Date.now() - t0;
   assert.equal(r.code, 111, r.stderr);
   assert.match(r.stderr, /^qgrey: fatal: greylist directory .* is locked by another maintenance run \(pid [0-9]+, qgrey rebuild\); try again later\n$/);
-  assert.ok(waited >= 100, `waited ${waited} ms`);
-  assert.equal(await exited, 0);
-  const r2 = qgrey(['rebuild', '-q', '--dir', root.path, `${logs.path}/current`], { env: ENV });
+  assert.ok(waited >= 300, `waited ${waited} ms`);
+  writer.stdin!.end(`${label(NOW - D)} ${accepted('203.0.113.45')}\n`);
+  assert.equal(await exited, 0, err);
+  assert.ok(existsSync(`${root.path}/203/000/113`));
+  const r2 = qgrey(['clean', '-q', '--no-lists', '--dir', root.path], { env: ENV });
   assert.equal(r2.code, 0, r2.stderr);
 });
 
