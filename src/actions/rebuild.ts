@@ -117,7 +117,9 @@ export async function run(argv: RebuildArgs): Promise<number> {
   const nets = [...(argv['default-excludes'] ? DEFAULT_EXCLUDES.map((t) => parseCidr(t)!) : []), ...cidrOptions(argv.exclude, '--exclude')];
   const excluded = excluder(nets);
   const dry = argv['dry-run'];
-  const paths = argv.paths.length ? argv.paths : DEFAULT_LOGS;
+  // yargs drops a lone '-' positional: without this, `qgrey rebuild -` would read the default logs
+  const dash = argv.paths.length === 0 && process.argv.slice(3).includes('-');
+  const paths = argv.paths.length ? argv.paths : dash ? ['-'] : DEFAULT_LOGS;
   const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
 
   const lock = dry ? null : await lockTree(root, 'qgrey rebuild');
