@@ -17,7 +17,7 @@ import { parseDuration } from '../core/when.js';
 import { openLogs } from '../logs/read.js';
 import { lockTree } from '../store/lock.js';
 import { TreeStore, TreeAnomalyError, byIpFromEnv, treeDir, anomalyLine } from '../store/tree.js';
-import { zoneOption } from './logs.js';
+import { zoneOption } from './options.js';
 
 export const DEFAULT_EVICT_LOGS = ['/var/log/qmail/smtpd'];
 const STATE_VERSION = 1;

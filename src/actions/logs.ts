@@ -2,30 +2,14 @@
 
 import { openLogs, type LogRecord } from '../logs/read.js';
 import { Zone } from '../core/zone.js';
+import { zoneOption, cidrOptions } from './options.js';
 import { parseWhen } from '../core/when.js';
-import { parseCidr, cidrContains, type Cidr } from '../core/ip.js';
-import { permanent, quote } from '../core/errors.js';
+import { cidrContains } from '../core/ip.js';
 import { eventIp, eventToJson, type EventKind } from '../core/logline.js';
 import { formatNanos } from '../core/tai64n.js';
 import { formatCivil } from '../core/zone.js';
 import type { LogsArgs } from '../commands/logs.js';
 import { LineWriter } from '../render/writer.js';
-
-export function zoneOption(name: string | undefined, flag: string): Zone {
-  try {
-    return Zone.of(name);
-  } catch {
-    throw permanent(`unknown time zone ${quote(name ?? '')} in ${flag}: expected an IANA name such as Europe/Rome or UTC`);
-  }
-}
-
-export function cidrOptions(list: readonly string[] | undefined, flag: string): Cidr[] {
-  return (list ?? []).map((t) => {
-    const c = parseCidr(t);
-    if (!c) throw permanent(`unable to parse ${flag} ${quote(t)}: expected an IPv4 or IPv6 address or network (192.0.2.7, 192.0.2.0/24, 2001:db8::/32)`);
-    return c;
-  });
-}
 
 function isoUtc(r: LogRecord): string | null {
   if (!r.stamp) return null;

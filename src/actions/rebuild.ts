@@ -24,6 +24,7 @@ import { keyOf, type Layout } from '../core/key.js';
 import { acceptedFacts } from '../core/logline.js';
 import { parseDuration } from '../core/when.js';
 import { openLogs } from '../logs/read.js';
+import { progress } from '../render/progress.js';
 import { lockTree } from '../store/lock.js';
 import {
   DIR_MODE,
@@ -40,7 +41,7 @@ import {
   walkTree,
   type Owner,
 } from '../store/tree.js';
-import { zoneOption, cidrOptions } from './logs.js';
+import { zoneOption, cidrOptions } from './options.js';
 
 export const DEFAULT_LOGS = ['/var/log/qmail/smtpd', '/var/log/qmail/backup/qmail-smtpd.*'];
 
@@ -120,7 +121,9 @@ export async function run(argv: RebuildArgs): Promise<number> {
   // yargs drops a lone '-' positional: without this, `qgrey rebuild -` would read the default logs
   const dash = argv.paths.length === 0 && process.argv.slice(3).includes('-');
   const paths = argv.paths.length ? argv.paths : dash ? ['-'] : DEFAULT_LOGS;
-  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
+  // a month of logs takes a while: a line count on a terminal, nothing in cron
+  const prog = progress('rebuild');
+  const warn = prog.warn;
 
   const lock = dry ? null : await lockTree(root, 'qgrey rebuild');
   let stage: string | null = null;
@@ -194,6 +197,7 @@ export async function run(argv: RebuildArgs): Promise<number> {
     const { batches, stats } = openLogs(paths, { zone, since, needle: 'result=accepted code=250', warn });
     let badWarned = 0;
     for await (const batch of batches) {
+      prog.tick(stats.lines);
       for (const r of batch) {
         const st = r.stamp;
         if (st === null) continue;
@@ -232,6 +236,7 @@ export async function run(argv: RebuildArgs): Promise<number> {
         }
       }
     }
+    prog.done();
     rep.files = stats.files;
     rep.lines = stats.lines;
     rep.bad = stats.bad;

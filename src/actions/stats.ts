@@ -11,7 +11,8 @@ import { StatsCollector, DECISION_NAMES, type DecisionName, type StatsResult, ty
 import { painterFor, type Painter } from '../render/colour.js';
 import { renderTable, formatDelay, type Cell, type Column } from '../render/table.js';
 import { renderSvg } from '../render/svg.js';
-import { zoneOption } from './logs.js';
+import { zoneOption } from './options.js';
+import { progress } from '../render/progress.js';
 import { acceptedFacts } from '../core/logline.js';
 import type { StatsArgs } from '../commands/stats.js';
 
@@ -301,28 +302,13 @@ export async function run(argv: StatsArgs): Promise<number> {
     checkSvgTarget(argv.svg);
   }
   const c = new StatsCollector({ layout: argv['by-ip'] ? 'byip' : 'classc', by: argv.by, zone: outZone, top, maxKeys });
-  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
   // progress on a terminal only (never in cron mail): a line count, redrawn once a second
-  let shown = 0;
-  let last = Date.now();
-  const tty = process.stderr.isTTY === true;
-  const progress = tty
-    ? (lines: number) => {
-        const now = Date.now();
-        if (now - last < 1000) return;
-        last = now;
-        shown = 1;
-        process.stderr.write(`\rqgrey stats: ${lines} lines read...`);
-      }
-    : undefined;
+  const prog = progress('stats');
   // a lone '-' never reaches us (yargs drops it), so standard input is named /dev/stdin and
   // read as the reader's '-' (whatever kind of file descriptor 0 is: pipe, socket, file)
   const paths = argv.paths.length ? argv.paths.map((p) => (p === '/dev/stdin' ? '-' : p)) : DEFAULT_STATS_LOGS;
-  const stats = await collect(paths, c, { zone: inZone, since, until, warn: (m) => {
-    if (shown) process.stderr.write('\r\x1b[K');
-    warn(m);
-  } }, progress);
-  if (shown) process.stderr.write('\r\x1b[K');
+  const stats = await collect(paths, c, { zone: inZone, since, until, warn: prog.warn }, prog.tick);
+  prog.done();
   const res = c.result();
   if (argv.svg !== undefined) {
     const what = res.from === null ? 'no dated lines' : `${outZone.formatSeconds(Math.floor(res.from)).slice(0, 10)} to ${outZone.formatSeconds(Math.floor(res.to ?? res.from)).slice(0, 10)}`;

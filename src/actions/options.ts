@@ -1,0 +1,23 @@
+// Option values shared by several commands, checked once, with one wording for errors.
+
+import { Zone } from '../core/zone.js';
+import { parseCidr, type Cidr } from '../core/ip.js';
+import { permanent, quote } from '../core/errors.js';
+
+/** A time zone option (`--tz`); undefined means the local zone (TZ). */
+export function zoneOption(name: string | undefined, flag: string): Zone {
+  try {
+    return Zone.of(name);
+  } catch {
+    throw permanent(`unknown time zone ${quote(name ?? '')} in ${flag}: expected an IANA name such as Europe/Rome or UTC`);
+  }
+}
+
+/** A repeatable address-or-network option (`--ip`, `--exclude`). */
+export function cidrOptions(list: readonly string[] | undefined, flag: string): Cidr[] {
+  return (list ?? []).map((t) => {
+    const c = parseCidr(t);
+    if (!c) throw permanent(`unable to parse ${flag} ${quote(t)}: expected an IPv4 or IPv6 address or network (192.0.2.7, 192.0.2.0/24, 2001:db8::/32)`);
+    return c;
+  });
+}

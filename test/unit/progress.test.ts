@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { progress } from '../../src/render/progress.js';
+
+function fakeStream(isTTY: boolean) {
+  const out: string[] = [];
+  const s = { isTTY, write: (t: string) => (out.push(t), true) } as unknown as NodeJS.WriteStream;
+  return { s, out };
+}
+
+test('progress: silent when stderr is not a terminal (cron), warnings still written', () => {
+  const { s, out } = fakeStream(false);
+  const p = progress('rebuild', s);
+  p.tick(10);
+  p.warn('x:1: something');
+  p.done();
+  assert.deepEqual(out, ['qgrey: warning: x:1: something\n']);
+});
+
+test('progress: on a terminal draws a line count, clears it before a warning and at the end', async () => {
+  const { s, out } = fakeStream(true);
+  const p = progress('rebuild', s);
+  p.tick(5); // within the first second: not drawn
+  assert.deepEqual(out, []);
+  await new Promise((r) => setTimeout(r, 1050));
+  p.tick(1234);
+  assert.deepEqual(out, ['\rqgrey rebuild: 1234 lines read...']);
+  p.warn('w');
+  assert.deepEqual(out.slice(1), ['\r\x1b[K', 'qgrey: warning: w\n']);
+  p.done();
+  assert.equal(out.length, 3, 'nothing left to clear after the warning');
+});
