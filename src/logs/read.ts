@@ -4,6 +4,7 @@
 // sources are merged in time order with lines found both in a backup and in the live
 // directory counted once. Memory is bounded by the chunk size times the number of sources.
 
+import { isAscii } from 'node:buffer';
 import { compareStamp, type Stamp } from '../core/tai64n.js';
 import { Zone } from '../core/zone.js';
 import { parsePrefix, parseBody, type LogEvent } from '../core/logline.js';
@@ -120,6 +121,9 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   let last: Stamp = NO_TIME;
   let rest: Buffer | null = null;
 
+  // whether the whole chunk being scanned is ASCII (one SIMD pass per chunk); if not, each
+  // line finds out for itself when asked
+  let chunkAscii: true | undefined;
   const make = (buf: Buffer, ls: number, le: number, out: LogRecord[]) => {
     const line = buf.toString('latin1', ls, le);
     const p = parsePrefix(line, zone);
@@ -140,12 +144,13 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     const order = stamp ?? last;
     if (since && compareStamp(order, since) < 0) return;
     if (until && compareStamp(order, until) > 0) return;
-    out.push(new LogRecord(src.path, src.group, lineno, stamp, order, p.type, line, p.body, p.type === 'tai64n' ? p.rest : p.body));
+    out.push(new LogRecord(src.path, src.group, lineno, stamp, order, p.type, line, p.body, p.type === 'tai64n' ? p.rest : p.body, chunkAscii));
   };
 
   let skipping = false;
   // Lines are cut from each chunk in place; only a line that straddles two chunks is copied.
   const scan = (buf: Buffer, from: number, lastNl: number, out: LogRecord[]) => {
+    chunkAscii = isAscii(buf) ? true : undefined;
     if (needle) {
       // walk the newlines up to each hit: that counts the lines and finds the hit's line
       let ls = from;
