@@ -114,9 +114,7 @@ export async function run(argv: EvictArgs): Promise<number> {
   const minEvents = argv['min-events'];
   if (!Number.isInteger(minEvents) || minEvents < 1) throw permanent(`unable to use --min-events ${quote(String(minEvents))}: expected a whole number of at least 1`);
   const dry = argv['dry-run'];
-  // yargs drops a lone '-' positional: without this, `qgrey evict -` would read the default logs
-  const dash = argv.paths.length === 0 && process.argv.slice(3).includes('-');
-  const paths = argv.paths.length ? argv.paths : dash ? ['-'] : DEFAULT_EVICT_LOGS;
+  const paths = argv.paths.length ? argv.paths : DEFAULT_EVICT_LOGS;
   const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
   const asked: Layout | undefined = argv['by-ip'] === true ? 'byip' : argv['by-ip'] === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
 

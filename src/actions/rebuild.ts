@@ -118,9 +118,7 @@ export async function run(argv: RebuildArgs): Promise<number> {
   const nets = [...(argv['default-excludes'] ? DEFAULT_EXCLUDES.map((t) => parseCidr(t)!) : []), ...cidrOptions(argv.exclude, '--exclude')];
   const excluded = excluder(nets);
   const dry = argv['dry-run'];
-  // yargs drops a lone '-' positional: without this, `qgrey rebuild -` would read the default logs
-  const dash = argv.paths.length === 0 && process.argv.slice(3).includes('-');
-  const paths = argv.paths.length ? argv.paths : dash ? ['-'] : DEFAULT_LOGS;
+  const paths = argv.paths.length ? argv.paths : DEFAULT_LOGS;
   // a month of logs takes a while: a line count on a terminal, nothing in cron
   const prog = progress('rebuild');
   const warn = prog.warn;

@@ -304,9 +304,7 @@ export async function run(argv: StatsArgs): Promise<number> {
   const c = new StatsCollector({ layout: argv['by-ip'] ? 'byip' : 'classc', by: argv.by, zone: outZone, top, maxKeys });
   // progress on a terminal only (never in cron mail): a line count, redrawn once a second
   const prog = progress('stats');
-  // a lone '-' never reaches us (yargs drops it), so standard input is named /dev/stdin and
-  // read as the reader's '-' (whatever kind of file descriptor 0 is: pipe, socket, file)
-  const paths = argv.paths.length ? argv.paths.map((p) => (p === '/dev/stdin' ? '-' : p)) : DEFAULT_STATS_LOGS;
+  const paths = argv.paths.length ? argv.paths : DEFAULT_STATS_LOGS;
   const stats = await collect(paths, c, { zone: inZone, since, until, warn: prog.warn }, prog.tick);
   prog.done();
   const res = c.result();

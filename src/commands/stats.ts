@@ -20,7 +20,7 @@ export const stats: CommandModule<object, StatsArgs> = {
   builder: (y) =>
     y
       .positional('paths', {
-        describe: 'multilog directories, files (gzip/bzip2/xz/zstd too), glob patterns, or /dev/stdin (default: /var/log/qmail/smtpd)',
+        describe: 'multilog directories, files (gzip/bzip2/xz/zstd too), glob patterns, or - for stdin (default: /var/log/qmail/smtpd)',
         type: 'string',
         array: true,
         default: [] as string[],

@@ -42,7 +42,8 @@ export async function expandSources(paths: readonly string[]): Promise<FileSourc
     out.push({ path, group: group++, live: false, rotatedAt: null });
   };
   for (const p of paths) {
-    if (p === '-') {
+    // /dev/stdin may be a socket, which cannot be opened by name on Linux: read fd 0 instead
+    if (p === '-' || p === '/dev/stdin' || p === '/dev/fd/0') {
       out.push({ path: '-', group: group++, live: false, rotatedAt: null });
       continue;
     }
