@@ -7,7 +7,7 @@
 // IPv6, per address (--by-ip):        v6/HHHHHHHH/HHHHHHHH/HHHHHHHHHHHHHHHH
 // jgreylist only ever builds three-digit octet paths, so it never reads or writes under v6/.
 
-import { ip4Octets, ip6Hex, type Ip } from './ip.js';
+import { formatIp, ip4Octets, ip6Hex, type Ip } from './ip.js';
 
 export type Layout = 'classc' | 'byip';
 
@@ -46,10 +46,11 @@ export function validKey(key: string, layout: Layout): boolean {
 export function keyLabel(key: string): string {
   const p = key.split('/');
   if (p[0] === V6_DIR) {
-    const hex = p.slice(1).join('');
-    const groups: string[] = [];
-    for (let i = 0; i < hex.length; i += 4) groups.push(String(parseInt(hex.slice(i, i + 4), 16).toString(16)));
-    return p.length === 3 ? groups.join(':') + '::/64' : groups.join(':');
+    const hex = p.slice(1).join('').padEnd(32, '0');
+    const groups: number[] = [];
+    for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex.slice(i, i + 4), 16));
+    const text = formatIp({ family: 6, groups });
+    return p.length === 3 ? text + '/64' : text;
   }
   return p.map((x) => String(Number(x))).join('.');
 }
