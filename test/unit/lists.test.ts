@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseIp, type Ip } from '../../src/core/ip.js';
+import { isDeepStrictEqual } from 'node:util';
+import { formatIp, parseIp, type Ip, type Ip4, type Ip6 } from '../../src/core/ip.js';
 import { QgreyError } from '../../src/core/errors.js';
 import { findInList, matchesInList, parseAddress, parseLine, parseList, purgeExpired, formatExpiry, parseExpiry, updateList, writeListAtomic, renderList } from '../../src/store/lists.js';
 import { mergeEntries, parseLoadInput, replaceSource, parseUntil, type NewEntry } from '../../src/actions/lists.js';
@@ -206,7 +207,7 @@ test('tcprules block: black wins over a more specific white; IPv6 listed as not 
   assert.throws(() => mergeBlock('# qgrey lists: begin\nx\n', [], 'f'), /no '# qgrey lists: end'/);
 });
 
-test('findInList (regex prefilter + fast path) agrees with a full parse on every tricky form', () => {
+test('findInList agrees with a full parse on every tricky form', () => {
   using d = tempDir();
   const p = join(d.path, 'whitelist');
   const forms = [
@@ -232,4 +233,233 @@ test('findInList (regex prefilter + fast path) agrees with a full parse on every
   assert.equal(findInList(p, ip('2001:db9::1'), now)?.label, '::/0');
   assert.equal(findInList(p, ip('12.9.9.9'), now)?.label, '0:0:0:0:0:ffff:12.9.9.9');
   assert.equal(findInList(p, ip('12.1.2.3'), now)?.line, 16);
+});
+
+// ---------------------------------------------------------------------------------------
+// findInList's scan (the wrapper's lookup) against a full parse: every answer must be
+// matchesInList(parseList(text))[0], with the same line, fields and first-on-tie choice.
+
+function rng(seed: number): (n: number) => number {
+  let s = seed | 0;
+  return (n) => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) % Math.max(1, n);
+  };
+}
+
+const hex4 = (g: readonly number[]) => g.map((x) => x.toString(16)).join(':');
+
+/** Compare findInList with a full parse for every probe address; returns how many probes hit. */
+function agree(p: string, text: string, probes: readonly Ip[], now: number): number {
+  writeFileSync(p, text);
+  const lines = parseList(text);
+  let hits = 0;
+  for (const a of probes) {
+    const w = matchesInList(lines, a, now)[0];
+    const m = findInList(p, a, now);
+    const l = w && lines.find((x) => x.kind === 'entry' && x.entry === w);
+    const want = w && l ? { label: w.address, entry: l.text, line: l.line, source: w.source, message: w.message ?? '% is blacklisted', comment: w.comment, expires: w.expires } : null;
+    const got = m && { label: m.label, entry: m.entry, line: m.line, source: m.source, message: m.message, comment: m.comment, expires: m.expires };
+    if (want) hits++;
+    if (!isDeepStrictEqual(got, want)) assert.deepEqual(got, want, `${formatIp(a)} in ${JSON.stringify(text.length > 3000 ? text.slice(0, 3000) + '…' : text)}`);
+  }
+  return hits;
+}
+
+/** Addresses at and just outside the edges of every entry, plus bits flipped around each IPv6 prefix. */
+function edges(text: string, rnd: (n: number) => number, max: number): Ip[] {
+  const out: Ip[] = [];
+  const v4 = (v: number) => {
+    if (v >= 0 && v <= 0xffffffff) out.push({ family: 4, value: v >>> 0, mapped: false });
+  };
+  for (const l of parseList(text)) {
+    if (l.kind !== 'entry') continue;
+    const n = l.entry.net;
+    if (n.family === 4) {
+      for (const v of [n.lo, n.hi, n.lo - 1, n.hi + 1, n.lo + rnd(n.hi - n.lo + 1)]) v4(v);
+      continue;
+    }
+    const g0 = (n.cidr.ip as Ip6).groups;
+    out.push(ip(hex4(g0)));
+    for (const bit of [n.cidr.prefix - 1, n.cidr.prefix, n.cidr.prefix + 1, 15, 31, 47, 63, 127]) {
+      if (bit < 0 || bit > 127) continue;
+      const g = g0.slice();
+      g[bit >> 4] = (g[bit >> 4] as number) ^ (1 << (15 - (bit & 15)));
+      out.push(ip(hex4(g)));
+    }
+  }
+  for (let k = 0; k < 10; k++) v4(rnd(65536) * 65536 + rnd(65536));
+  // a sample: each new address costs a compiled scan (as it does once per connection)
+  while (out.length > max) out.splice(rnd(out.length), 1);
+  return out;
+}
+
+test('findInList agrees with a full parse on generated lists of every form (IPv4, IPv6, mapped, CIDR, ranges, prefixes, expiry, blanks, CRLF)', () => {
+  using d = tempDir();
+  const p = join(d.path, 'whitelist');
+  const rnd = rng(20260301);
+  const pick = <T>(a: readonly T[]): T => a[rnd(a.length)] as T;
+  const oct = () => pick([0, 1, 2, 9, 10, 12, 40, 99, 100, 127, 200, 255, rnd(256)]);
+  const z = (n: number) => pick(['', '', '', '0', '00']) + n;
+  const hx = (n: number) => {
+    const s = n.toString(16);
+    return pick(['', '', '0', '00']).slice(0, 4 - s.length) + (rnd(2) ? s : s.toUpperCase());
+  };
+  const address = (): string => {
+    const o = [oct(), oct(), oct(), oct()];
+    switch (rnd(15)) {
+      case 0:
+        return o.map(z).join('.');
+      case 1:
+        return `${z(o[0]!)}.${z(o[1]!)}${pick(['.', ''])}`;
+      case 2:
+        return `${z(o[0]!)}${pick(['.', ''])}`;
+      case 3:
+        return `${z(o[0]!)}.${o[1]}.${o[2]}.${o[3]}/${pick(['', '0', '00'])}${pick([rnd(33), 7, 8, 15, 16, 23, 24, 31, 32])}`;
+      case 4: {
+        const a = rnd(256);
+        const b = a + rnd(256 - a);
+        const k = rnd(4);
+        return [...o.slice(0, k).map(z), `${a}-${b}`].join('.') + (k < 3 ? pick(['.', '']) : '');
+      }
+      case 5:
+        return `::ffff:${o.join('.')}${pick(['', `/${96 + rnd(33)}`])}`;
+      case 6:
+        return `${pick(['::ffff:', '0:0:0:0:0:FFFF:', '0::ffff:', '::0:fFfF:'])}${hx(o[0]! * 256 + o[1]!)}:${hx(o[2]! * 256 + o[3]!)}${pick(['', `/${96 + rnd(33)}`])}`;
+      case 7:
+        return `::ffff:0:0/${pick([96, 100, 104, 120])}`;
+      case 8:
+      case 9:
+      case 10: {
+        const g = [0x2001, pick([0xdb8, 0xdb9, 0, 1]), rnd(4), rnd(3), 0, 0, rnd(2), rnd(3)];
+        const len = pick([15, 16, 20, 31, 32, 33, 47, 48, 63, 64, 127, 128, rnd(129), 0, 4]);
+        const form = pick([
+          g.map(hx).join(':'),
+          `${hx(g[0]!)}:${hx(g[1]!)}:${hx(g[2]!)}::${hx(g[7]!)}`,
+          `${hx(g[0]!)}:${hx(g[1]!)}::`,
+          `::${hx(g[7]!)}`,
+          `${g.slice(0, 6).map(hx).join(':')}:${o.join('.')}`,
+        ]);
+        return form + pick(['', `/${len}`]);
+      }
+      case 11:
+        return pick(['::/0', '::', '::1', '0.0.0.0/0', '::/1', '8000::/1', '2000::/3', '8.0.0.0/06', '12.0.0.0/007']);
+      case 12:
+        return pick(['junk', '1.2.3.4.', '300.1.1.1', '1..2', '12.1.2.3/33', '0012.1.1.1', '1.2.3/8', '::ffff', ':::', '1:2']);
+      default:
+        return `${z(o[0]!)}.${z(o[1]!)}.${z(o[2]!)}.${z(o[3]!)}/${rnd(9)}`;
+    }
+  };
+  const line = (): string => {
+    if (rnd(20) === 0) return pick(['# comment', '', '   ', '\r']);
+    const expiry = pick(['never', 'never', '2001-01-01T00:00:00Z', '2099-01-01T00:00:00Z', 'bad']);
+    return `${pick(['', '', '', ' ', '\t '])}${address()}${pick(['\t', ' ', '  ', '\r'])}${expiry}\tmanual${pick(['', '', ' # c', ' "msg %"', '\r', ' \r'])}`;
+  };
+  const now = Date.now() / 1000;
+  let probes = 0;
+  let hits = 0;
+  for (let f = 0; f < 100; f++) {
+    // some files are long enough that rare lines go through the whole grammar
+    const n = 1 + rnd(f % 4 === 0 ? 300 : 40);
+    const text = Array.from({ length: n }, line).join('\n') + pick(['\n', '', '\r\n']);
+    const ps = edges(text, rnd, 50);
+    probes += ps.length;
+    hits += agree(p, text, ps, now);
+  }
+  assert.ok(probes > 3000 && hits > 1000 && probes - hits > 500, `${probes} probes, ${hits} hits`);
+});
+
+test('findInList: forms an earlier prefilter missed (mapped IPv4 in hex, zero-padded short prefixes)', () => {
+  using d = tempDir();
+  const p = join(d.path, 'blacklist');
+  const text = '# hex spellings of IPv4-mapped addresses are IPv4 entries\n::ffff:c000:207\tnever\tmanual\n::FFFF:0:0/96 never manual # all of IPv4\n8.0.0.0/06 never manual\n';
+  writeFileSync(p, text);
+  const now = Date.now() / 1000;
+  assert.equal(findInList(p, ip('192.0.2.7'), now)?.label, '::ffff:c000:207');
+  assert.equal(findInList(p, ip('192.0.2.8'), now)?.label, '::FFFF:0:0/96');
+  assert.equal(findInList(p, ip('11.255.0.1'), now)?.label, '8.0.0.0/06');
+  assert.equal(findInList(p, ip('11.255.0.1'), now)?.line, 4);
+  assert.equal(findInList(p, ip('2001:db8::1'), now), null);
+  assert.equal(agree(p, text, [ip('192.0.2.7'), ip('12.0.0.1'), ip('7.255.255.255'), ip('::1')], now), 3);
+});
+
+test('findInList: every CIDR prefix length at its edges, IPv4 and IPv6, written with and without leading zeros', () => {
+  using d = tempDir();
+  const p = join(d.path, 'whitelist');
+  const now = Date.now() / 1000;
+  const base4 = ip('203.113.165.77') as Ip4;
+  const base6 = ip('2001:db8:a5a5:5a5a:1234:5678:9abc:def0') as Ip6;
+  const all: Ip[] = [base4, base6];
+  const lines: string[] = [];
+  // one entry at a time (the most specific would hide the others), then all of them
+  for (let len = 0; len <= 32; len++) {
+    const probes: Ip[] = [base4];
+    let inside = 1;
+    for (let bit = Math.max(0, len - 1); bit <= Math.min(31, len + 1); bit++) {
+      probes.push({ family: 4, value: (base4.value ^ (2 ** (31 - bit))) >>> 0, mapped: false });
+      if (bit >= len) inside++;
+    }
+    lines.push(`${formatIp(base4)}/${len % 3 === 0 ? '0' : ''}${len}\tnever\tmanual`);
+    assert.equal(agree(p, lines.at(-1) + '\n', probes, now), inside, `/${len}`);
+    all.push(...probes);
+  }
+  for (let len = 0; len <= 128; len += len < 70 ? 1 : 29) {
+    const probes: Ip[] = [base6];
+    for (let bit = Math.max(0, len - 1); bit <= Math.min(127, len + 1); bit++) {
+      const g = base6.groups.slice();
+      g[bit >> 4] = (g[bit >> 4] as number) ^ (1 << (15 - (bit & 15)));
+      probes.push(ip(hex4(g)));
+    }
+    lines.push(`${formatIp(base6)}/${len % 3 === 0 ? '00' : ''}${len}\tnever\tmanual`);
+    agree(p, lines.at(-1) + '\n', probes, now);
+    all.push(...probes);
+  }
+  assert.ok(agree(p, lines.join('\n') + '\n', all, now) > 100);
+});
+
+test('findInList: expired and tied entries; many lines sharing the first octet or group; many rare lines', () => {
+  using d = tempDir();
+  const p = join(d.path, 'whitelist');
+  const now = Date.now() / 1000;
+  const text = [
+    '10.1.2.3\t2001-01-01T00:00:00Z\tmanual\t# expired: the next most specific counts',
+    '10.1.2.0/30 never spf:a.test',
+    '10.1.2.0-3 never spf:b.test # same size: the first one wins',
+    '  10.1.2.0/29 never manual # indented',
+    '2001:db8::/32 2001-01-01T00:00:00Z manual',
+    '2001:0DB8:0000::/33 never manual',
+    '2001:db8::/33 never spf:c.test # tie with the line above',
+  ].join('\r\n');
+  writeFileSync(p, text);
+  assert.equal(findInList(p, ip('10.1.2.3'), now)?.source, 'spf:a.test');
+  assert.equal(findInList(p, ip('10.1.2.3'), 0)?.label, '10.1.2.3');
+  assert.equal(findInList(p, ip('10.1.2.7'), now)?.label, '10.1.2.0/29');
+  assert.equal(findInList(p, ip('2001:db8::1'), now)?.label, '2001:0DB8:0000::/33');
+  assert.equal(findInList(p, ip('2001:db8:8000::1'), now), null);
+  assert.equal(agree(p, text, [ip('10.1.2.3'), ip('10.1.2.4'), ip('10.1.2.8'), ip('2001:db8::1'), ip('2001:db8:8000::1')], now), 3);
+
+  // 3,000 lines that share the address's first octet, and first group, then the same lines
+  // indented (every one a rare hit, so the whole grammar sorts them)
+  const many: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    if (i % 3 === 2) many.push(`2001:db8:${(i & 0xffff).toString(16)}::/48\tnever\tspf:big.test`);
+    else many.push(`40.${(i >> 8) & 255}.${i & 255}.0/24\tnever\tspf:big.test`);
+  }
+  many.push('40.0.0.0/9 never manual', '2001:db8::/40 never manual');
+  const probes = ['40.1.2.3', '40.11.185.1', '40.127.0.1', '40.200.0.1', '41.0.0.1', '2001:db8:5::1', '2001:db8:b::9', '2001:db8:ff::1', '2001:db8:100::1', '2001:db9::1'].map(ip);
+  assert.ok(agree(p, many.join('\n') + '\n', probes, now) >= 6);
+  assert.ok(agree(p, many.map((l) => ' ' + l).join('\n'), probes, now) >= 6);
+});
+
+test('findInList: the line number is counted on first read and shows in JSON', () => {
+  using d = tempDir();
+  const p = join(d.path, 'whitelist');
+  writeFileSync(p, '# head\n\n10.0.0.0/8 never manual\n10.1.0.0/16 never manual\n');
+  const m = findInList(p, ip('10.1.2.3'), 0)!;
+  assert.equal(m.line, 4);
+  assert.equal(m.line, 4);
+  assert.deepEqual(JSON.parse(JSON.stringify(m)), { label: '10.1.0.0/16', entry: '10.1.0.0/16 never manual', source: 'manual', message: '% is blacklisted', comment: '', expires: null, line: 4 });
+  assert.equal({ ...m }.line, 4);
 });
