@@ -38,7 +38,6 @@ import {
   type Stats,
 } from 'node:fs';
 import { V6_DIR, validKey, type Layout } from '../core/key.js';
-import { spawnSync } from 'node:child_process';
 import { QgreyError, quote, reason } from '../core/errors.js';
 import type { Anomaly, Entry, GreyStore } from './store.js';
 
@@ -681,8 +680,15 @@ function lookupDb(file: string, name: string): number | null {
   return null;
 }
 
+// getent runs only for an --owner name that /etc/passwd or /etc/group lacks, so
+// node:child_process is loaded then, not with this module (the wrapper imports this module
+// for every connection; importing it under ES modules took 2 ms longer with child_process).
+function getent(db: 'passwd' | 'group', name: string) {
+  return process.getBuiltinModule('node:child_process').spawnSync('getent', [db, name], { encoding: 'utf8' });
+}
+
 function lookupGetent(db: 'passwd' | 'group', name: string): number | null {
-  const r = spawnSync('getent', [db, name], { encoding: 'utf8' });
+  const r = getent(db, name);
   if (r.status !== 0 || typeof r.stdout !== 'string') return null;
   const f = r.stdout.split('\n')[0]!.split(':');
   return f[2] !== undefined && /^[0-9]+$/.test(f[2]) ? Number(f[2]) : null;
@@ -717,7 +723,7 @@ function readEntry(file: string, name: string): string[] | null {
   } catch {
     /* fall through */
   }
-  const r = spawnSync('getent', ['passwd', name], { encoding: 'utf8' });
+  const r = getent('passwd', name);
   return r.status === 0 && typeof r.stdout === 'string' ? r.stdout.split('\n')[0]!.split(':') : null;
 }
 
