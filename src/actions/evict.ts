@@ -7,8 +7,8 @@
 // (so a `current` that multilog renamed to @….s is continued, not re-read) and, per key, the
 // bad events and the last accepted delivery still inside the window.
 
-import { closeSync, constants as C, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, basename } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../store/atomic.js';
 import type { EvictArgs } from '../commands/evict.js';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
 import { keyOf, keyLabel, type Layout } from '../core/key.js';
@@ -77,33 +77,7 @@ function loadState(path: string, warn: (m: string) => void): State | null {
 }
 
 function saveState(path: string, s: State): void {
-  const tmp = `${dirname(path)}/.${basename(path)}.tmp.${process.pid}`;
-  let fd: number;
-  try {
-    fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW, 0o600);
-  } catch (err) {
-    const c = (err as NodeJS.ErrnoException).code;
-    if (c === 'ENOENT') throw permanent(`unable to write state file ${path}: directory ${dirname(path)} does not exist`, err);
-    throw temporary(`unable to write state file ${path}: ${reason(err)}`, err);
-  }
-  try {
-    writeSync(fd, JSON.stringify(s) + '\n');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      closeSync(fd);
-    } catch {
-      /* closed */
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* gone */
-    }
-    throw temporary(`unable to write state file ${path}: ${reason(err)}`, err);
-  }
+  writeFileAtomic(path, JSON.stringify(s) + '\n', { mode: 0o600, what: 'state file' });
 }
 
 export async function run(argv: EvictArgs): Promise<number> {

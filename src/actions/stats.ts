@@ -1,12 +1,13 @@
 // `qgrey stats`: read the logs once, feed the greylisting-related lines to the pure
 // collector (src/core/stats.ts), print a report (or JSON), and optionally write an SVG chart.
 
-import { closeSync, constants, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { statSync } from 'node:fs';
+import { writeFileAtomic } from '../store/atomic.js';
+import { dirname } from 'node:path';
 import { openLogs, type LogRecord } from '../logs/read.js';
 import { Zone } from '../core/zone.js';
 import { parseWhen } from '../core/when.js';
-import { permanent, quote, reason, temporary } from '../core/errors.js';
+import { permanent, quote, reason } from '../core/errors.js';
 import { StatsCollector, DECISION_NAMES, type DecisionName, type StatsResult, type Row } from '../core/stats.js';
 import { painterFor, type Painter } from '../render/colour.js';
 import { renderTable, formatDelay, type Cell, type Column } from '../render/table.js';
@@ -33,45 +34,6 @@ const DECISION_TEXT: Record<DecisionName, string> = {
 function wholeNumber(v: number, flag: string, min: number): number {
   if (!Number.isInteger(v) || v < min) throw permanent(`unable to use ${flag} ${quote(String(v))}: expected a whole number of at least ${min}`);
   return v;
-}
-
-/** Replace `path` with `text`: temp file beside it, fsync, rename, fsync the directory. */
-export function writeFileAtomic(path: string, text: string): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp.${process.pid}`);
-  let fd = -1;
-  try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
-    const buf = Buffer.from(text, 'utf8');
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd >= 0) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* not created */
-    }
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'EACCES' || code === 'EROFS') {
-      throw permanent(`unable to write ${path}: ${reason(err)}`, err);
-    }
-    throw temporary(`unable to write ${path}: ${reason(err)}`, err);
-  }
-  try {
-    const dfd = openSync(dir, constants.O_RDONLY);
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* some file systems refuse to fsync a directory; the rename is done */
-  }
 }
 
 function checkSvgTarget(path: string): void {

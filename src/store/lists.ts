@@ -47,7 +47,8 @@
 //     198.51.100.7   never                 manual  "Go away %"  # sent 400 spams on 2026-03-01
 // ---------------------------------------------------------------------------------------
 
-import { closeSync, constants, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.js';
 import { basename, dirname, join } from 'node:path';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
 import { formatCidr, parseCidr, type Cidr, type Ip, type Ip6 } from '../core/ip.js';
@@ -596,9 +597,8 @@ export function withListLock<T>(path: string, fn: () => T, waitMs = 10000): T {
   }
 }
 
-/** Replace the file at `path` with `text`: temp file in the same directory, fsync, rename, fsync the directory. */
+/** Replace a list file with `text` atomically, keeping its mode and owner; never through a symlink. */
 export function writeListAtomic(path: string, text: string): void {
-  const dir = dirname(path);
   let mode = 0o644;
   let owner: { uid: number; gid: number } | null = null;
   try {
@@ -611,41 +611,7 @@ export function writeListAtomic(path: string, text: string): void {
     if (err instanceof Error && err.name === 'QgreyError') throw err;
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw temporary(`unable to stat ${path}: ${reason(err)}`, err);
   }
-  const tmp = join(dir, `.${basename(path)}.tmp.${process.pid}`);
-  let fd = -1;
-  try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);
-    const buf = Buffer.from(text, 'latin1');
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off);
-    if (owner && process.getuid?.() === 0) {
-      const st = fstatSync(fd);
-      if (st.uid !== owner.uid || st.gid !== owner.gid) fchownSync(fd, owner.uid, owner.gid);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd >= 0) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* not created */
-    }
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw permanent(`unable to write ${path}: directory ${dir} does not exist`, err);
-    throw temporary(`unable to write ${path}: ${reason(err)}`, err);
-  }
-  try {
-    const dfd = openSync(dir, constants.O_RDONLY);
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* some file systems refuse to fsync a directory; the rename is done */
-  }
+  writeFileAtomic(path, text, { mode, owner, encoding: 'latin1' });
 }
 
 /** Create the list directory if only its last component is missing (the default is under /var/qmail/control). */
