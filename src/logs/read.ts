@@ -283,8 +283,11 @@ async function* merge(groups: AsyncGenerator<LogRecord[]>[], stats: ReadStats): 
   const cursors: Cursor[] = groups.map((it) => ({ it, batch: [], i: 0, done: false }));
   await Promise.all(cursors.map(refill));
   // dedupe across groups: per (time, body), emit max over groups of the per-group count
-  const seen = new Map<string, { emitted: number; per: Map<number, number> }>();
-  const queue: { key: string; sec: number }[] = [];
+  // key -> [emitted, group, count, group, count, ...]: one small array per line (most lines are
+  // seen in one group once), with the keys in arrival order for forgetting
+  const seen = new Map<string, number[]>();
+  const qkeys: string[] = [];
+  const qsecs: number[] = [];
   let qhead = 0;
   let out: LogRecord[] = [];
   for (;;) {
@@ -306,23 +309,52 @@ async function* merge(groups: AsyncGenerator<LogRecord[]>[], stats: ReadStats): 
       out.push(r);
       continue;
     }
-    const key = `${r.stamp.sec}.${r.stamp.nsec} ${r.line.slice(r.bodyStart)}`;
-    let s = seen.get(key);
-    if (!s) {
-      s = { emitted: 0, per: new Map() };
-      seen.set(key, s);
-      queue.push({ key, sec: r.stamp.sec });
-    }
-    const mine = (s.per.get(r.group) ?? 0) + 1;
-    s.per.set(r.group, mine);
     // forget keys more than two minutes behind the merge front
-    while (qhead < queue.length && queue[qhead]!.sec < r.stamp.sec - 120) seen.delete(queue[qhead++]!.key);
+    const sec = r.stamp.sec;
+    while (qhead < qkeys.length && qsecs[qhead]! < sec - 120) seen.delete(qkeys[qhead++]!);
     if (qhead > 4096) {
-      queue.splice(0, qhead);
+      qkeys.splice(0, qhead);
+      qsecs.splice(0, qhead);
       qhead = 0;
     }
-    if (mine > s.emitted) {
-      s.emitted = mine;
+    // A duplicate needs another source with lines at this time: one whose next line is not
+    // later (2 s of slack for the overlap multilog leaves between files), or one already seen
+    // in the window. Sources that follow each other in time skip the bookkeeping.
+    if (seen.size === 0) {
+      let overlap = false;
+      for (const c of cursors) {
+        if (c !== best && !c.done && c.batch[c.i]!.order.sec <= sec + 2) {
+          overlap = true;
+          break;
+        }
+      }
+      if (!overlap) {
+        out.push(r);
+        continue;
+      }
+    }
+    const key = `${sec}.${r.stamp.nsec} ${r.line.slice(r.bodyStart)}`;
+    let s = seen.get(key);
+    if (!s) {
+      s = [0];
+      seen.set(key, s);
+      qkeys.push(key);
+      qsecs.push(sec);
+    }
+    let mine = 0;
+    for (let j = 1; j < s.length; j += 2) {
+      if (s[j] === r.group) {
+        mine = s[j + 1]! + 1;
+        s[j + 1] = mine;
+        break;
+      }
+    }
+    if (mine === 0) {
+      mine = 1;
+      s.push(r.group, 1);
+    }
+    if (mine > s[0]!) {
+      s[0] = mine;
       out.push(r);
     } else stats.duplicates++;
   }
