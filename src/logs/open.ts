@@ -62,10 +62,14 @@ const TOOLS: Record<Exclude<Compression, 'none' | 'gzip'>, string[][]> = {
   zstd: [['zstd', '-dcq']],
 };
 
-async function* fromTool(path: string, fh: FileHandle, tools: string[][]): AsyncIterable<Buffer> {
+/**
+ * Decompress through an external tool (the first of `tools` that exists). `input` is a file
+ * descriptor the tool reads directly, or chunks that are fed to its stdin.
+ */
+async function* fromTool(path: string, input: number | AsyncIterable<Buffer>, tools: string[][]): AsyncIterable<Buffer> {
   let lastErr: unknown;
   for (const [cmd, ...args] of tools) {
-    const child = spawn(cmd!, args, { stdio: [fh.fd, 'pipe', 'pipe'] });
+    const child = spawn(cmd!, args, { stdio: [typeof input === 'number' ? input : 'pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
@@ -77,7 +81,18 @@ async function* fromTool(path: string, fh: FileHandle, tools: string[][]): Async
       });
     });
     if (!spawned) continue;
+    const feed =
+      typeof input === 'number'
+        ? Promise.resolve()
+        : (async () => {
+            const w = child.stdin!;
+            w.on('error', () => {});
+            const write = (b: Buffer) => (w.write(b) ? Promise.resolve() : new Promise<void>((res) => w.once('drain', () => res())));
+            for await (const b of input) await write(b);
+            w.end();
+          })();
     for await (const chunk of child.stdout! as Readable) yield chunk as Buffer;
+    await feed;
     const code = await exited;
     if (code !== 0) throw permanent(`unable to decompress ${quote(path)} with ${cmd}: ${stderr.trim().split('\n')[0] || 'exit ' + code}`);
     return;
@@ -116,36 +131,11 @@ function unseekable(path: string, source: Readable): OpenedLog {
       yield* rest();
       return;
     }
-    const tools = compression === 'gzip' ? [['gzip', '-dc']] : TOOLS[compression];
-    let lastErr: unknown;
-    for (const [cmd, ...args] of tools) {
-      const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      const spawned = await new Promise<boolean>((res) => {
-        child.once('spawn', () => res(true));
-        child.once('error', (e) => {
-          lastErr = e;
-          res(false);
-        });
-      });
-      if (!spawned) continue;
-      const exited = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
-      const feed = (async () => {
-        const w = child.stdin!;
-        w.on('error', () => {});
-        const write = (b: Buffer) => (w.write(b) ? Promise.resolve() : new Promise<void>((res) => w.once('drain', () => res())));
-        await write(first);
-        for await (const b of rest()) await write(b);
-        w.end();
-      })();
-      for await (const chunk of child.stdout! as Readable) yield chunk as Buffer;
-      await feed;
-      const code = await exited;
-      if (code !== 0) throw permanent(`unable to decompress ${quote(path)} with ${cmd}: ${stderr.trim().split('\n')[0] || 'exit ' + code}`);
-      return;
-    }
-    throw temporary(`unable to decompress ${quote(path)}: ${tools.map((t) => t[0]).join(' or ')} not found (${reason(lastErr)})`);
+    const all = async function* () {
+      yield first;
+      yield* rest();
+    };
+    yield* fromTool(path, all(), compression === 'gzip' ? [['gzip', '-dc']] : TOOLS[compression]);
   })();
   return { compression: 'none', ino: 0, size: 0, start: 0, chunks, release: async () => void source.destroy() };
 }
@@ -179,7 +169,7 @@ export async function openLog(path: string, start = 0): Promise<OpenedLog> {
   }
   const chunks = (async function* () {
     try {
-      yield* fromTool(path, fh, TOOLS[compression]);
+      yield* fromTool(path, fh.fd, TOOLS[compression]);
     } finally {
       await fh.close();
     }

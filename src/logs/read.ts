@@ -178,6 +178,16 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       }
     }
   };
+  // an unterminated line over MAX_LINE bytes: warn once, drop what we hold and the rest of it
+  const dropIfTooLong = () => {
+    if (!rest || rest.length <= MAX_LINE) return;
+    lineno++;
+    warn(`${src.path}:${lineno}: skipped a line longer than ${MAX_LINE} bytes`);
+    stats.bad++;
+    offset += rest.length;
+    rest = null;
+    skipping = true;
+  };
   for await (const chunk0 of log.chunks) {
     let chunk: Buffer = chunk0;
     if (skipping) {
@@ -187,8 +197,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
         offset += chunk.length;
         continue;
       }
-      skipping = false;
-      lineno++;
+      skipping = false; // (the line was counted when it was dropped)
       offset += nl + 1;
       chunk = chunk.subarray(nl + 1);
     }
@@ -198,14 +207,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       const nl = chunk.indexOf(10);
       if (nl === -1) {
         rest = Buffer.concat([rest, chunk]);
-        if (rest.length > MAX_LINE) {
-          lineno++;
-          warn(`${src.path}:${lineno}: skipped a line longer than ${MAX_LINE} bytes`);
-          stats.bad++;
-          offset += rest.length;
-          rest = null;
-          skipping = true;
-        }
+        dropIfTooLong();
         continue;
       }
       const joined = Buffer.concat([rest, chunk.subarray(0, nl + 1)]);
@@ -223,14 +225,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     if (from < chunk.length) {
       // a copy: the chunk's buffer may be reused for the next read
       rest = Buffer.from(chunk.subarray(from));
-      if (rest.length > MAX_LINE) {
-        lineno++;
-        warn(`${src.path}:${lineno}: skipped a line longer than ${MAX_LINE} bytes`);
-        stats.bad++;
-        offset += rest.length;
-        rest = null;
-        skipping = true;
-      }
+      dropIfTooLong();
     }
     if (out.length) yield out;
   }

@@ -177,3 +177,27 @@ test('readable stamps (ns and ms) in a zone; a time in the DST fold is the earli
   assert.equal(utc.stats.folds, 0);
   assert.deepEqual(utc.out[1]!.stamp, { sec: Date.UTC(2024, 9, 27, 2, 30) / 1000, nsec: 500000000 });
 });
+
+test('lines of 17 MiB (over the 16 MiB cap) are skipped with their own line number, the lines after them keep theirs', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openLogs } = await import('../../src/logs/read.js');
+  const { Zone } = await import('../../src/core/zone.js');
+  const dir = mkdtempSync(join(tmpdir(), 'qgrey-long-'));
+  try {
+    const l = '@4000000065a1b2c312345678 ';
+    const f = join(dir, 'long.log');
+    writeFileSync(f, `${l}before\n${l}${'x'.repeat(17 << 20)}\n${l}after\n${l}${'y'.repeat(17 << 20)}`);
+    const warnings: string[] = [];
+    const { records, stats } = openLogs([f], { zone: new Zone('UTC'), warn: (m) => warnings.push(m) });
+    const got: string[] = [];
+    for await (const r of records) got.push(`${r.lineno} ${r.body}`);
+    assert.deepEqual(got, ['1 before', '3 after']);
+    assert.deepEqual(warnings.map((w) => w.slice(0, w.indexOf(': '))), [`${f}:2`, `${f}:4`]);
+    assert.equal(stats.lines, 4);
+    assert.equal(stats.bad, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
