@@ -1,24 +1,11 @@
 // qgrey blacklist add|remove|list|load|lookup: addresses that are refused (553) outright.
-import type { Argv, CommandModule } from 'yargs';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Y = Argv<any>;
-
-const common = (y: Y) =>
-  y
-    .option('listdir', { type: 'string', describe: 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
-    .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'show what would change, write nothing' });
-
-const until = (y: Y) => y.option('until', { type: 'string', describe: 'expiry: never (default), a duration from now (30d, 8w), a date, a local time, or ISO 8601' });
+import type { CommandModule } from 'yargs';
+import { common, listdir, listHandler, until, type ListVerb, type Y } from './list-options.js';
 
 const message = (y: Y) =>
   y.option('message', { type: 'string', describe: "text after '553 DENIED ' (the first % becomes the client's address); default '% is blacklisted'" });
 
-const handler = (what: 'add' | 'remove' | 'list' | 'load' | 'lookup') => async (argv: Record<string, unknown>) => {
-  const m = await import('../actions/lists.js');
-  const f = { add: m.runAdd, remove: m.runRemove, list: m.runList, load: m.runLoad, lookup: m.runLookup }[what] as (a: never) => Promise<number>;
-  process.exitCode = await f({ ...argv, list: 'blacklist' } as never);
-};
+const handler = (what: ListVerb) => listHandler('blacklist', what);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const subcommands: CommandModule<any, any>[] = [
@@ -47,8 +34,7 @@ const subcommands: CommandModule<any, any>[] = [
     command: 'list',
     describe: 'print the live entries, one per line: BLACK|ADDRESS|EXPIRY|SOURCE|MESSAGE|COMMENT',
     builder: (y) =>
-      y
-        .option('listdir', { type: 'string', describe: 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
+      listdir(y)
         .option('source', { type: 'string', describe: 'only entries of this source' })
         .option('all', { type: 'boolean', default: false, describe: 'include expired entries' })
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
@@ -72,8 +58,7 @@ const subcommands: CommandModule<any, any>[] = [
     command: 'lookup <ips..>',
     describe: 'is this address blacklisted, and by which entry? (BLACK|IP|ENTRY|SOURCE|EXPIRY|MESSAGE or NONE|IP||||)',
     builder: (y) =>
-      y
-        .option('listdir', { type: 'string', describe: 'directory of the list files' })
+      listdir(y, 'directory of the list files')
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
         .positional('ips', { type: 'string', array: true })
         .example('$0 blacklist lookup 203.0.113.7', 'prints the entry and the message the client gets'),

@@ -1,31 +1,19 @@
 // qgrey whitelist add|remove|list|load|lookup|mx|spf: addresses that are never greylisted.
-import type { Argv, CommandModule } from 'yargs';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Y = Argv<any>;
-
-const common = (y: Y) =>
-  y
-    .option('listdir', { type: 'string', describe: 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
-    .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'show what would change, write nothing' });
-
-const until = (y: Y) => y.option('until', { type: 'string', describe: 'expiry: never (default), a duration from now (30d, 8w), a date, a local time, or ISO 8601' });
+import type { CommandModule } from 'yargs';
+import { common, listdir, listHandler, until, type ListVerb, type Y } from './list-options.js';
 
 const dns = (y: Y) =>
   y
     .option('dns-server', { type: 'string', describe: 'ask this DNS server (IP, IP:PORT, [IPv6]:PORT) instead of resolv.conf; default: $QGREY_DNS_SERVER' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary line on success (for cron)' });
 
-const handler = (what: string) => async (argv: Record<string, unknown>) => {
-  const args = { ...argv, list: 'whitelist' };
-  if (what === 'mx' || what === 'spf') {
+const handler = (what: ListVerb | 'mx' | 'spf') => {
+  if (what !== 'mx' && what !== 'spf') return listHandler('whitelist', what);
+  return async (argv: Record<string, unknown>) => {
     const m = await import('../actions/list-import.js');
+    const args = { ...argv, list: 'whitelist' };
     process.exitCode = what === 'mx' ? await m.runMx(args as never) : await m.runSpf(args as never);
-    return;
-  }
-  const m = await import('../actions/lists.js');
-  const f = { add: m.runAdd, remove: m.runRemove, list: m.runList, load: m.runLoad, lookup: m.runLookup }[what] as (a: never) => Promise<number>;
-  process.exitCode = await f(args as never);
+  };
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -55,8 +43,7 @@ const subcommands: CommandModule<any, any>[] = [
     command: 'list',
     describe: 'print the live entries, one per line: WHITE|ADDRESS|EXPIRY|SOURCE|MESSAGE|COMMENT',
     builder: (y) =>
-      y
-        .option('listdir', { type: 'string', describe: 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
+      listdir(y)
         .option('source', { type: 'string', describe: 'only entries of this source' })
         .option('all', { type: 'boolean', default: false, describe: 'include expired entries' })
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
@@ -80,8 +67,7 @@ const subcommands: CommandModule<any, any>[] = [
     command: 'lookup <ips..>',
     describe: 'is this address whitelisted, and by which entry? (WHITE|IP|ENTRY|SOURCE|EXPIRY| or NONE|IP||||)',
     builder: (y) =>
-      y
-        .option('listdir', { type: 'string', describe: 'directory of the list files' })
+      listdir(y, 'directory of the list files')
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
         .positional('ips', { type: 'string', array: true })
         .example('$0 whitelist lookup 129.74.250.3', 'prints the entry that covers it, if any'),
