@@ -12,27 +12,17 @@
 // `node dist/bench/scan.bench.js --scan PATH...` is the scan itself (what measure() times);
 // `node dist/bench/scan.bench.js --generate DIR GB` only writes the input (for profiling).
 
-import { closeSync, linkSync, mkdirSync, openSync, rmSync, writeSync, mkdtempSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeLabel } from '../src/core/tai64n.js';
-import { benchEnv, fmt, measure, ratio, type Timing } from './util.js';
+import { benchEnv, fmt, measure, ratio, writeMultilogDir, xorshift, type Timing } from './util.js';
 
 const NEEDLE = 'result=accepted code=250';
 const FILE_BYTES = 16_000_000;
 
-// --- a small deterministic PRNG (xorshift32), so every run writes the same log -----------
-let seed = 0x9e3779b9;
-function rnd(): number {
-  seed ^= seed << 13;
-  seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  seed >>>= 0;
-  return seed / 4294967296;
-}
-const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)] as T;
+// a deterministic PRNG, so every run writes the same log
+const { rnd, pick } = xorshift(0x9e3779b9);
 
 const DOMAINS = ['sender.example', 'news.example.com', 'mail.example.net', 'lists.example.org', 'shop.example', 'bank.example.co.uk'];
 const USERS = ['alice', 'bob', 'carol', 'dave', 'news', 'noreply', 'info', 'billing', 'support', 'marketing'];
@@ -93,54 +83,7 @@ function connection(pid: number): string[] {
 
 /** Write a multilog directory of about `bytes` bytes; returns the rotated file names in order. */
 function generate(dir: string, bytes: number): { files: string[]; lines: number } {
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  let sec = 1_790_000_000;
-  let nsec = 0;
-  let pid = 1000;
-  let total = 0;
-  let lines = 0;
-  while (total < bytes) {
-    const want = Math.min(FILE_BYTES, bytes - total);
-    const parts: string[] = [];
-    let size = 0;
-    let fileBytes = 0;
-    const tmp = join(dir, 'current');
-    const fd = openSync(tmp, 'w');
-    while (fileBytes + size < want) {
-      pid = pid >= 60000 ? 1000 : pid + 1 + Math.floor(rnd() * 5);
-      for (const body of connection(pid)) {
-        nsec += 100_000 + Math.floor(rnd() * 30_000_000);
-        if (nsec >= 1e9) {
-          sec += Math.floor(nsec / 1e9);
-          nsec %= 1e9;
-        }
-        const line = encodeLabel({ sec, nsec }) + ' ' + body + '\n';
-        parts.push(line);
-        size += line.length;
-        lines++;
-      }
-      if (size >= 1 << 20) {
-        writeSync(fd, parts.join(''), null, 'latin1');
-        fileBytes += size;
-        parts.length = 0;
-        size = 0;
-      }
-    }
-    if (size) writeSync(fd, parts.join(''), null, 'latin1');
-    fileBytes += size;
-    closeSync(fd);
-    total += fileBytes;
-    if (total < bytes) {
-      // rotate as multilog does: current becomes @<now>.s
-      nsec += 1000;
-      const name = encodeLabel({ sec, nsec }) + '.s';
-      linkSync(tmp, join(dir, name));
-      rmSync(tmp);
-      files.push(name);
-    }
-  }
-  return { files, lines };
+  return writeMultilogDir(dir, bytes, { rnd, connection, gapNs: { base: 100_000, spread: 30_000_000 }, fileBytes: FILE_BYTES });
 }
 
 /** A multilog dir holding the first `n` files of `src` (hard links) and an empty current. */

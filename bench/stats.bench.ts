@@ -12,26 +12,16 @@
 // `node dist/bench/stats.bench.js --scan DIR` is the baseline scan; `--generate DIR GB` only
 // writes the input.
 
-import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeLabel } from '../src/core/tai64n.js';
-import { fmt, measure, ratio } from './util.js';
+import { fmt, measure, ratio, writeMultilogDir, xorshift } from './util.js';
 
 const NEEDLE = 'result=accepted code=250';
 const FILE_BYTES = 16_000_000;
 
-let seed = 0x2545f491;
-function rnd(): number {
-  seed ^= seed << 13;
-  seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  seed >>>= 0;
-  return seed / 4294967296;
-}
-const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)] as T;
+const { rnd, pick } = xorshift(0x2545f491);
 const LOCAL = ['bob@example.org', 'carol@example.org', 'postmaster@example.org', 'sales@example.org'];
 const DOMAINS = ['sender.example', 'news.example.com', 'mail.example.net', 'shop.example'];
 
@@ -116,53 +106,9 @@ function connection(n: number, pid: number): string[] {
 
 /** A multilog directory of about `bytes` bytes: @<label>.s files of 16 MB and `current`. */
 export function generateStatsLog(dir: string, bytes: number): { files: number; lines: number } {
-  mkdirSync(dir, { recursive: true });
-  let sec = 1_790_000_000;
-  let nsec = 0;
-  let pid = 1000;
   let n = 0;
-  let total = 0;
-  let lines = 0;
-  let files = 0;
-  while (total < bytes) {
-    const want = Math.min(FILE_BYTES, bytes - total);
-    const cur = join(dir, 'current');
-    const fd = openSync(cur, 'w');
-    let fileBytes = 0;
-    let parts: string[] = [];
-    let size = 0;
-    while (fileBytes + size < want) {
-      pid = pid >= 60000 ? 1000 : pid + 1 + Math.floor(rnd() * 5);
-      for (const body of connection(n++, pid)) {
-        nsec += 50_000 + Math.floor(rnd() * 8_000_000);
-        if (nsec >= 1e9) {
-          sec += Math.floor(nsec / 1e9);
-          nsec %= 1e9;
-        }
-        const line = encodeLabel({ sec, nsec }) + ' ' + body + '\n';
-        parts.push(line);
-        size += line.length;
-        lines++;
-      }
-      if (size >= 1 << 20) {
-        writeSync(fd, parts.join(''), null, 'latin1');
-        fileBytes += size;
-        parts = [];
-        size = 0;
-      }
-    }
-    if (size) writeSync(fd, parts.join(''), null, 'latin1');
-    fileBytes += size;
-    closeSync(fd);
-    total += fileBytes;
-    files++;
-    if (total < bytes) {
-      nsec += 1000;
-      linkSync(cur, join(dir, encodeLabel({ sec, nsec }) + '.s'));
-      rmSync(cur);
-    }
-  }
-  return { files, lines };
+  const g = writeMultilogDir(dir, bytes, { rnd, connection: (pid) => connection(n++, pid), gapNs: { base: 50_000, spread: 8_000_000 }, fileBytes: FILE_BYTES });
+  return { files: g.files.length + 1, lines: g.lines };
 }
 
 /** The baseline: every accepted line's time and address, as rebuild reads them. */

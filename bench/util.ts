@@ -1,7 +1,8 @@
 // Helpers for benchmarks: wall time and peak memory (max RSS) of a command, measured by
 // GNU time (Debian package `time`), with NODE_EXTRA_CA_CERTS removed (it triples Node start-up).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { encodeLabel } from '../src/core/tai64n.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -55,4 +56,82 @@ export function fmt(ms: number): string {
 
 export function ratio(a: number, b: number): string {
   return (a / b).toFixed(2) + 'x';
+}
+
+/** A small deterministic PRNG (xorshift32), so every run writes the same log. */
+export function xorshift(seed: number): { rnd: () => number; pick: <T>(a: readonly T[]) => T } {
+  let s = seed >>> 0;
+  const rnd = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+  return { rnd, pick: <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)] as T };
+}
+
+export interface MultilogSpec {
+  rnd: () => number;
+  /** the lines of one connection (without labels), given its pid */
+  connection: (pid: number) => string[];
+  /** nanoseconds between two lines: base + rnd() * spread */
+  gapNs: { base: number; spread: number };
+  /** size of each rotated file (multilog s16777215 leaves files of about this size) */
+  fileBytes: number;
+}
+
+/**
+ * Write `bytes` of labelled log lines as a multilog directory: full files are rotated into
+ * @<label>.s as multilog does, the rest stays in `current`. Returns the rotated file names.
+ */
+export function writeMultilogDir(dir: string, bytes: number, spec: MultilogSpec): { files: string[]; lines: number } {
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  let sec = 1_790_000_000;
+  let nsec = 0;
+  let pid = 1000;
+  let total = 0;
+  let lines = 0;
+  while (total < bytes) {
+    const want = Math.min(spec.fileBytes, bytes - total);
+    const parts: string[] = [];
+    let size = 0;
+    let fileBytes = 0;
+    const cur = join(dir, 'current');
+    const fd = openSync(cur, 'w');
+    while (fileBytes + size < want) {
+      pid = pid >= 60000 ? 1000 : pid + 1 + Math.floor(spec.rnd() * 5);
+      for (const body of spec.connection(pid)) {
+        nsec += spec.gapNs.base + Math.floor(spec.rnd() * spec.gapNs.spread);
+        if (nsec >= 1e9) {
+          sec += Math.floor(nsec / 1e9);
+          nsec %= 1e9;
+        }
+        const line = encodeLabel({ sec, nsec }) + ' ' + body + '\n';
+        parts.push(line);
+        size += line.length;
+        lines++;
+      }
+      if (size >= 1 << 20) {
+        writeSync(fd, parts.join(''), null, 'latin1');
+        fileBytes += size;
+        parts.length = 0;
+        size = 0;
+      }
+    }
+    if (size) writeSync(fd, parts.join(''), null, 'latin1');
+    fileBytes += size;
+    closeSync(fd);
+    total += fileBytes;
+    if (total < bytes) {
+      nsec += 1000;
+      const name = encodeLabel({ sec, nsec }) + '.s';
+      linkSync(cur, join(dir, name));
+      rmSync(cur);
+      files.push(name);
+    }
+  }
+  return { files, lines };
 }
