@@ -1,17 +1,9 @@
 // qgrey addlist -whitelist|-blacklist YYYY-MM-DD HH:MM:SS < FILE: the seed's addlist.pl
 // spelling, so an existing cron line keeps working (same as `qgrey whitelist load --until`).
 import type { Argv, CommandModule } from 'yargs';
+import type { AddlistArgs } from '../actions/lists.js';
 
-export interface AddlistCmdArgs {
-  whitelist: boolean;
-  blacklist: boolean;
-  date: string;
-  time?: string;
-  listdir?: string;
-  dryRun: boolean;
-}
-
-export const addlist: CommandModule<object, AddlistCmdArgs> = {
+export const addlist: CommandModule<object, AddlistArgs> = {
   command: 'addlist <date> [time]',
   describe: 'alias for addlist.pl: load stdin into the whitelist or blacklist until DATE TIME (local time)',
   builder: (y) =>
@@ -25,7 +17,7 @@ export const addlist: CommandModule<object, AddlistCmdArgs> = {
       .option('listdir', { type: 'string', describe: 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'show what would change, write nothing' })
       .example('$0 addlist -whitelist 9999-12-31 23:59:59 < whitelist_ip.txt', 'the seed\'s cron line, unchanged')
-      .example('$0 addlist -blacklist 2026-12-31 23:59:59 < blacklist_ip.txt', 'blacklist until the end of 2026') as unknown as Argv<AddlistCmdArgs>,
+      .example('$0 addlist -blacklist 2026-12-31 23:59:59 < blacklist_ip.txt', 'blacklist until the end of 2026') as unknown as Argv<AddlistArgs>,
   handler: async (argv) => {
     const { runAddlist } = await import('../actions/lists.js');
     process.exitCode = await runAddlist(argv);
