@@ -6,6 +6,7 @@
 // Also drops expired entries from the white- and blacklist files.
 
 import { lstatSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { CleanArgs } from '../commands/clean.js';
 import { parseDuration } from '../core/when.js';
 import { QgreyError, reason } from '../core/errors.js';
@@ -43,7 +44,8 @@ function enter(path: string): boolean {
 
 export async function run(argv: CleanArgs): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const root = treeDir(argv.dir);
+  // absolute: the apply phase changes directory, and a relative name would then point elsewhere
+  const root = resolve(treeDir(argv.dir));
   const maxAge = parseDuration(argv['max-age'], '--max-age');
   const oneTime = parseDuration(argv['one-time'], '--one-time');
   const dry = argv['dry-run'];
@@ -118,8 +120,13 @@ export async function run(argv: CleanArgs): Promise<number> {
         if (dir !== inDir) {
           inDir = dir;
           dirOk = enter(root + '/' + dir);
+          if (!dirOk) process.stderr.write(`qgrey: warning: ${root}/${dir}: changed since the walk (gone, or no longer a directory); left its entries alone\n`);
         }
-        if (!dirOk) continue;
+        if (!dirOk) {
+          rep.changed++;
+          rep.kept++;
+          continue;
+        }
         // the wrapper may have touched it since the walk: look again, and only at this file
         let st;
         try {

@@ -93,3 +93,20 @@ test('expired white/blacklist entries are purged, live and manual ones kept', ()
   assert.equal(JSON.parse(r.stdout).listsPurged, 1);
   assert.equal(readFileSync(`${lists.path}/whitelist`, 'utf8'), '# mine\n198.51.100.7   never  manual  # friend\n');
 });
+
+test('a relative --dir: every expired entry goes, in every directory (the apply phase changes directory)', () => {
+  using d = tempDir();
+  mkdirSync(`${d.path}/tree`, 0o700);
+  const t = new TreeStore(`${d.path}/tree`, 'classc');
+  for (const k of ['001/001/001', '001/002/001', '002/001/001', '002/001/002']) t.putSync({ key: k, first: NOW - 95 * D, last: NOW - 90 * D });
+  t.putSync({ key: '003/001/001', first: NOW - 5 * D, last: NOW - D });
+  const r = qgrey(['clean', '--dir', 'tree', '--no-lists', '--json'], { cwd: d.path });
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  assert.equal(rep.removedMaxAge, 4);
+  assert.equal(rep.kept, 1);
+  assert.equal(rep.dir, `${d.path}/tree`);
+  assert.equal(existsSync(`${d.path}/tree/001`), false);
+  assert.equal(existsSync(`${d.path}/tree/002`), false);
+  assert.ok(existsSync(`${d.path}/tree/003/001/001`));
+});
