@@ -444,6 +444,10 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkI
 // depth = number of components in `rel`. v4: aaa(1) / bbb(2) / ccc(3: file or dir) / ddd(4: file)
 // v6: v6(1) / h8(2) / h8(3: file or dir) / h16(4: file)
 function* walkLevel(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean): Generator<WalkItem> {
+  if (depth >= 2) {
+    yield* walkLeaves(root, rel, depth, v6, only, wantDirs);
+    return;
+  }
   const dirPath = root + '/' + rel;
   let list: Dirent[];
   try {
@@ -453,7 +457,7 @@ function* walkLevel(root: string, rel: string, depth: number, v6: boolean, only:
     return;
   }
   list.sort(byName);
-  const nameOk = v6 ? (depth === 3 ? HEX16_NAME : HEX8_NAME) : OCTET_NAME;
+  const nameOk = v6 ? HEX8_NAME : OCTET_NAME;
   for (const d of list) {
     const name = d.name;
     const key = rel + '/' + name;
@@ -465,59 +469,132 @@ function* walkLevel(root: string, rel: string, depth: number, v6: boolean, only:
       yield { type: 'anomaly', anomaly: { key, what: 'symlink', detail: 'is a symbolic link; left alone' } };
       continue;
     }
-    const leafDepth = depth + 1; // depth of `key`
-    if (d.isDirectory()) {
-      if (leafDepth <= 2) {
-        yield* walkLevel(root, key, leafDepth, v6, only, wantDirs);
+    if (!d.isDirectory()) {
+      yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: `is ${d.isFile() ? 'a regular file' : 'not a directory'}, expected a directory; left alone` } };
+      continue;
+    }
+    yield* walkLevel(root, key, depth + 1, v6, only, wantDirs);
+  }
+  if (wantDirs) yield { type: 'dir', key: rel };
+}
+
+/**
+ * lstat each valid name in `dir` (which ends with '/'): a Stats, undefined when it is gone,
+ * or why it could not be examined. With enough names, from inside the directory: relative
+ * names are looked up faster than full paths (one component instead of five or six), and once
+ * inside (checked: '.' is the directory we lstat'ed, not a symlink swapped in) no component
+ * above can be swapped under us. The working directory is restored before anything is yielded.
+ */
+function lstatAll(dir: string, names: readonly string[], nameOk: RegExp): (Stats | undefined | string)[] {
+  const out: (Stats | undefined | string)[] = new Array<Stats | undefined | string>(names.length);
+  // the working directory to come back to (null when it is gone: full paths only)
+  let home: string | null = null;
+  try {
+    home = process.cwd();
+  } catch {
+    /* full paths */
+  }
+  let prefix = dir;
+  if (home !== null && names.length >= 16 && enterDir(dir, home)) prefix = '';
+  try {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      if (!nameOk.test(name)) continue;
+      try {
+        out[i] = lstatSync(prefix + name, { throwIfNoEntry: false });
+      } catch (err) {
+        out[i] = reason(err);
+      }
+    }
+  } finally {
+    if (prefix === '') process.chdir(home!);
+  }
+  return out;
+}
+
+/** chdir into `path` if it is a real directory (not a symlink), making sure '.' is that directory */
+function enterDir(path: string, home: string): boolean {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+    if (!st.isDirectory()) return false;
+    process.chdir(path);
+  } catch {
+    return false;
+  }
+  try {
+    const here = lstatSync('.');
+    if (here.ino === st.ino && here.dev === st.dev) return true;
+  } catch {
+    /* fall through */
+  }
+  process.chdir(home);
+  return false;
+}
+
+/**
+ * A directory whose children are entry files or per-IP containers: names only from readdir,
+ * then one lstat per child, which says what it is and gives its times (the type readdir could
+ * give would cost as much again, and lstat is needed for the times anyway).
+ */
+function* walkLeaves(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean): Generator<WalkItem> {
+  const dirPath = root + '/' + rel + '/';
+  let names: string[];
+  try {
+    names = readdirSync(dirPath);
+  } catch (err) {
+    yield { type: 'anomaly', anomaly: { key: rel, what: 'unreadable', detail: `cannot be read: ${reason(err)}` } };
+    return;
+  }
+  names.sort();
+  const nameOk = v6 ? (depth === 3 ? HEX16_NAME : HEX8_NAME) : OCTET_NAME;
+  const leafDepth = depth + 1; // depth of each child's key
+  const layout: Layout = leafDepth === 3 ? 'classc' : 'byip';
+  const stats = lstatAll(dirPath, names, nameOk);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const key = rel + '/' + name;
+    if (!nameOk.test(name)) {
+      yield { type: 'anomaly', anomaly: { key, what: 'bad-name', detail: 'is not part of a jgreylist tree; left alone' } };
+      continue;
+    }
+    const st = stats[i];
+    if (typeof st === 'string') {
+      yield { type: 'anomaly', anomaly: { key, what: 'unreadable', detail: `cannot be examined: ${st}` } };
+      continue;
+    }
+    if (st === undefined) continue; // removed meanwhile
+    if (st.isFile()) {
+      if (only !== undefined && layout !== only) {
+        yield {
+          type: 'anomaly',
+          anomaly: { key, what: 'not-regular', detail: `is a ${layoutName(layout)} entry in a ${layoutName(only)} tree; left alone` },
+        };
         continue;
       }
+      const mtimeMs = st.mtimeMs;
+      const atimeMs = st.atimeMs;
+      yield { type: 'entry', entry: { key, first: secs(mtimeMs), last: secs(atimeMs) }, layout, mtime: Math.floor(mtimeMs / 1000), atime: Math.floor(atimeMs / 1000) };
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      yield { type: 'anomaly', anomaly: { key, what: 'symlink', detail: 'is a symbolic link; left alone' } };
+      continue;
+    }
+    if (st.isDirectory()) {
       if (leafDepth === 3) {
         // a per-IP container
         if (only === 'classc') {
           yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is a directory (per-IP layout) in a class-C tree; left alone' } };
           continue;
         }
-        yield* walkLevel(root, key, leafDepth, v6, only, wantDirs);
+        yield* walkLeaves(root, key, leafDepth, v6, only, wantDirs);
         continue;
       }
       yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is a directory, expected a regular file; left alone' } };
       continue;
     }
-    if (leafDepth <= 2) {
-      yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: `is ${d.isFile() ? 'a regular file' : 'not a directory'}, expected a directory; left alone` } };
-      continue;
-    }
-    if (!d.isFile()) {
-      yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is not a regular file; left alone' } };
-      continue;
-    }
-    const layout: Layout = leafDepth === 3 ? 'classc' : 'byip';
-    if (only !== undefined && layout !== only) {
-      yield {
-        type: 'anomaly',
-        anomaly: { key, what: 'not-regular', detail: `is a ${layoutName(layout)} entry in a ${layoutName(only)} tree; left alone` },
-      };
-      continue;
-    }
-    let st: Stats;
-    try {
-      st = lstatSync(root + '/' + key);
-    } catch (err) {
-      if (code(err) === 'ENOENT') continue; // removed meanwhile
-      yield { type: 'anomaly', anomaly: { key, what: 'unreadable', detail: `cannot be examined: ${reason(err)}` } };
-      continue;
-    }
-    if (!st.isFile()) {
-      yield { type: 'anomaly', anomaly: anomalyOf(key, st, 'regular file') };
-      continue;
-    }
-    yield {
-      type: 'entry',
-      entry: { key, first: secs(st.mtimeMs), last: secs(st.atimeMs) },
-      layout,
-      mtime: Math.floor(st.mtimeMs / 1000),
-      atime: Math.floor(st.atimeMs / 1000),
-    };
+    yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is not a regular file; left alone' } };
   }
   if (wantDirs) yield { type: 'dir', key: rel };
 }

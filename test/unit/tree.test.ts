@@ -201,3 +201,27 @@ test('lock: a lock left by a dead process, or by a reused pid, is taken over', a
   await assert.rejects(lockTree(d.path, 'qgrey clean', 0.2), /qgrey evict/);
   sleeper.kill();
 });
+
+test('walk: a full directory (looked at from inside) reports the same things, times to the second, and leaves the working directory alone', () => {
+  using d = tempDir();
+  const t = new TreeStore(d.path, 'classc');
+  for (let i = 1; i <= 40; i++) t.putSync({ key: `010/020/${String(i).padStart(3, '0')}`, first: T0 + i, last: T0 + 1000 + i });
+  const outside = `${d.path}/../qgrey-walk-outside-${process.pid}`;
+  writeFileSync(outside, '');
+  try {
+    symlinkSync(outside, `${d.path}/010/020/200`);
+    mkdirSync(`${d.path}/010/020/201`, 0o700); // a per-IP container in a class-C directory
+    execFileSync('mkfifo', [`${d.path}/010/020/202`]);
+    writeFileSync(`${d.path}/010/020/zzz`, '');
+    const cwd = process.cwd();
+    const items = [...walkTree(d.path, { layout: 'classc' })];
+    assert.equal(process.cwd(), cwd);
+    const entries = items.filter((x) => x.type === 'entry');
+    assert.equal(entries.length, 40);
+    assert.deepEqual(entries[6], { type: 'entry', entry: { key: '010/020/007', first: T0 + 7, last: T0 + 1007 }, layout: 'classc', mtime: T0 + 7, atime: T0 + 1007 });
+    const odd = items.flatMap((x) => (x.type === 'anomaly' ? [`${x.anomaly.what} ${x.anomaly.key}`] : []));
+    assert.deepEqual(odd, ['symlink 010/020/200', 'not-regular 010/020/201', 'not-regular 010/020/202', 'bad-name 010/020/zzz']);
+  } finally {
+    execFileSync('rm', ['-f', outside]);
+  }
+});
