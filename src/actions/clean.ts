@@ -11,7 +11,7 @@ import type { CleanArgs } from '../commands/clean.js';
 import { parseDuration } from '../core/when.js';
 import { QgreyError, reason } from '../core/errors.js';
 import type { Layout } from '../core/key.js';
-import { treeDir, walkTree, layoutName, anomalyLine } from '../store/tree.js';
+import { treeDir, walkTree, layoutName, anomalyLine, tempPid } from '../store/tree.js';
 import { lockTree } from '../store/lock.js';
 import { listDir, listPath, purgeExpired, LIST_NAMES } from '../store/lists.js';
 
@@ -24,6 +24,8 @@ export interface CleanReport {
   kept: number;
   /** removals skipped because the entry changed between the walk and the apply */
   changed: number;
+  /** temporary files left by interrupted runs (their process is gone), removed */
+  removedTemps: number;
   anomalies: number;
   listsPurged: number;
   seconds: number;
@@ -39,6 +41,17 @@ function enter(path: string): boolean {
     return here.ino === st.ino && here.dev === st.dev;
   } catch {
     return false;
+  }
+}
+
+/** whether a process with this pid exists (EPERM: it does, under another user) */
+function processAlive(pid: number): boolean {
+  if (pid <= 0) return true; // not a pid we can check: keep the file
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 
@@ -60,6 +73,7 @@ export async function run(argv: CleanArgs): Promise<number> {
       removedDirs: 0,
       kept: 0,
       changed: 0,
+      removedTemps: 0,
       anomalies: 0,
       listsPurged: 0,
       seconds: 0,
@@ -67,6 +81,7 @@ export async function run(argv: CleanArgs): Promise<number> {
     // walk: collect removals; remember which directories keep something
     const removals: { key: string; atime: number; mtime: number; why: 'max-age' | 'one-time' }[] = [];
     const dirs: string[] = [];
+    const temps: string[] = [];
     const keep = new Set<string>();
     let lastKept = '';
     const keepUp = (key: string) => {
@@ -80,7 +95,7 @@ export async function run(argv: CleanArgs): Promise<number> {
       }
     };
     const seen: Partial<Record<Layout, string>> = {};
-    for (const x of walkTree(root, { dirs: true })) {
+    for (const x of walkTree(root, { dirs: true, temps: true })) {
       if (x.type === 'entry') {
         seen[x.layout] ??= x.entry.key;
         const age = now - x.atime;
@@ -94,7 +109,8 @@ export async function run(argv: CleanArgs): Promise<number> {
         rep.anomalies++;
         process.stderr.write(`qgrey: warning: ${anomalyLine(root, x.anomaly)}\n`);
         keepUp(x.anomaly.key);
-      } else dirs.push(x.key);
+      } else if (x.type === 'temp') temps.push(x.key);
+      else dirs.push(x.key);
     }
     if (seen.classc !== undefined && seen.byip !== undefined) {
       throw new QgreyError(
@@ -148,6 +164,32 @@ export async function run(argv: CleanArgs): Promise<number> {
         if (r.why === 'max-age') rep.removedMaxAge++;
         else rep.removedOneTime++;
       }
+      // temporary files of interrupted puts (ours hold the tree lock, as this run does): once
+      // their process is gone
+      inDir = null;
+      for (const key of temps) {
+        const slash = key.lastIndexOf('/');
+        const dir = key.slice(0, slash);
+        const name = key.slice(slash + 1);
+        if (processAlive(tempPid(name))) continue;
+        if (dry) {
+          rep.removedTemps++;
+          continue;
+        }
+        if (dir !== inDir) {
+          inDir = dir;
+          dirOk = enter(root + '/' + dir);
+        }
+        if (!dirOk) continue;
+        const st = lstatSync(name, { throwIfNoEntry: false });
+        if (st === undefined || !st.isFile()) continue;
+        try {
+          unlinkSync(name);
+          rep.removedTemps++;
+        } catch {
+          /* gone meanwhile, or not ours to remove: leave it */
+        }
+      }
     } finally {
       process.chdir(home);
     }
@@ -179,6 +221,7 @@ export async function run(argv: CleanArgs): Promise<number> {
       process.stdout.write(
         `clean: ${dry ? 'would remove' : 'removed'} ${rep.removedMaxAge} max-age and ${rep.removedOneTime} one-time entries and ${rep.removedDirs} empty directories; kept ${rep.kept} entries` +
           (rep.changed ? ` (${rep.changed} revisited during the run)` : '') +
+          (rep.removedTemps ? `; ${dry ? 'would remove' : 'removed'} ${rep.removedTemps} temporary files left by interrupted runs` : '') +
           (rep.anomalies ? `; left ${rep.anomalies} odd things alone` : '') +
           (argv.lists ? `; ${rep.listsPurged} expired list entries ${dry ? 'to drop' : 'dropped'}` : '') +
           `; ${rep.seconds.toFixed(2)} s\n`,

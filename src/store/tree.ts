@@ -386,13 +386,17 @@ export type WalkItem =
   | { readonly type: 'entry'; readonly entry: Entry; readonly layout: Layout; /** integer seconds as stat(2) shows them */ readonly mtime: number; readonly atime: number }
   | { readonly type: 'anomaly'; readonly anomaly: Anomaly }
   /** a directory, after its contents (post-order) */
-  | { readonly type: 'dir'; readonly key: string };
+  | { readonly type: 'dir'; readonly key: string }
+  /** a temporary file an interrupted put() may have left beside entries (only with `temps`) */
+  | { readonly type: 'temp'; readonly key: string };
 
 export interface WalkOptions {
   /** entries of the other layout are anomalies; undefined: accept both and report each with its layout */
   readonly layout?: Layout | undefined;
   /** also yield directories (after their contents) */
   readonly dirs?: boolean;
+  /** yield our temporary files as `temp` items instead of reporting them as foreign names */
+  readonly temps?: boolean;
 }
 
 function readDir(path: string): Dirent[] {
@@ -405,6 +409,7 @@ function readDir(path: string): Dirent[] {
  */
 export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkItem> {
   const wantDirs = opts.dirs === true;
+  const temps = opts.temps === true;
   const only = opts.layout;
   let top: Dirent[];
   try {
@@ -425,7 +430,7 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkI
         yield { type: 'anomaly', anomaly: { key: name, what: 'not-regular', detail: 'is not a directory; left alone' } };
         continue;
       }
-      yield* walkLevel(root, name, 1, true, only, wantDirs);
+      yield* walkLevel(root, name, 1, true, only, wantDirs, temps);
       continue;
     }
     if (!OCTET_NAME.test(name)) {
@@ -437,15 +442,15 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkI
       yield { type: 'anomaly', anomaly: { key: name, what: 'not-regular', detail: 'is not a directory; left alone' } };
       continue;
     }
-    yield* walkLevel(root, name, 1, false, only, wantDirs);
+    yield* walkLevel(root, name, 1, false, only, wantDirs, temps);
   }
 }
 
 // depth = number of components in `rel`. v4: aaa(1) / bbb(2) / ccc(3: file or dir) / ddd(4: file)
 // v6: v6(1) / h8(2) / h8(3: file or dir) / h16(4: file)
-function* walkLevel(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean): Generator<WalkItem> {
+function* walkLevel(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean, temps: boolean): Generator<WalkItem> {
   if (depth >= 2) {
-    yield* walkLeaves(root, rel, depth, v6, only, wantDirs);
+    yield* walkLeaves(root, rel, depth, v6, only, wantDirs, temps);
     return;
   }
   const dirPath = root + '/' + rel;
@@ -473,7 +478,7 @@ function* walkLevel(root: string, rel: string, depth: number, v6: boolean, only:
       yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: `is ${d.isFile() ? 'a regular file' : 'not a directory'}, expected a directory; left alone` } };
       continue;
     }
-    yield* walkLevel(root, key, depth + 1, v6, only, wantDirs);
+    yield* walkLevel(root, key, depth + 1, v6, only, wantDirs, temps);
   }
   if (wantDirs) yield { type: 'dir', key: rel };
 }
@@ -537,7 +542,7 @@ function enterDir(path: string, home: string): boolean {
  * then one lstat per child, which says what it is and gives its times (the type readdir could
  * give would cost as much again, and lstat is needed for the times anyway).
  */
-function* walkLeaves(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean): Generator<WalkItem> {
+function* walkLeaves(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean, temps: boolean): Generator<WalkItem> {
   const dirPath = root + '/' + rel + '/';
   let names: string[];
   try {
@@ -555,7 +560,8 @@ function* walkLeaves(root: string, rel: string, depth: number, v6: boolean, only
     const name = names[i]!;
     const key = rel + '/' + name;
     if (!nameOk.test(name)) {
-      yield { type: 'anomaly', anomaly: { key, what: 'bad-name', detail: 'is not part of a jgreylist tree; left alone' } };
+      if (temps && isOurTemp(name)) yield { type: 'temp', key };
+      else yield { type: 'anomaly', anomaly: { key, what: 'bad-name', detail: 'is not part of a jgreylist tree; left alone' } };
       continue;
     }
     const st = stats[i];
@@ -588,7 +594,7 @@ function* walkLeaves(root: string, rel: string, depth: number, v6: boolean, only
           yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is a directory (per-IP layout) in a class-C tree; left alone' } };
           continue;
         }
-        yield* walkLeaves(root, key, leafDepth, v6, only, wantDirs);
+        yield* walkLeaves(root, key, leafDepth, v6, only, wantDirs, temps);
         continue;
       }
       yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is a directory, expected a regular file; left alone' } };
@@ -820,9 +826,17 @@ export function removeLeftovers(root: string): string[] {
   return gone;
 }
 
-/** Remove temporary files that an interrupted put() left beside entries. */
+const TEMP_NAME = /^\.qgrey-tmp\.([1-9][0-9]{0,9})\.[0-9a-f]{1,16}$/;
+
+/** The name of a temporary file put() makes beside an entry (`.qgrey-tmp.PID.NAME`). */
 export function isOurTemp(name: string): boolean {
-  return name.startsWith(OURS_PREFIX + '-tmp.');
+  return TEMP_NAME.test(name);
+}
+
+/** The pid in a temporary file's name. */
+export function tempPid(name: string): number {
+  const m = TEMP_NAME.exec(name);
+  return m === null ? 0 : Number(m[1]);
 }
 
 /** One line about an anomaly, for stderr: `ROOT/KEY: is a symbolic link; left alone`. */

@@ -110,3 +110,25 @@ test('a relative --dir: every expired entry goes, in every directory (the apply 
   assert.equal(existsSync(`${d.path}/tree/002`), false);
   assert.ok(existsSync(`${d.path}/tree/003/001/001`));
 });
+
+test('temporary files of an interrupted put are removed once their process is gone; a live one is kept', () => {
+  using d = tempDir();
+  const t = new TreeStore(d.path, 'classc');
+  t.putSync({ key: '001/001/001', first: NOW - 40 * D, last: NOW - 31 * D }); // expired
+  t.putSync({ key: '002/001/001', first: NOW - 3 * D, last: NOW - D }); // kept
+  const dead = 2 ** 22 + 12345; // above pid_max's default range: no such process
+  writeFileSync(`${d.path}/001/001/.qgrey-tmp.${dead}.002`, '');
+  writeFileSync(`${d.path}/002/001/.qgrey-tmp.${process.pid}.002`, ''); // this test's own pid: alive
+  const dry = qgrey(['clean', '--dir', d.path, '--no-lists', '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /would remove 1 temporary files left by interrupted runs/);
+  assert.ok(existsSync(`${d.path}/001/001/.qgrey-tmp.${dead}.002`));
+  const r = qgrey(['clean', '--dir', d.path, '--no-lists', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  assert.equal(rep.removedTemps, 1);
+  assert.equal(rep.removedMaxAge, 1);
+  assert.equal(rep.anomalies, 0);
+  assert.equal(existsSync(`${d.path}/001`), false, 'the directory emptied by both removals goes too');
+  assert.ok(existsSync(`${d.path}/002/001/.qgrey-tmp.${process.pid}.002`));
+});

@@ -130,7 +130,7 @@ test('walk: foreign names reported, our own dot files skipped, post-order direct
   writeFileSync(`${d.path}/${LOCK_NAME}`, '1 2 x\n');
   mkdirSync(`${d.path}/.qgrey-rebuild.1.2/001`, { recursive: true });
   writeFileSync(`${d.path}/001/002/\n..evil`, '');
-  const got = [...walkTree(d.path, { dirs: true })].map((x) => (x.type === 'entry' ? 'e:' + x.entry.key : x.type === 'dir' ? 'd:' + x.key : `${x.anomaly.what}:${JSON.stringify(x.anomaly.key)}`));
+  const got = [...walkTree(d.path, { dirs: true })].map((x) => (x.type === 'entry' ? 'e:' + x.entry.key : x.type === 'dir' ? 'd:' + x.key : x.type === 'temp' ? 't:' + x.key : `${x.anomaly.what}:${JSON.stringify(x.anomaly.key)}`));
   assert.deepEqual(got, ['bad-name:"001/002/\\n..evil"', 'e:001/002/003', 'd:001/002', 'd:001', 'bad-name:"README"']);
 });
 
