@@ -109,8 +109,7 @@ function qgreyScan(dir: string): Timing {
 // the scan itself: what `qgrey rebuild` does with the logs, minus the tree
 
 async function scan(paths: string[]): Promise<void> {
-  const { openLogs } = await import('../src/logs/read.js');
-  const { acceptedFacts } = await import('../src/core/logline.js');
+  const { openLogs, recordFacts } = await import('../src/logs/read.js');
   const { batches, stats } = openLogs(paths, { needle: NEEDLE });
   let accepted = 0;
   let relay = 0;
@@ -121,7 +120,7 @@ async function scan(paths: string[]): Promise<void> {
     for (const r of batch) {
       const st = r.stamp;
       if (st === null) continue;
-      const f = acceptedFacts(r.body);
+      const f = recordFacts(r);
       if (f === null) continue;
       accepted++;
       if (f.relay || f.authuser !== '') relay++;

@@ -12,9 +12,9 @@ import { writeFileAtomic } from '../store/atomic.js';
 import type { EvictArgs } from '../commands/evict.js';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
 import { keyOf, keyLabel, type Layout } from '../core/key.js';
-import { acceptedFacts, isEvictable } from '../core/logline.js';
+import { isEvictable } from '../core/logline.js';
 import { parseDuration } from '../core/when.js';
-import { openLogs } from '../logs/read.js';
+import { openLogs, recordFacts } from '../logs/read.js';
 import { lockTree } from '../store/lock.js';
 import { TreeStore, TreeAnomalyError, byIpFromEnv, treeDir, anomalyLine } from '../store/tree.js';
 import { zoneOption } from './options.js';
@@ -138,7 +138,7 @@ export async function run(argv: EvictArgs): Promise<number> {
         const line = r.line;
         const t = Math.min(r.stamp.sec + r.stamp.nsec / 1e9, now);
         if (line.includes('result=accepted code=250')) {
-          const f = acceptedFacts(r.body);
+          const f = recordFacts(r);
           if (f?.ip) {
             const key = keyOf(f.ip, layout);
             const s = ks(key);

@@ -21,9 +21,8 @@ import type { RebuildArgs } from '../commands/rebuild.js';
 import { QgreyError, permanent, quote, reason } from '../core/errors.js';
 import { DEFAULT_EXCLUDES, parseCidr, cidrContains, type Cidr, type Ip } from '../core/ip.js';
 import { keyOf, type Layout } from '../core/key.js';
-import { acceptedFacts } from '../core/logline.js';
 import { parseDuration } from '../core/when.js';
-import { openLogs } from '../logs/read.js';
+import { openLogs, recordFacts } from '../logs/read.js';
 import { progress } from '../render/progress.js';
 import { lockTree } from '../store/lock.js';
 import {
@@ -199,7 +198,7 @@ export async function run(argv: RebuildArgs): Promise<number> {
       for (const r of batch) {
         const st = r.stamp;
         if (st === null) continue;
-        const f = acceptedFacts(r.body);
+        const f = recordFacts(r);
         if (f === null) continue;
         rep.accepted++;
         if (f.relay) {

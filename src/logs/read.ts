@@ -7,8 +7,10 @@
 import { isAscii } from 'node:buffer';
 import { compareStamp, type Stamp } from '../core/tai64n.js';
 import { Zone } from '../core/zone.js';
-import { parsePrefix, parseBody, type LogEvent } from '../core/logline.js';
+import { parsePrefix, parseBody, acceptedFacts, type AcceptedFacts, type LogEvent } from '../core/logline.js';
+import { parseIp } from '../core/ip.js';
 import { quote } from '../core/errors.js';
+import { acceptedScanner, ACCEPTED_NEEDLE, FAST, F_IP4, F_RECEIVED, F_RELAY, HEAD, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_HI, R_IP, R_IP4, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, type AcceptedScanner } from '../native/accepted.js';
 import { expandSources, type FileSource } from './sources.js';
 import { openLog } from './open.js';
 
@@ -23,6 +25,11 @@ export interface ReadOptions {
   warn?: (msg: string) => void;
   /** byte offset to start a plain file at (incremental runs); 0 = from the start */
   resume?: (file: { path: string; ino: number; size: number }) => number;
+  /**
+   * false: never use the WebAssembly scan of accepted lines (src/native/accepted.c), as
+   * QGREY_NO_WASM=1 does; the records are the same either way (tests compare the two)
+   */
+  wasm?: boolean;
 }
 
 export interface ReadStats {
@@ -45,6 +52,8 @@ const NON_ASCII = /[^\x00-\x7f]/;
 
 export class LogRecord {
   private ev: LogEvent | undefined;
+  /** the accepted-line facts, when the WebAssembly scan worked them out already (see recordFacts) */
+  facts: AcceptedFacts | undefined = undefined;
   constructor(
     /** file path or '-' */
     readonly source: string,
@@ -84,6 +93,18 @@ export class LogRecord {
   }
 }
 
+/** What a rebuild needs from an accepted line: acceptedFacts(r.body), precomputed when the reader could. */
+export function recordFacts(r: LogRecord): AcceptedFacts | null {
+  return r.facts ?? acceptedFacts(r.body);
+}
+
+/** Buffer's own latin1 decoder, without toString's argument checks */
+type Latin1 = Buffer & { latin1Slice(start: number, end: number): string };
+
+// decodeLabel's range check and formula (src/core/tai64n.ts), for labels the WebAssembly scan read
+const HI_BASE = 0x40000000;
+const HI_SPAN = 1 << 21;
+
 function countNewlines(buf: Buffer, from: number, to: number): number {
   let n = 0;
   let i = buf.indexOf(10, from);
@@ -116,6 +137,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   }
   stats.files++;
   const needle = opts.needle ? Buffer.from(opts.needle, 'latin1') : null;
+  const wasm = opts.needle === ACCEPTED_NEEDLE && opts.wasm !== false ? acceptedScanner() : null;
   let lineno = 0;
   let offset = log.start;
   let last: Stamp = NO_TIME;
@@ -147,9 +169,56 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     out.push(new LogRecord(src.path, src.group, lineno, stamp, order, p.type, line, p.body, p.type === 'tai64n' ? p.rest : p.body, chunkAscii));
   };
 
+  // The accepted-line needle through WebAssembly: the lines [from, lastNl] are copied to its
+  // memory, which counts their newlines and finds the lines holding the needle; a plain
+  // accepted line comes back parsed (FAST), any other goes through make() as on the JS path.
+  const scanWasm = (w: AcceptedScanner, buf: Buffer, from: number, lastNl: number, out: LogRecord[]) => {
+    w.input.set(buf.subarray(from, lastNl + 1));
+    const hits = w.scan(lastNl + 1 - from);
+    const o = w.out;
+    const base = lineno;
+    chunkAscii = undefined; // make() finds out per line
+    for (let h = 0, k = HEAD; h < hits; h++, k += w.rec) {
+      lineno = base + o[k + R_LINE]!;
+      const ls = o[k + R_START]!;
+      const le = o[k + R_END]!;
+      if (o[k + R_STATUS] === FAST) {
+        const rel = o[k + R_HI]! - HI_BASE;
+        if (rel > -HI_SPAN && rel < HI_SPAN) {
+          const stamp: Stamp = { sec: rel * 4294967296 + o[k + R_LO]! - 10, nsec: o[k + R_NANO]! };
+          last = stamp;
+          if (since && compareStamp(stamp, since) < 0) continue;
+          if (until && compareStamp(stamp, until) > 0) continue;
+          const line = (w.input as Latin1).latin1Slice(ls, le);
+          const flags = o[k + R_FLAGS]!;
+          const ipAt = o[k + R_IP]! - ls;
+          const remoteip = line.slice(ipAt, ipAt + o[k + R_IP_LEN]!);
+          const authLen = o[k + R_AUTH_LEN]!;
+          const authAt = o[k + R_AUTH]! - ls;
+          const r = new LogRecord(src.path, src.group, lineno, stamp, stamp, 'tai64n', line, 26, 25, true);
+          r.facts = {
+            kind: flags & F_RECEIVED ? 'qlogreceived' : 'qlogenvelope',
+            remoteip,
+            ip: flags & F_IP4 ? { family: 4, value: o[k + R_IP4]!, mapped: false } : parseIp(remoteip),
+            relay: (flags & F_RELAY) !== 0,
+            authuser: authLen === 0 ? '' : line.slice(authAt, authAt + authLen),
+          };
+          out.push(r);
+          continue;
+        }
+      }
+      make(buf, from + ls, from + le, out);
+    }
+    lineno = base + o[0]!;
+  };
+
   let skipping = false;
   // Lines are cut from each chunk in place; only a line that straddles two chunks is copied.
   const scan = (buf: Buffer, from: number, lastNl: number, out: LogRecord[]) => {
+    if (wasm && lastNl + 1 - from <= wasm.cap) {
+      scanWasm(wasm, buf, from, lastNl, out);
+      return;
+    }
     chunkAscii = isAscii(buf) ? true : undefined;
     if (needle) {
       // walk the newlines up to each hit: that counts the lines and finds the hit's line

@@ -1,0 +1,339 @@
+/*
+ * The accepted-line scan of the log reader, in WebAssembly (built by src/native/build.sh with
+ * Debian's clang-14 and lld-14; the result is committed as base64 in accepted-wasm.ts).
+ *
+ * Input: a run of complete lines (it ends just after a '\n') copied to `input`. scan(n):
+ *   - counts every '\n' (the reader keeps exact line numbers);
+ *   - finds each line holding `result=accepted code=250` and writes one record per such line;
+ *   - a record is FAST only when the line is exactly what src/core/logline.ts's
+ *     QLOG_ACCEPTED_PLAIN matches behind a valid-looking TAI64N label: '@', 24 lowercase hex
+ *     digits, ' ', then the same keys in the same order with the same value classes, optional
+ *     `sslproto=`, at most one '\r' before the newline, and every byte ASCII. Anything else
+ *     that holds the needle is OTHER and the JavaScript reader parses it the usual way.
+ *     Never guess: when in doubt, OTHER.
+ *
+ * Record layout (REC 32-bit words), offsets relative to the start of the input:
+ *   0 line start   1 line end (index of its '\n')   2 1-based line index in the input
+ *   3 status: 0 OTHER, 1 FAST; for FAST only:
+ *   4 label seconds, high word   5 label seconds, low word   6 label nanoseconds
+ *   7 flags: F_RECEIVED (qlogreceived, else qlogenvelope), F_RELAY (relay=yes), F_IP4 (word 12
+ *     holds remoteip as parseIp reads a plain dotted quad; else JavaScript parses remoteip)
+ *   8 authuser offset   9 authuser length   10 remoteip offset   11 remoteip length
+ *   12 the IPv4 address (when F_IP4)
+ * out[0] = newlines in the input, out[1] = records written.
+ */
+#include <wasm_simd128.h>
+
+typedef unsigned char u8;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+#define IN_CAP (256 * 1024)
+/* reads run up to 64 bytes past the last byte scanned: they stay inside `input` */
+#define PAD 128
+#define NEEDLE_LEN 24
+/* a line holding the needle has at least NEEDLE_LEN + 1 bytes */
+#define MAX_HITS (IN_CAP / (NEEDLE_LEN + 1) + 1)
+#define REC 16
+#define HEAD 4
+
+#define F_RECEIVED 1u
+#define F_RELAY 2u
+#define F_IP4 4u
+
+#define INLINE static inline __attribute__((always_inline))
+
+static u8 input[IN_CAP + PAD] __attribute__((aligned(16)));
+static u32 output[HEAD + MAX_HITS * REC] __attribute__((aligned(16)));
+
+__attribute__((export_name("input_ptr"))) u8 *input_ptr(void) { return input; }
+__attribute__((export_name("output_ptr"))) u32 *output_ptr(void) { return output; }
+__attribute__((export_name("input_cap"))) u32 input_cap(void) { return IN_CAP; }
+__attribute__((export_name("record_words"))) u32 record_words(void) { return REC; }
+
+INLINE v128_t load(const u8 *p) { return wasm_v128_load(p); }
+INLINE v128_t splat(int c) { return wasm_i8x16_splat((signed char)c); }
+
+INLINE u64 load64(const void *p) {
+  u64 v;
+  __builtin_memcpy(&v, p, 8);
+  return v;
+}
+
+/* Does p start with the n bytes of s (s zero-padded to a multiple of 8)? Eight bytes at a
+   time; it may read up to 7 bytes past the line, which stay inside `input`. */
+INLINE int lit(const u8 *p, const char *s, u32 n) {
+  u32 i = 0;
+  for (; i + 8 <= n; i += 8)
+    if (load64(p + i) != load64(s + i)) return 0;
+  if (i < n) {
+    u64 mask = ~0ull >> (64 - 8 * (n - i));
+    if ((load64(p + i) ^ load64(s + i)) & mask) return 0;
+  }
+  return 1;
+}
+#define LIT(p, s) lit((p), (const char[(sizeof(s) + 7) / 8 * 8]){s}, sizeof(s) - 1)
+
+/* lanes holding an ASCII whitespace byte other than ' ' (9..13) or a byte >= 0x80 */
+INLINE u32 odd_bytes(v128_t v) {
+  v128_t ws = wasm_i8x16_lt(wasm_i8x16_add(v, splat(128 - 9)), splat(-128 + 5));
+  return wasm_i8x16_bitmask(ws) | wasm_i8x16_bitmask(v);
+}
+
+/* The 64-byte window at b + base of a body of blen bytes: its space bits (below blen), or 0
+   with *ok = 0 when it holds an odd byte below blen. */
+INLINE u64 window(const u8 *b, u32 base, u32 blen, int *ok) {
+  u64 sp = 0, odd = 0;
+  for (u32 k = 0; k < 4; k++) {
+    v128_t v = load(b + base + 16 * k);
+    sp |= (u64)wasm_i8x16_bitmask(wasm_i8x16_eq(v, splat(' '))) << (16 * k);
+    odd |= (u64)odd_bytes(v) << (16 * k);
+  }
+  if (blen - base < 64) {
+    u64 valid = (1ull << (blen - base)) - 1;
+    sp &= valid;
+    odd &= valid;
+  }
+  *ok = odd == 0;
+  return sp;
+}
+
+INLINE int digits(const u8 *v, u32 n) {
+  for (u32 i = 0; i < n; i++)
+    if ((u32)(v[i] - '0') > 9) return 0;
+  return 1;
+}
+
+/* ''/'yes'/'no' (ok_empty), 'yes'/'no' */
+INLINE int yes_no(const u8 *v, u32 n, int ok_empty) {
+  if (n == 0) return ok_empty;
+  if (n == 3) return v[0] == 'y' && v[1] == 'e' && v[2] == 's';
+  if (n == 2) return v[0] == 'n' && v[1] == 'o';
+  return 0;
+}
+
+/* 8 hex digits, already checked to be [0-9a-f], to their value (the first digit the highest) */
+INLINE u32 hex8(const u8 *s) {
+  u64 x = load64(s);
+  x = (x & 0x0f0f0f0f0f0f0f0full) + 9 * ((x >> 6) & 0x0101010101010101ull);
+  x = ((x & 0x000f000f000f000full) << 4) | ((x >> 8) & 0x000f000f000f000full);
+  x = ((x & 0x000000ff000000ffull) << 8) | ((x >> 16) & 0x000000ff000000ffull);
+  return (u32)(((x & 0xffff) << 16) | ((x >> 32) & 0xffff));
+}
+
+/* every lane a lowercase hex digit */
+INLINE int hex16(v128_t v) {
+  v128_t dig = wasm_i8x16_lt(wasm_i8x16_add(v, splat(128 - '0')), splat(-128 + 10));
+  v128_t low = wasm_i8x16_lt(wasm_i8x16_add(v, splat(128 - 'a')), splat(-128 + 6));
+  return wasm_i8x16_all_true(wasm_v128_or(dig, low));
+}
+
+/* parseIp4 of src/core/ip.ts: 7..15 bytes, four dot-separated runs of 1..3 digits, each <= 255 */
+INLINE int ip4(const u8 *s, u32 n, u32 *out) {
+  if (n < 7 || n > 15) return 0;
+  u32 v = 0, octet = 0, nd = 0, dots = 0;
+  for (u32 i = 0; i < n; i++) {
+    u8 c = s[i];
+    if (c == '.') {
+      if (nd == 0 || dots == 3) return 0;
+      v = (v << 8) | octet;
+      octet = 0;
+      nd = 0;
+      dots++;
+    } else {
+      u32 d = (u32)(c - '0');
+      if (d > 9 || nd == 3) return 0;
+      octet = octet * 10 + d;
+      if (octet > 255) return 0;
+      nd++;
+    }
+  }
+  if (dots != 3 || nd == 0) return 0;
+  *out = (v << 8) | octet;
+  return 1;
+}
+
+/* the next space of the body at or after the last one taken, or blen when there is none
+   (q); returns 0 (from classify) when a window holds an odd byte */
+#define NEXT_SPACE()                       \
+  do {                                     \
+    while (sp == 0) {                      \
+      base += 64;                          \
+      if (base >= blen) break;             \
+      sp = window(b, base, blen, &ok);     \
+      if (!ok) return 0;                   \
+    }                                      \
+    if (sp == 0) {                         \
+      q = blen;                            \
+    } else {                               \
+      q = base + (u32)__builtin_ctzll(sp); \
+      sp &= sp - 1;                        \
+    }                                      \
+  } while (0)
+
+/* the next token is KEY followed by a value: v, vn */
+#define KEY(key)                                \
+  do {                                          \
+    if (q >= blen) return 0;                    \
+    if (!LIT(b + q + 1, key)) return 0;         \
+    v = b + q + 1 + (sizeof(key) - 1);          \
+    NEXT_SPACE();                               \
+    vn = (u32)(b + q - v);                      \
+  } while (0)
+
+#define PREFIX "qlogenvelope: result=accepted code=250 reason="
+#define PREFIX_LEN (sizeof(PREFIX) - 1)
+
+/* Fill r[4..12] for the line [ls, le) (le: its '\n'); returns 1 for FAST. Not inlined: in
+   scan() its registers would crowd out the search loop's. */
+__attribute__((noinline)) static int classify(u32 ls, u32 le, u32 *r) {
+  const u8 *s = input + ls;
+  u32 len = le - ls;
+  if (len > 0 && s[len - 1] == '\r') len--;
+  if (len < 26 + PREFIX_LEN) return 0;
+  /* the label: '@', 24 lowercase hex digits, ' ' */
+  if (s[0] != '@' || s[25] != ' ') return 0;
+  if (!hex16(load(s + 1)) || !hex16(load(s + 9))) return 0;
+  /* the body: tokens between single spaces; q is the end of the current token */
+  const u8 *b = s + 26;
+  u32 blen = len - 26;
+  u32 flags = 0;
+  if (LIT(b, "qlogreceived")) flags |= F_RECEIVED;
+  else if (!LIT(b, "qlogenvelope")) return 0;
+  if (!LIT(b + 12, ": result=accepted code=250 reason=")) return 0;
+  int ok;
+  u32 base = 0, q;
+  u64 sp = window(b, 0, blen, &ok);
+  if (!ok) return 0;
+  /* the prefix holds exactly three spaces */
+  sp &= sp - 1;
+  sp &= sp - 1;
+  sp &= sp - 1;
+  const u8 *v = b + PREFIX_LEN;
+  NEXT_SPACE();
+  u32 vn;
+  KEY("detail=");
+  KEY("helo=");
+  KEY("mailfrom=");
+  KEY("rcptto=");
+  KEY("relay=");
+  if (!yes_no(v, vn, 0)) return 0;
+  if (vn == 3) flags |= F_RELAY;
+  KEY("rcpthosts=");
+  if (!yes_no(v, vn, 1)) return 0;
+  KEY("size=");
+  if (!digits(v, vn)) return 0;
+  KEY("authuser=");
+  r[8] = (u32)(v - input);
+  r[9] = vn;
+  KEY("authtype=");
+  KEY("encrypted=");
+  if (!(vn == 0 || (vn == 3 && (LIT(v, "ssl") || LIT(v, "tls"))))) return 0;
+  KEY("sslverified=");
+  if (!yes_no(v, vn, 1)) return 0;
+  if (q < blen && LIT(b + q + 1, "sslproto=")) KEY("sslproto=");
+  KEY("localip=");
+  KEY("localport=");
+  if (!digits(v, vn)) return 0;
+  KEY("remoteip=");
+  r[10] = (u32)(v - input);
+  r[11] = vn;
+  if (ip4(v, vn, &r[12])) flags |= F_IP4;
+  else r[12] = 0;
+  KEY("remoteport=");
+  if (!digits(v, vn)) return 0;
+  KEY("remotehost=");
+  KEY("qp=");
+  if (!digits(v, vn)) return 0;
+  KEY("pid=");
+  if (vn == 0 || !digits(v, vn) || q != blen) return 0;
+  r[4] = hex8(s + 1);
+  r[5] = hex8(s + 9);
+  r[6] = hex8(s + 17);
+  r[7] = flags;
+  return 1;
+}
+
+/* the first '\n' at or after i (there is one: the input ends with '\n') */
+INLINE u32 next_newline(u32 i) {
+  for (;;) {
+    u32 m = wasm_i8x16_bitmask(wasm_i8x16_eq(load(input + i), splat('\n')));
+    if (m) return i + (u32)__builtin_ctz(m);
+    i += 16;
+  }
+}
+
+/* the start of the line holding `at`, not before `from` (a line start) */
+INLINE u32 line_start(u32 at, u32 from) {
+  while (at - from >= 16) {
+    u32 m = wasm_i8x16_bitmask(wasm_i8x16_eq(load(input + at - 16), splat('\n')));
+    if (m) return at - 16 + (32 - (u32)__builtin_clz(m));
+    at -= 16;
+  }
+  while (at > from && input[at - 1] != '\n') at--;
+  return at;
+}
+
+/* newlines in [a, b) */
+static u32 count_newlines(u32 a, u32 b) {
+  u32 c = 0;
+  while (b - a >= 64) {
+    u32 blocks = (b - a) / 64;
+    if (blocks > 255) blocks = 255;
+    v128_t acc = wasm_i8x16_splat(0);
+    for (u32 k = 0; k < blocks; k++, a += 64) {
+      acc = wasm_i8x16_sub(acc, wasm_i8x16_eq(load(input + a), splat('\n')));
+      acc = wasm_i8x16_sub(acc, wasm_i8x16_eq(load(input + a + 16), splat('\n')));
+      acc = wasm_i8x16_sub(acc, wasm_i8x16_eq(load(input + a + 32), splat('\n')));
+      acc = wasm_i8x16_sub(acc, wasm_i8x16_eq(load(input + a + 48), splat('\n')));
+    }
+    /* lanes hold up to 4 * 255: widen before adding up */
+    v128_t w = wasm_i16x8_add(wasm_u16x8_extend_low_u8x16(acc), wasm_u16x8_extend_high_u8x16(acc));
+    v128_t d = wasm_i32x4_dot_i16x8(w, wasm_i16x8_splat(1));
+    c += (u32)(wasm_i32x4_extract_lane(d, 0) + wasm_i32x4_extract_lane(d, 1) + wasm_i32x4_extract_lane(d, 2) + wasm_i32x4_extract_lane(d, 3));
+  }
+  for (; a + 16 <= b; a += 16) c += (u32)__builtin_popcount(wasm_i8x16_bitmask(wasm_i8x16_eq(load(input + a), splat('\n'))));
+  if (a < b) c += (u32)__builtin_popcount(wasm_i8x16_bitmask(wasm_i8x16_eq(load(input + a), splat('\n'))) & ((1u << (b - a)) - 1));
+  return c;
+}
+
+/* the first needle at or after i that ends by n, or n */
+INLINE u32 find_needle(u32 i, u32 n) {
+  for (; i < n; i += 16) {
+    v128_t a = load(input + i);
+    v128_t z = load(input + i + NEEDLE_LEN - 1);
+    v128_t c = wasm_v128_and(wasm_i8x16_eq(a, splat('r')), wasm_i8x16_eq(z, splat('0')));
+    if (!wasm_v128_any_true(c)) continue;
+    u32 m = wasm_i8x16_bitmask(c);
+    do {
+      u32 at = i + (u32)__builtin_ctz(m);
+      m &= m - 1;
+      if (at + NEEDLE_LEN <= n && LIT(input + at, "result=accepted code=250")) return at;
+    } while (m);
+  }
+  return n;
+}
+
+__attribute__((export_name("scan"))) u32 scan(u32 n) {
+  if (n > IN_CAP) return 0xffffffffu;
+  u32 lines = 0, hits = 0, pos = 0;
+  u32 *rec = output + HEAD;
+  for (;;) {
+    u32 at = find_needle(pos, n);
+    if (at >= n) break;
+    u32 ls = line_start(at, pos);
+    u32 le = next_newline(at + NEEDLE_LEN);
+    lines += count_newlines(pos, ls) + 1;
+    rec[0] = ls;
+    rec[1] = le;
+    rec[2] = lines;
+    rec[3] = (u32)classify(ls, le, rec);
+    rec += REC;
+    hits++;
+    pos = le + 1;
+  }
+  lines += count_newlines(pos, n);
+  output[0] = lines;
+  output[1] = hits;
+  return hits;
+}

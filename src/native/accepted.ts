@@ -1,0 +1,93 @@
+// The WebAssembly scan of accepted lines (src/native/accepted.c, committed as base64 in
+// accepted-wasm.ts): loaded synchronously once, on first use. Null when WebAssembly is missing
+// or fails to load, or QGREY_NO_WASM=1: the reader then takes its JavaScript path, which gives
+// the same records.
+
+import { ACCEPTED_WASM } from './accepted-wasm.js';
+
+/** The needle the scan looks for; the reader uses it only for exactly this needle. */
+export const ACCEPTED_NEEDLE = 'result=accepted code=250';
+
+/** record status: the line holds the needle; parse it in JavaScript */
+export const OTHER = 0;
+/** record status: a plain accepted line behind a TAI64N label; its facts are in the record */
+export const FAST = 1;
+
+/** flags (word F_FLAGS): qlogreceived (else qlogenvelope), relay=yes, remoteip is an IPv4 dotted quad */
+export const F_RECEIVED = 1;
+export const F_RELAY = 2;
+export const F_IP4 = 4;
+
+/** word offsets in a record (see accepted.c) */
+export const R_START = 0;
+export const R_END = 1;
+export const R_LINE = 2;
+export const R_STATUS = 3;
+export const R_HI = 4;
+export const R_LO = 5;
+export const R_NANO = 6;
+export const R_FLAGS = 7;
+export const R_AUTH = 8;
+export const R_AUTH_LEN = 9;
+export const R_IP = 10;
+export const R_IP_LEN = 11;
+export const R_IP4 = 12;
+
+/** words before the first record: newlines, records */
+export const HEAD = 4;
+
+export interface AcceptedScanner {
+  /** the most bytes one scan takes */
+  readonly cap: number;
+  /** words per record */
+  readonly rec: number;
+  /** the input area (wasm memory): copy complete lines to its start, then scan */
+  readonly input: Buffer;
+  /** the results: [newlines, records, -, -, record 0 ..., record 1 ...] */
+  readonly out: Uint32Array;
+  /** scan the first n bytes of `input` (they end with '\n'); returns the number of records */
+  scan(n: number): number;
+}
+
+// the part of the WebAssembly API used here (the project's lib settings do not declare it)
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+interface Exports {
+  memory: { buffer: ArrayBuffer };
+  input_ptr(): number;
+  output_ptr(): number;
+  input_cap(): number;
+  record_words(): number;
+  scan(n: number): number;
+}
+
+let loaded: AcceptedScanner | null | undefined;
+
+function load(): AcceptedScanner | null {
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (typeof api !== 'object') return null;
+  try {
+    const mod = new api.Module(Buffer.from(ACCEPTED_WASM, 'base64'));
+    const ex = new api.Instance(mod, {}).exports as Exports;
+    const cap = ex.input_cap();
+    const rec = ex.record_words();
+    // the memory never grows (the module has no allocator), so these views stay valid
+    const input = Buffer.from(ex.memory.buffer, ex.input_ptr(), cap);
+    const maxRecords = Math.floor(cap / (ACCEPTED_NEEDLE.length + 1)) + 1;
+    const out = new Uint32Array(ex.memory.buffer, ex.output_ptr(), HEAD + maxRecords * rec);
+    const scan = ex.scan;
+    return { cap, rec, input, out, scan: (n: number) => scan(n) };
+  } catch {
+    return null;
+  }
+}
+
+/** The scanner, or null when the JavaScript path must be used. */
+export function acceptedScanner(): AcceptedScanner | null {
+  if (process.env.QGREY_NO_WASM === '1') return null;
+  if (loaded === undefined) loaded = load();
+  return loaded;
+}

@@ -1,0 +1,422 @@
+// The WebAssembly scan of accepted lines (src/native/accepted.c) against the JavaScript path:
+// the committed module is what clang-14 builds from the C; on every kind of line (fixtures,
+// samples, hostile and fuzzed lines) the reader gives the same records, line numbers, warnings,
+// stats and accepted-line facts with and without it; plain lines really take the fast path.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openLogs, recordFacts, type LogRecord, type ReadOptions } from '../../src/logs/read.js';
+import { acceptedFacts } from '../../src/core/logline.js';
+import { encodeLabel, type Stamp } from '../../src/core/tai64n.js';
+import { formatIp } from '../../src/core/ip.js';
+import { Zone } from '../../src/core/zone.js';
+import { acceptedScanner, ACCEPTED_NEEDLE, FAST, HEAD, OTHER, R_LINE, R_STATUS } from '../../src/native/accepted.js';
+import { FIXTURES, ROOT, run, tempDir } from '../helpers/util.js';
+
+const T0 = 1_790_000_000;
+const label = (i: number) => encodeLabel({ sec: T0 + i, nsec: (i * 7919) % 1_000_000_000 });
+
+interface Fields {
+  kind: string;
+  reason: string;
+  detail: string;
+  helo: string;
+  mailfrom: string;
+  rcptto: string;
+  relay: string;
+  rcpthosts: string;
+  size: string;
+  authuser: string;
+  authtype: string;
+  encrypted: string;
+  sslverified: string;
+  sslproto: string | null;
+  localip: string;
+  localport: string;
+  remoteip: string;
+  remoteport: string;
+  remotehost: string;
+  qp: string;
+  pid: string;
+}
+
+const BASE: Fields = {
+  kind: 'qlogenvelope',
+  reason: 'rcptto',
+  detail: 'chkuser',
+  helo: 'mail.example.com',
+  mailfrom: 'alice@example.com',
+  rcptto: 'bob@example.org',
+  relay: 'no',
+  rcpthosts: 'yes',
+  size: '',
+  authuser: '',
+  authtype: '',
+  encrypted: '',
+  sslverified: 'no',
+  sslproto: null,
+  localip: '192.0.2.10',
+  localport: '25',
+  remoteip: '203.0.113.45',
+  remoteport: '40123',
+  remotehost: 'mail.example.com',
+  qp: '',
+  pid: '4711',
+};
+
+function body(f: Partial<Fields> = {}): string {
+  const x = { ...BASE, ...f };
+  return (
+    `${x.kind}: result=accepted code=250 reason=${x.reason} detail=${x.detail} helo=${x.helo} mailfrom=${x.mailfrom} rcptto=${x.rcptto} relay=${x.relay} rcpthosts=${x.rcpthosts} size=${x.size} authuser=${x.authuser} authtype=${x.authtype} encrypted=${x.encrypted} sslverified=${x.sslverified}` +
+    (x.sslproto === null ? '' : ` sslproto=${x.sslproto}`) +
+    ` localip=${x.localip} localport=${x.localport} remoteip=${x.remoteip} remoteport=${x.remoteport} remotehost=${x.remotehost} qp=${x.qp} pid=${x.pid}`
+  );
+}
+
+/** Hand-made lines that hold the needle (latin1 strings: one char per byte). */
+function craftedLines(): string[] {
+  const L = (b: string, i = 1) => `${label(i)} ${b}`;
+  const utf8 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+  const out: string[] = [
+    L(body()),
+    L(body({ kind: 'qlogreceived', reason: 'queueaccept', detail: '', rcpthosts: '', size: '2345', qp: '4712' })),
+    L(body({ relay: 'yes' })),
+    L(body({ authuser: 'bob@example.org', authtype: 'login', encrypted: 'tls', sslverified: 'yes', sslproto: 'TLSv1.3' })),
+    L(body({ encrypted: 'ssl', sslproto: '' })),
+    L(body({ sslproto: 'TLSv1.2', sslverified: '' })),
+    // every value empty that may be
+    L(body({ reason: '', detail: '', helo: '', mailfrom: '', rcptto: '', rcpthosts: '', size: '', authuser: '', authtype: '', encrypted: '', sslverified: '', localip: '', localport: '', remoteip: '', remoteport: '', remotehost: '', qp: '' })),
+    // CRLF, two CRs, a CR inside, a trailing space
+    L(body()) + '\r',
+    L(body()) + '\r\r',
+    L(body({ helo: 'a\rb' })),
+    L(body()) + ' ',
+    L(body()) + '\t',
+    // SMTPUTF8: spaces, tabs and other whitespace in client values
+    L(body({ helo: 'bad helo x' })),
+    L(body({ mailfrom: 'a b@example.com', rcptto: 'c d@example.org' })),
+    L(body({ detail: 'x\ty' })),
+    L(body({ authuser: 'bob smith' })),
+    L(body({ helo: 'a\x0bb', mailfrom: 'a\x0cb' })),
+    L(utf8(body({ mailfrom: 'ü@sender.example' }))),
+    L(utf8(body({ helo: 'nb\u00a0sp' }))),
+    L(utf8(body({ helo: 'ideo\u3000space' }))),
+    L(body({ helo: 'latin1\xa0byte' })),
+    L(body({ helo: 'junk\xff\xfe' })),
+    L(body({ helo: 'nul\x00byte', mailfrom: 'ctl\x01\x1f\x7f' })),
+    // forged keys in client text
+    L(body({ helo: 'x remoteip=192.0.2.66 remoteport=1' })),
+    L(body({ mailfrom: 'a@b relay=yes rcpthosts=yes' })),
+    L(body({ helo: 'x', rcptto: 'c@example.org relay=yes rcpthosts=yes size=1 authuser=evil' })),
+    L(body({ detail: 'result=accepted code=250' })),
+    L(body({ remotehost: 'h qp=1 pid=2' })),
+    // addresses in every form
+    ...[
+      '1.2.3.4',
+      '255.255.255.255',
+      '0.0.0.0',
+      '001.002.003.004',
+      '256.1.1.1',
+      '1.2.3',
+      '1.2.3.4.5',
+      '1..2.3',
+      '.1.2.3',
+      '1.2.3.',
+      '0001.2.3.4',
+      '1.2.3.4444',
+      '12.34.56.789',
+      '1.2.3.4a',
+      '2001:db8::1',
+      '::ffff:192.0.2.7',
+      '::ffff:c000:207',
+      '::FFFF:192.0.2.8',
+      '::1',
+      'fe80::1%eth0',
+      '2001:db8:0:0:0:0:0:1:2',
+      'not-an-ip',
+      '[192.0.2.1]',
+    ].map((ip) => L(body({ remoteip: ip }))),
+    // value classes
+    L(body({ relay: 'maybe' })),
+    L(body({ relay: '' })),
+    L(body({ relay: 'YES' })),
+    L(body({ rcpthosts: 'yess' })),
+    L(body({ size: '12a' })),
+    L(body({ localport: '-1' })),
+    L(body({ remoteport: '1.5' })),
+    L(body({ qp: 'x' })),
+    L(body({ pid: '' })),
+    L(body({ pid: '12x' })),
+    L(body({ encrypted: 'starttls' })),
+    L(body({ encrypted: 'TLS' })),
+    L(body({ sslverified: 'y' })),
+    L(body({ kind: 'qlogother' })),
+    L(body({ kind: 'qlogenvelopes' })),
+    L(body()).replace(' detail=', '  detail='),
+    L(body()).replace(' sslverified=no ', ' sslverified=no  '),
+    L(body()).replace('result=accepted code=250', 'result=accepted code=250 '),
+    L(body()).replace('code=250 ', 'code=2500 '),
+    L(body()).replace(' localip=', ' sslproto=a sslproto=b localip='),
+    L(body()).replace(' authtype=', ' authtype2='),
+    L(body()).replace(' pid=4711', ''),
+    L(body()).replace(' pid=4711', ' pid=4711 pid=4712'),
+    // labels
+    `@400000006b0279082bdbfd3 ${body()}`,
+    `@400000006b0279082bdbfd3c0 ${body()}`,
+    `@400000006B0279082bdbfd3c ${body()}`,
+    `@400000006b0279082bdbfd3C ${body()}`,
+    `@400000006b0279082bdbfd3g ${body()}`,
+    `@0000000000000000000000ff ${body()}`,
+    `@ffffffffffffffff00000000 ${body()}`,
+    `@400000000000000000000000 ${body()}`,
+    `@3fe0000100000000000000ff ${body()}`,
+    `@401fffff00000000000000ff ${body()}`,
+    `@4020000000000000000000ff ${body()}`,
+    `${label(2)}${body()}`,
+    `${label(2)}  ${body()}`,
+    `${label(2)}\t${body()}`,
+    body(),
+    `2026-01-02 03:04:05.123456789 ${body()}`,
+    `Fri Jan  2 03:04:05 2026  ${body()}`,
+    // the needle elsewhere
+    `${label(3)} tcpserver: status: 1/20 result=accepted code=250`,
+    `result=accepted code=250`,
+    `${label(3)} result=accepted code=250result=accepted code=250`,
+    `junk \x00\x01\xff\xfe\x7f result=accepted code=250 \xff end`,
+    L(body({ helo: 'y'.repeat(70_000) })),
+    L(body({ rcptto: Array.from({ length: 300 }, (_, i) => `r${i}@example.org`).join(',') })),
+  ];
+  return out;
+}
+
+/** Seeded byte-level mutations of plain lines: what the C must either parse exactly or leave to JS. */
+function fuzzedLines(n: number): string[] {
+  let seed = 0x2545f491;
+  const rnd = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296;
+  };
+  const pick = <T,>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
+  const bytes = [' ', ' ', '\t', '\r', '\x0b', '\x00', '\x7f', '\x80', '\xa0', '\xff', '=', '.', ':', '0', '9', 'a', 'f', 'g', 'A', 'y', 'e', 's', 'n', 'o', '@'];
+  const seeds = [
+    body(),
+    body({ kind: 'qlogreceived', relay: 'yes', authuser: 'u', sslproto: 'TLSv1.3', encrypted: 'tls', sslverified: 'yes', size: '99', qp: '7' }),
+    body({ remoteip: '::ffff:198.51.100.9' }),
+    body({ remoteip: '9.9.9.9', rcpthosts: '', sslverified: '' }),
+  ];
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let s = `${label(i)} ${pick(seeds)}`;
+    const edits = 1 + Math.floor(rnd() * 3);
+    for (let e = 0; e < edits; e++) {
+      const at = Math.floor(rnd() * s.length);
+      const r = rnd();
+      if (r < 0.4) s = s.slice(0, at) + pick(bytes) + s.slice(at + 1);
+      else if (r < 0.7) s = s.slice(0, at) + pick(bytes) + s.slice(at);
+      else s = s.slice(0, at) + s.slice(at + 1);
+    }
+    // keep the needle in most lines, so they are hits
+    if (!s.includes(ACCEPTED_NEEDLE) && rnd() < 0.8) s = `${label(i)} ${pick(seeds)}`;
+    out.push(s);
+  }
+  return out;
+}
+
+/** Every line of the fixtures and samples (complete files, as they are). */
+function fixtureFiles(): string[] {
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d)) {
+      const p = join(d, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else files.push(p);
+    }
+  };
+  walk(FIXTURES);
+  try {
+    walk('/work/shared/samples');
+  } catch {
+    // not on every machine: the fixtures hold copies of the samples
+  }
+  return files.filter((f) => readFileSync(f).includes(ACCEPTED_NEEDLE));
+}
+
+interface Run {
+  records: unknown[];
+  facts: number;
+  stats: unknown;
+  warnings: string[];
+}
+
+function view(r: LogRecord) {
+  const f = recordFacts(r);
+  return {
+    source: r.source,
+    group: r.group,
+    lineno: r.lineno,
+    stamp: r.stamp,
+    order: r.order,
+    prefix: r.prefix,
+    line: r.line,
+    bodyStart: r.bodyStart,
+    restStart: r.restStart,
+    ascii: r.ascii,
+    body: r.body,
+    facts: f,
+    ip: f?.ip ? formatIp(f.ip) : null,
+  };
+}
+
+async function read(paths: string[], opts: ReadOptions): Promise<Run> {
+  const warnings: string[] = [];
+  const { batches, stats } = openLogs(paths, { zone: new Zone('UTC'), warn: (m) => warnings.push(m), ...opts });
+  const records: unknown[] = [];
+  let facts = 0;
+  for await (const b of batches) {
+    for (const r of b) {
+      if (r.facts !== undefined) {
+        facts++;
+        // the precomputed facts are exactly what the JavaScript parse says
+        assert.deepEqual(r.facts, acceptedFacts(r.body), `line ${r.lineno}: ${JSON.stringify(r.line.slice(0, 300))}`);
+      }
+      records.push(view(r));
+    }
+  }
+  return { records, facts, stats: { ...stats, ends: [...stats.ends] }, warnings };
+}
+
+/** Both paths over the same input; returns the number of records the wasm path parsed itself. */
+async function same(paths: string[], opts: ReadOptions = {}): Promise<number> {
+  const js = await read(paths, { needle: ACCEPTED_NEEDLE, ...opts, wasm: false });
+  const wasm = await read(paths, { needle: ACCEPTED_NEEDLE, ...opts });
+  assert.equal(js.facts, 0);
+  assert.deepEqual(wasm.stats, js.stats);
+  assert.deepEqual(wasm.warnings, js.warnings);
+  assert.equal(wasm.records.length, js.records.length);
+  for (let i = 0; i < js.records.length; i++) assert.deepEqual(wasm.records[i], js.records[i], `record ${i}`);
+  return wasm.facts;
+}
+
+test('the committed module is what clang-14 builds from accepted.c', () => {
+  using d = tempDir();
+  const out = join(d.path, 'accepted-wasm.ts');
+  const r = run('sh', [join(ROOT, 'src/native/build.sh'), out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(out, 'utf8'), readFileSync(join(ROOT, 'src/native/accepted-wasm.ts'), 'utf8'), 'src/native/accepted-wasm.ts is stale: run `npm run build:wasm`');
+});
+
+test('the scanner loads, and QGREY_NO_WASM=1 turns it off', () => {
+  assert.ok(acceptedScanner(), 'WebAssembly scanner did not load');
+  process.env.QGREY_NO_WASM = '1';
+  try {
+    assert.equal(acceptedScanner(), null);
+  } finally {
+    delete process.env.QGREY_NO_WASM;
+  }
+  assert.ok(acceptedScanner());
+});
+
+test('scanner: newline count, 1-based line index of each hit, FAST only for plain lines', () => {
+  const w = acceptedScanner()!;
+  const lines = [`${label(1)} x`, `${label(2)} ${body()}`, '', `${label(3)} ${body({ helo: 'a b' })}`, 'result=accepted code=250', `${label(4)} ${body()}\r`];
+  const text = Buffer.from(lines.join('\n') + '\n', 'latin1');
+  text.copy(w.input);
+  const hits = w.scan(text.length);
+  assert.equal(w.out[0], lines.length);
+  assert.equal(hits, 4);
+  const got = Array.from({ length: hits }, (_, h) => [w.out[HEAD + h * w.rec + R_LINE], w.out[HEAD + h * w.rec + R_STATUS]]);
+  assert.deepEqual(got, [
+    [2, FAST],
+    [4, OTHER],
+    [5, OTHER],
+    [6, FAST],
+  ]);
+});
+
+test('hand-made hostile lines: the same records and facts with and without wasm', async () => {
+  using d = tempDir();
+  const f = join(d.path, 'log');
+  const lines = craftedLines();
+  // between them, lines without the needle (line numbers must stay exact)
+  const text = lines.map((l, i) => `${label(i)} tcpserver: status: ${i}/20\n${l}\n`).join('');
+  writeFileSync(f, text, 'latin1');
+  const fast = await same([f]);
+  assert.ok(fast >= 20, `only ${fast} lines took the fast path`);
+  // each line alone too (the end of the input right after it)
+  for (const [i, l] of lines.entries()) {
+    writeFileSync(f, l + '\n', 'latin1');
+    await same([f]).catch((e: unknown) => assert.fail(`line ${i}: ${JSON.stringify(l.slice(0, 200))}: ${String(e)}`));
+  }
+});
+
+test('fuzzed lines: the same records and facts with and without wasm', async () => {
+  using d = tempDir();
+  const f = join(d.path, 'log');
+  const lines = fuzzedLines(20_000);
+  writeFileSync(f, lines.join('\n') + '\n', 'latin1');
+  const fast = await same([f]);
+  assert.ok(fast > 1000, `only ${fast} lines took the fast path`);
+});
+
+test('fixtures and samples: the same records with and without wasm, also with since/until', async () => {
+  const files = fixtureFiles();
+  assert.ok(files.length >= 5, files.join(' '));
+  let fast = 0;
+  for (const f of files) fast += await same([f]);
+  assert.ok(fast > 0);
+  // the multilog dirs as directories (rotated files, current, merge of two groups)
+  const dirs = [join(FIXTURES, 'stats/smtpd'), join(FIXTURES, 'demo/smtpd')];
+  await same(dirs);
+  await same([join(FIXTURES, 'demo/backup/qmail-smtpd.day1'), join(FIXTURES, 'demo/smtpd')]);
+  const r = await read(dirs, { needle: ACCEPTED_NEEDLE, wasm: false });
+  const stamps = (r.records as { stamp: Stamp | null }[]).filter((x) => x.stamp !== null).map((x) => x.stamp!);
+  if (stamps.length > 2) {
+    const mid = stamps[Math.floor(stamps.length / 2)]!;
+    await same(dirs, { since: mid });
+    await same(dirs, { until: mid });
+  }
+});
+
+test('chunk edges, a 1 MB line, a live partial line, an unterminated last line: the same with and without wasm', async () => {
+  using d = tempDir();
+  const f = join(d.path, 'log');
+  const parts: string[] = [];
+  for (let i = 0; i < 4000; i++) {
+    const k = i % 7;
+    if (k === 0) parts.push(`${label(i)} ${body({ remoteip: `198.51.100.${i % 250}`, helo: 'h'.repeat(i % 97) })}`);
+    else if (k === 3) parts.push(`${label(i)} ${body({ helo: 'two words' })}\r`);
+    else parts.push(`${label(i)} tcpserver: status: ${i}/20 ${'x'.repeat(i % 300)}`);
+    if (i === 2000) parts.push(`${label(i)} ${body({ helo: 'z'.repeat(1 << 20) })}`);
+  }
+  writeFileSync(f, parts.join('\n'), 'latin1');
+  const fast = await same([f]);
+  assert.ok(fast > 400);
+  // a live multilog dir: the unterminated line of current is held back
+  const dir = join(d.path, 'smtpd');
+  mkdirSync(dir);
+  writeFileSync(join(dir, `${label(0)}.s`), parts.slice(0, 1500).join('\n') + '\n', 'latin1');
+  writeFileSync(join(dir, 'current'), parts.slice(1500).join('\n'), 'latin1');
+  await same([dir]);
+  await same([dir], { since: { sec: T0 + 1700, nsec: 0 }, until: { sec: T0 + 3000, nsec: 0 } });
+});
+
+test('another needle, or wasm turned off, never attaches facts', async () => {
+  using d = tempDir();
+  const f = join(d.path, 'log');
+  writeFileSync(f, `${label(1)} ${body()}\n`);
+  const other = await read([f], { needle: 'result=accepted' });
+  assert.equal(other.facts, 0);
+  assert.equal(other.records.length, 1);
+  const all = await read([f], {});
+  assert.equal(all.facts, 0);
+  process.env.QGREY_NO_WASM = '1';
+  try {
+    assert.equal((await read([f], { needle: ACCEPTED_NEEDLE })).facts, 0);
+  } finally {
+    delete process.env.QGREY_NO_WASM;
+  }
+  assert.equal((await read([f], { needle: ACCEPTED_NEEDLE })).facts, 1);
+});
