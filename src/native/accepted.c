@@ -80,28 +80,41 @@ INLINE u32 odd_bytes(v128_t v) {
   return wasm_i8x16_bitmask(ws) | wasm_i8x16_bitmask(v);
 }
 
-/* The 64-byte window at b + base of a body of blen bytes: its space bits (below blen), or 0
-   with *ok = 0 when it holds an odd byte below blen. */
-INLINE u64 window(const u8 *b, u32 base, u32 blen, int *ok) {
+/* a window that holds an odd byte (all 64 bytes spaces is no plain line either) */
+#define ODD (~0ull)
+
+/* The space bits of the 64 bytes at p, of which `left` belong to the body: bits at or past
+   the body's end are clear; ODD when an odd byte is in the body. Not inlined: called a few
+   times per line, from many places. */
+__attribute__((noinline)) static u64 window(const u8 *p, u32 left) {
   u64 sp = 0, odd = 0;
   for (u32 k = 0; k < 4; k++) {
-    v128_t v = load(b + base + 16 * k);
+    v128_t v = load(p + 16 * k);
     sp |= (u64)wasm_i8x16_bitmask(wasm_i8x16_eq(v, splat(' '))) << (16 * k);
     odd |= (u64)odd_bytes(v) << (16 * k);
   }
-  if (blen - base < 64) {
-    u64 valid = (1ull << (blen - base)) - 1;
+  if (left < 64) {
+    u64 valid = (1ull << left) - 1;
     sp &= valid;
     odd &= valid;
   }
-  *ok = odd == 0;
-  return sp;
+  return odd ? ODD : sp;
 }
 
+/* lanes holding '0'..'9' */
+INLINE u32 digit_bits(v128_t x) {
+  return wasm_i8x16_bitmask(wasm_i8x16_lt(wasm_i8x16_add(x, splat(128 - '0')), splat(-128 + 10)));
+}
+
+/* the n bytes at v are all digits (n may be 0); no branch on the bytes themselves */
 INLINE int digits(const u8 *v, u32 n) {
-  for (u32 i = 0; i < n; i++)
-    if ((u32)(v[i] - '0') > 9) return 0;
-  return 1;
+  while (n > 16) {
+    if (digit_bits(load(v)) != 0xffff) return 0;
+    v += 16;
+    n -= 16;
+  }
+  u32 want = (1u << n) - 1;
+  return (digit_bits(load(v)) & want) == want;
 }
 
 /* ''/'yes'/'no' (ok_empty), 'yes'/'no' */
@@ -128,40 +141,44 @@ INLINE int hex16(v128_t v) {
   return wasm_i8x16_all_true(wasm_v128_or(dig, low));
 }
 
-/* parseIp4 of src/core/ip.ts: 7..15 bytes, four dot-separated runs of 1..3 digits, each <= 255 */
+/* one dotted-quad part: l (1..3) digits at p, to its value (may exceed 255) */
+INLINE u32 octet(const u8 *p, u32 l) {
+  u32 d0 = (u32)(p[0] - '0'), d1 = (u32)(p[1] - '0'), d2 = (u32)(p[2] - '0');
+  u32 two = d0 * 10 + d1;
+  return l == 1 ? d0 : l == 2 ? two : two * 10 + d2;
+}
+
+/* parseIp4 of src/core/ip.ts: 7..15 bytes, four dot-separated runs of 1..3 digits, each <= 255
+   (leading zeros allowed) */
 INLINE int ip4(const u8 *s, u32 n, u32 *out) {
   if (n < 7 || n > 15) return 0;
-  u32 v = 0, octet = 0, nd = 0, dots = 0;
-  for (u32 i = 0; i < n; i++) {
-    u8 c = s[i];
-    if (c == '.') {
-      if (nd == 0 || dots == 3) return 0;
-      v = (v << 8) | octet;
-      octet = 0;
-      nd = 0;
-      dots++;
-    } else {
-      u32 d = (u32)(c - '0');
-      if (d > 9 || nd == 3) return 0;
-      octet = octet * 10 + d;
-      if (octet > 255) return 0;
-      nd++;
-    }
-  }
-  if (dots != 3 || nd == 0) return 0;
-  *out = (v << 8) | octet;
+  v128_t x = load(s);
+  u32 all = (1u << n) - 1;
+  u32 dot = wasm_i8x16_bitmask(wasm_i8x16_eq(x, splat('.'))) & all;
+  if ((dot | (digit_bits(x) & all)) != all || __builtin_popcount(dot) != 3) return 0;
+  u32 p1 = (u32)__builtin_ctz(dot);
+  dot &= dot - 1;
+  u32 p2 = (u32)__builtin_ctz(dot);
+  dot &= dot - 1;
+  u32 p3 = (u32)__builtin_ctz(dot);
+  u32 l0 = p1, l1 = p2 - p1 - 1, l2 = p3 - p2 - 1, l3 = n - p3 - 1;
+  /* each run 1..3 digits (an empty run wraps around to a large number) */
+  if ((l0 - 1) > 2 || (l1 - 1) > 2 || (l2 - 1) > 2 || (l3 - 1) > 2) return 0;
+  u32 o0 = octet(s, l0), o1 = octet(s + p1 + 1, l1), o2 = octet(s + p2 + 1, l2), o3 = octet(s + p3 + 1, l3);
+  if ((o0 | o1 | o2 | o3) > 255) return 0;
+  *out = (o0 << 24) | (o1 << 16) | (o2 << 8) | o3;
   return 1;
 }
 
-/* the next space of the body at or after the last one taken, or blen when there is none
-   (q); returns 0 (from classify) when a window holds an odd byte */
+/* the next space of the body after the last one taken, or blen when there is none (q);
+   returns 0 (from classify) when a window holds an odd byte */
 #define NEXT_SPACE()                       \
   do {                                     \
     while (sp == 0) {                      \
       base += 64;                          \
       if (base >= blen) break;             \
-      sp = window(b, base, blen, &ok);     \
-      if (!ok) return 0;                   \
+      sp = window(b + base, blen - base);  \
+      if (sp == ODD) return 0;             \
     }                                      \
     if (sp == 0) {                         \
       q = blen;                            \
@@ -201,10 +218,9 @@ __attribute__((noinline)) static int classify(u32 ls, u32 le, u32 *r) {
   if (LIT(b, "qlogreceived")) flags |= F_RECEIVED;
   else if (!LIT(b, "qlogenvelope")) return 0;
   if (!LIT(b + 12, ": result=accepted code=250 reason=")) return 0;
-  int ok;
   u32 base = 0, q;
-  u64 sp = window(b, 0, blen, &ok);
-  if (!ok) return 0;
+  u64 sp = window(b, blen);
+  if (sp == ODD) return 0;
   /* the prefix holds exactly three spaces */
   sp &= sp - 1;
   sp &= sp - 1;

@@ -222,6 +222,26 @@ function fuzzedLines(n: number): string[] {
     if (!s.includes(ACCEPTED_NEEDLE) && rnd() < 0.8) s = `${label(i)} ${pick(seeds)}`;
     out.push(s);
   }
+  // remoteip: 3..5 runs of 0..4 digits (leading zeros, values around 255) and the odd other byte
+  const run = () => {
+    const len = Math.floor(rnd() * 5);
+    let r = '';
+    for (let k = 0; k < len; k++) r += rnd() < 0.3 ? '0' : rnd() < 0.5 ? pick(['1', '2', '5']) : String(Math.floor(rnd() * 10));
+    return r;
+  };
+  for (let i = 0; i < n / 4; i++) {
+    const parts = Array.from({ length: rnd() < 0.8 ? 4 : pick([3, 5]) }, run);
+    let ip = parts.join('.');
+    if (rnd() < 0.1) {
+      const at = Math.floor(rnd() * (ip.length + 1));
+      ip = ip.slice(0, at) + pick(['a', ':', '/', ' ', '-', '\x00']) + ip.slice(at);
+    }
+    out.push(`${label(i)} ${body({ remoteip: ip })}`);
+  }
+  // long digit runs where digits are expected
+  for (const d of ['1234567890123456', '12345678901234567', '123456789012345678901234567890123', '1234567890123456789x', 'x234567890123456789', '1x' + '2'.repeat(31), '9'.repeat(40) + 'x']) {
+    out.push(`${label(1)} ${body({ size: d })}`, `${label(2)} ${body({ qp: d, pid: d })}`, `${label(3)} ${body({ remoteport: d })}`);
+  }
   return out;
 }
 
