@@ -330,25 +330,94 @@ INLINE u32 find_needle(u32 i, u32 n) {
   return n;
 }
 
+/* the four 16-byte lanes' bitmasks of one 64-byte block as one 64-bit mask */
+#define MASK64(m0, m1, m2, m3) ((u64)(m0) | ((u64)(m1) << 16) | ((u64)(m2) << 32) | ((u64)(m3) << 48))
+
+/* Write the record of the needle at `at` (its line starts at or after `from`), given the
+   newlines before `from`; returns the newlines up to and including the line's own. */
+INLINE u32 hit(u32 at, u32 from, u32 lines_before_from, u64 nlm, u32 block, u32 **recp) {
+  u32 ls = line_start(at, from);
+  /* newlines between the block start and the line start (none when the line began earlier) */
+  u32 idx = lines_before_from + 1;
+  if (ls > block) idx += (u32)__builtin_popcountll(nlm & ((1ull << (ls - block)) - 1));
+  u32 le = next_newline(at + NEEDLE_LEN);
+  u32 *rec = *recp;
+  rec[0] = ls;
+  rec[1] = le;
+  rec[2] = idx;
+  rec[3] = (u32)classify(ls, le, rec);
+  *recp = rec + REC;
+  return idx;
+}
+
 __attribute__((export_name("scan"))) u32 scan(u32 n) {
   if (n > IN_CAP) return 0xffffffffu;
-  u32 lines = 0, hits = 0, pos = 0;
+  u32 lines = 0, hits = 0, i = 0, from = 0;
   u32 *rec = output + HEAD;
-  for (;;) {
-    u32 at = find_needle(pos, n);
-    if (at >= n) break;
-    u32 ls = line_start(at, pos);
-    u32 le = next_newline(at + NEEDLE_LEN);
-    lines += count_newlines(pos, ls) + 1;
-    rec[0] = ls;
-    rec[1] = le;
-    rec[2] = lines;
-    rec[3] = (u32)classify(ls, le, rec);
-    rec += REC;
+  const v128_t nl = splat('\n'), first = splat('r'), last = splat('0');
+  /* 64 bytes a round: a candidate test (first and last byte of the needle) and the newlines,
+     added up lane by lane (at most 4 a round: 63 rounds fit a byte) */
+  while (n - i >= 64) {
+    v128_t acc = wasm_i8x16_splat(0);
+    u32 rounds = 0;
+    int cand = 0;
+    for (; n - i >= 64 && rounds < 63; i += 64, rounds++) {
+      const u8 *p = input + i;
+      v128_t a0 = load(p), a1 = load(p + 16), a2 = load(p + 32), a3 = load(p + 48);
+      v128_t c = wasm_v128_or(
+          wasm_v128_or(wasm_v128_and(wasm_i8x16_eq(a0, first), wasm_i8x16_eq(load(p + NEEDLE_LEN - 1), last)),
+                       wasm_v128_and(wasm_i8x16_eq(a1, first), wasm_i8x16_eq(load(p + 16 + NEEDLE_LEN - 1), last))),
+          wasm_v128_or(wasm_v128_and(wasm_i8x16_eq(a2, first), wasm_i8x16_eq(load(p + 32 + NEEDLE_LEN - 1), last)),
+                       wasm_v128_and(wasm_i8x16_eq(a3, first), wasm_i8x16_eq(load(p + 48 + NEEDLE_LEN - 1), last))));
+      if (wasm_v128_any_true(c)) {
+        cand = 1;
+        break;
+      }
+      acc = wasm_i8x16_sub(acc, wasm_i8x16_eq(a0, nl));
+      acc = wasm_i8x16_sub(acc, wasm_i8x16_eq(a1, nl));
+      acc = wasm_i8x16_sub(acc, wasm_i8x16_eq(a2, nl));
+      acc = wasm_i8x16_sub(acc, wasm_i8x16_eq(a3, nl));
+    }
+    v128_t w = wasm_i16x8_add(wasm_u16x8_extend_low_u8x16(acc), wasm_u16x8_extend_high_u8x16(acc));
+    v128_t d = wasm_i32x4_dot_i16x8(w, wasm_i16x8_splat(1));
+    lines += (u32)(wasm_i32x4_extract_lane(d, 0) + wasm_i32x4_extract_lane(d, 1) + wasm_i32x4_extract_lane(d, 2) + wasm_i32x4_extract_lane(d, 3));
+    if (!cand) continue;
+    /* the block at i has candidates: the first true needle, if any */
+    const u8 *p = input + i;
+    u64 nlm = MASK64(wasm_i8x16_bitmask(wasm_i8x16_eq(load(p), nl)), wasm_i8x16_bitmask(wasm_i8x16_eq(load(p + 16), nl)),
+                     wasm_i8x16_bitmask(wasm_i8x16_eq(load(p + 32), nl)), wasm_i8x16_bitmask(wasm_i8x16_eq(load(p + 48), nl)));
+    u64 cm = 0;
+    for (u32 k = 0; k < 4; k++)
+      cm |= (u64)wasm_i8x16_bitmask(wasm_v128_and(wasm_i8x16_eq(load(p + 16 * k), first), wasm_i8x16_eq(load(p + 16 * k + NEEDLE_LEN - 1), last))) << (16 * k);
+    u32 at = n;
+    while (cm) {
+      u32 c = i + (u32)__builtin_ctzll(cm);
+      cm &= cm - 1;
+      if (c + NEEDLE_LEN <= n && LIT(input + c, "result=accepted code=250")) {
+        at = c;
+        break;
+      }
+    }
+    if (at == n) {
+      lines += (u32)__builtin_popcountll(nlm);
+      i += 64;
+      continue;
+    }
+    lines = hit(at, from, lines, nlm, i, &rec);
     hits++;
-    pos = le + 1;
+    i = from = rec[1 - REC] + 1;
   }
-  lines += count_newlines(pos, n);
+  /* the last bytes, 16 at a time */
+  for (;;) {
+    u32 at = find_needle(i, n);
+    if (at >= n) break;
+    u32 ls = line_start(at, i);
+    lines += count_newlines(i, ls);
+    lines = hit(at, ls, lines, 0, ls, &rec);
+    hits++;
+    i = rec[1 - REC] + 1;
+  }
+  lines += count_newlines(i, n);
   output[0] = lines;
   output[1] = hits;
   return hits;

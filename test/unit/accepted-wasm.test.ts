@@ -410,6 +410,8 @@ test('chunk edges, a 1 MB line, a live partial line, an unterminated last line: 
     else if (k === 3) parts.push(`${label(i)} ${body({ helo: 'two words' })}\r`);
     else parts.push(`${label(i)} tcpserver: status: ${i}/20 ${'x'.repeat(i % 300)}`);
     if (i === 2000) parts.push(`${label(i)} ${body({ helo: 'z'.repeat(1 << 20) })}`);
+    // runs of empty and one-byte lines (every byte of a block a newline)
+    if (i === 1000) parts.push(...new Array<string>(30_000).fill(''), ...new Array<string>(5000).fill('x'));
   }
   writeFileSync(f, parts.join('\n'), 'latin1');
   const fast = await same([f]);
