@@ -20,7 +20,10 @@
  *     holds remoteip as parseIp reads a plain dotted quad; else JavaScript parses remoteip)
  *   8 authuser offset   9 authuser length   10 remoteip offset   11 remoteip length
  *   12 the IPv4 address (when F_IP4)
- * out[0] = newlines in the input, out[1] = records written.
+ *   13 where the line was copied to in `text`
+ * out[0] = newlines in the input, out[1] = records written, out[2] = bytes in `text`.
+ * The FAST lines are copied one after the other to `text`: JavaScript makes one string of them
+ * and cuts each line from it (one string per chunk instead of one per line).
  */
 #include <wasm_simd128.h>
 
@@ -44,10 +47,12 @@ typedef unsigned long long u64;
 #define INLINE static inline __attribute__((always_inline))
 
 static u8 input[IN_CAP + PAD] __attribute__((aligned(16)));
+static u8 text[IN_CAP + PAD] __attribute__((aligned(16)));
 static u32 output[HEAD + MAX_HITS * REC] __attribute__((aligned(16)));
 
 __attribute__((export_name("input_ptr"))) u8 *input_ptr(void) { return input; }
 __attribute__((export_name("output_ptr"))) u32 *output_ptr(void) { return output; }
+__attribute__((export_name("text_ptr"))) u8 *text_ptr(void) { return text; }
 __attribute__((export_name("input_cap"))) u32 input_cap(void) { return IN_CAP; }
 __attribute__((export_name("record_words"))) u32 record_words(void) { return REC; }
 
@@ -335,7 +340,7 @@ INLINE u32 find_needle(u32 i, u32 n) {
 
 /* Write the record of the needle at `at` (its line starts at or after `from`), given the
    newlines before `from`; returns the newlines up to and including the line's own. */
-INLINE u32 hit(u32 at, u32 from, u32 lines_before_from, u64 nlm, u32 block, u32 **recp) {
+INLINE u32 hit(u32 at, u32 from, u32 lines_before_from, u64 nlm, u32 block, u32 **recp, u32 *tpos) {
   u32 ls = line_start(at, from);
   /* newlines between the block start and the line start (none when the line began earlier) */
   u32 idx = lines_before_from + 1;
@@ -346,13 +351,20 @@ INLINE u32 hit(u32 at, u32 from, u32 lines_before_from, u64 nlm, u32 block, u32 
   rec[1] = le;
   rec[2] = idx;
   rec[3] = (u32)classify(ls, le, rec);
+  if (rec[3]) {
+    /* 16 bytes at a time: the last copy may run up to 15 bytes past the line (PAD) */
+    u32 t = *tpos;
+    rec[13] = t;
+    for (u32 k = 0; k < le - ls; k += 16) wasm_v128_store(text + t + k, load(input + ls + k));
+    *tpos = t + (le - ls);
+  }
   *recp = rec + REC;
   return idx;
 }
 
 __attribute__((export_name("scan"))) u32 scan(u32 n) {
   if (n > IN_CAP) return 0xffffffffu;
-  u32 lines = 0, hits = 0, i = 0, from = 0;
+  u32 lines = 0, hits = 0, i = 0, from = 0, tpos = 0;
   u32 *rec = output + HEAD;
   const v128_t nl = splat('\n'), first = splat('r'), last = splat('0');
   /* 64 bytes a round: a candidate test (first and last byte of the needle) and the newlines,
@@ -403,7 +415,7 @@ __attribute__((export_name("scan"))) u32 scan(u32 n) {
       i += 64;
       continue;
     }
-    lines = hit(at, from, lines, nlm, i, &rec);
+    lines = hit(at, from, lines, nlm, i, &rec, &tpos);
     hits++;
     i = from = rec[1 - REC] + 1;
   }
@@ -413,12 +425,13 @@ __attribute__((export_name("scan"))) u32 scan(u32 n) {
     if (at >= n) break;
     u32 ls = line_start(at, i);
     lines += count_newlines(i, ls);
-    lines = hit(at, ls, lines, 0, ls, &rec);
+    lines = hit(at, ls, lines, 0, ls, &rec, &tpos);
     hits++;
     i = rec[1 - REC] + 1;
   }
   lines += count_newlines(i, n);
   output[0] = lines;
   output[1] = hits;
+  output[2] = tpos;
   return hits;
 }

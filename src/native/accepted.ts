@@ -32,8 +32,9 @@ export const R_AUTH_LEN = 9;
 export const R_IP = 10;
 export const R_IP_LEN = 11;
 export const R_IP4 = 12;
+export const R_TEXT = 13;
 
-/** words before the first record: newlines, records */
+/** words before the first record: newlines, records, bytes of FAST lines in `text` */
 export const HEAD = 4;
 
 export interface AcceptedScanner {
@@ -43,8 +44,10 @@ export interface AcceptedScanner {
   readonly rec: number;
   /** the input area (wasm memory): copy complete lines to its start, then scan */
   readonly input: Buffer;
-  /** the results: [newlines, records, -, -, record 0 ..., record 1 ...] */
+  /** the results: [newlines, records, text bytes, -, record 0 ..., record 1 ...] */
   readonly out: Uint32Array;
+  /** the FAST lines, one after the other (record word R_TEXT: where each starts) */
+  readonly text: Buffer;
   /** scan the first n bytes of `input` (they end with '\n'); returns the number of records */
   scan(n: number): number;
 }
@@ -59,6 +62,7 @@ interface Exports {
   memory: { buffer: ArrayBuffer };
   input_ptr(): number;
   output_ptr(): number;
+  text_ptr(): number;
   input_cap(): number;
   record_words(): number;
   scan(n: number): number;
@@ -78,8 +82,9 @@ function load(): AcceptedScanner | null {
     const input = Buffer.from(ex.memory.buffer, ex.input_ptr(), cap);
     const maxRecords = Math.floor(cap / (ACCEPTED_NEEDLE.length + 1)) + 1;
     const out = new Uint32Array(ex.memory.buffer, ex.output_ptr(), HEAD + maxRecords * rec);
+    const text = Buffer.from(ex.memory.buffer, ex.text_ptr(), cap);
     const scan = ex.scan;
-    return { cap, rec, input, out, scan: (n: number) => scan(n) };
+    return { cap, rec, input, out, text, scan: (n: number) => scan(n) };
   } catch {
     return null;
   }
