@@ -132,3 +132,55 @@ test('temporary files of an interrupted put are removed once their process is go
   assert.equal(existsSync(`${d.path}/001`), false, 'the directory emptied by both removals goes too');
   assert.ok(existsSync(`${d.path}/002/001/.qgrey-tmp.${process.pid}.002`));
 });
+
+test('--jobs: a mixed tree whose layouts fall to different processes is refused before anything is removed', () => {
+  using d = tempDir();
+  new TreeStore(d.path, 'classc').putSync({ key: '001/002/003', first: NOW - 90 * D, last: NOW - 90 * D });
+  new TreeStore(d.path, 'byip').putSync({ key: '002/002/004/005', first: NOW - 90 * D, last: NOW - 90 * D });
+  const r = qgrey(['clean', '--dir', d.path, '--no-lists', '--jobs', '2']);
+  assert.equal(r.code, 100, r.stderr);
+  assert.match(r.stderr, /mixes the two layouts \(class-C entry 001\/002\/003, per-IP entry 002\/002\/004\/005\)/);
+  assert.ok(existsSync(`${d.path}/001/002/003`) && existsSync(`${d.path}/002/002/004/005`));
+});
+
+test('--jobs 1 and --jobs 3 leave the same tree and report the same counts', () => {
+  const build = (root: string) => {
+    const t = new TreeStore(root, 'classc');
+    for (let a = 1; a <= 7; a++) {
+      for (let i = 0; i < 12; i++) {
+        const key = `${String(a).padStart(3, '0')}/${String(i % 3).padStart(3, '0')}/${String(i).padStart(3, '0')}`;
+        const old = (a + i) % 3 === 0; // expired
+        const once = (a + i) % 5 === 0; // never revisited, 2 days old
+        t.putSync({ key, first: NOW - (old ? 90 : once ? 2 : 10) * D, last: NOW - (old ? 40 : once ? 2 : 1) * D });
+      }
+    }
+    symlinkSync('/etc/passwd', `${root}/004/001/200`);
+  };
+  const list = (root: string) => qgrey(['list', '--dir', root]).stdout;
+  using d1 = tempDir();
+  using d3 = tempDir();
+  build(d1.path);
+  build(d3.path);
+  const r1 = qgrey(['clean', '--dir', d1.path, '--no-lists', '--json', '--jobs', '1']);
+  const r3 = qgrey(['clean', '--dir', d3.path, '--no-lists', '--json', '--jobs', '3']);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.equal(r3.code, 0, r3.stderr);
+  const strip = (s: string) => {
+    const { seconds: _s, dir: _d, jobs: _j, ...rest } = JSON.parse(s);
+    return rest;
+  };
+  const c1 = strip(r1.stdout);
+  assert.deepEqual(strip(r3.stdout), c1);
+  assert.equal(JSON.parse(r3.stdout).jobs, 3);
+  assert.ok(c1.removedMaxAge > 0 && c1.removedOneTime > 0 && c1.kept > 0 && c1.anomalies === 1, JSON.stringify(c1));
+  assert.equal(list(d3.path), list(d1.path));
+  assert.match(r3.stderr, /004\/001\/200: is a symbolic link; left alone/);
+  assert.equal(lstatSync(`${d3.path}/004/001/200`).isSymbolicLink(), true);
+});
+
+test('--jobs out of range is a usage error naming it', () => {
+  using d = tempDir();
+  const r = qgrey(['clean', '--dir', d.path, '--no-lists', '--jobs', '0']);
+  assert.equal(r.code, 100);
+  assert.match(r.stderr, /bad --jobs '0': expected a whole number from 1 to 16/);
+});
