@@ -85,49 +85,9 @@ INLINE u32 odd_bytes(v128_t v) {
   return wasm_i8x16_bitmask(ws) | wasm_i8x16_bitmask(v);
 }
 
-/* a window that holds an odd byte (all 64 bytes spaces is no plain line either) */
-#define ODD (~0ull)
-
-/* The space bits of the 64 bytes at p, of which `left` belong to the body: bits at or past
-   the body's end are clear; ODD when an odd byte is in the body. Not inlined: called a few
-   times per line, from many places. */
-__attribute__((noinline)) static u64 window(const u8 *p, u32 left) {
-  u64 sp = 0, odd = 0;
-  for (u32 k = 0; k < 4; k++) {
-    v128_t v = load(p + 16 * k);
-    sp |= (u64)wasm_i8x16_bitmask(wasm_i8x16_eq(v, splat(' '))) << (16 * k);
-    odd |= (u64)odd_bytes(v) << (16 * k);
-  }
-  if (left < 64) {
-    u64 valid = (1ull << left) - 1;
-    sp &= valid;
-    odd &= valid;
-  }
-  return odd ? ODD : sp;
-}
-
 /* lanes holding '0'..'9' */
 INLINE u32 digit_bits(v128_t x) {
   return wasm_i8x16_bitmask(wasm_i8x16_lt(wasm_i8x16_add(x, splat(128 - '0')), splat(-128 + 10)));
-}
-
-/* the n bytes at v are all digits (n may be 0); no branch on the bytes themselves */
-INLINE int digits(const u8 *v, u32 n) {
-  while (n > 16) {
-    if (digit_bits(load(v)) != 0xffff) return 0;
-    v += 16;
-    n -= 16;
-  }
-  u32 want = (1u << n) - 1;
-  return (digit_bits(load(v)) & want) == want;
-}
-
-/* ''/'yes'/'no' (ok_empty), 'yes'/'no' */
-INLINE int yes_no(const u8 *v, u32 n, int ok_empty) {
-  if (n == 0) return ok_empty;
-  if (n == 3) return v[0] == 'y' && v[1] == 'e' && v[2] == 's';
-  if (n == 2) return v[0] == 'n' && v[1] == 'o';
-  return 0;
 }
 
 /* 8 hex digits, already checked to be [0-9a-f], to their value (the first digit the highest) */
@@ -175,99 +135,129 @@ INLINE int ip4(const u8 *s, u32 n, u32 *out) {
   return 1;
 }
 
-/* the next space of the body after the last one taken, or blen when there is none (q);
-   returns 0 (from classify) when a window holds an odd byte */
-#define NEXT_SPACE()                       \
-  do {                                     \
-    while (sp == 0) {                      \
-      base += 64;                          \
-      if (base >= blen) break;             \
-      sp = window(b + base, blen - base);  \
-      if (sp == ODD) return 0;             \
-    }                                      \
-    if (sp == 0) {                         \
-      q = blen;                            \
-    } else {                               \
-      q = base + (u32)__builtin_ctzll(sp); \
-      sp &= sp - 1;                        \
-    }                                      \
-  } while (0)
-
-/* the next token is KEY followed by a value: v, vn */
-#define KEY(key)                                \
-  do {                                          \
-    if (q >= blen) return 0;                    \
-    if (!LIT(b + q + 1, key)) return 0;         \
-    v = b + q + 1 + (sizeof(key) - 1);          \
-    NEXT_SPACE();                               \
-    vn = (u32)(b + q - v);                      \
-  } while (0)
-
 #define PREFIX "qlogenvelope: result=accepted code=250 reason="
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
+/* spaces in a plain body: 21, or 22 with sslproto= */
+#define SPACES 21
+/* longer bodies are left to JavaScript */
+#define MAX_BODY 2048
+
+/* bits for the first n bytes, n <= 8 / n <= 16 */
+#define LOW8(n) ((n) >= 8 ? ~0ull : ((1ull << (8 * (n))) - 1))
+
+/* nonzero unless p starts with the key k (at most 16 bytes, s zero-padded to 16): no branch */
+INLINE u64 keydiff(const u8 *p, const char *k, u32 n) {
+  u64 d = (load64(p) ^ load64(k)) & LOW8(n);
+  if (n > 8) d |= (load64(p + 8) ^ load64(k + 8)) & LOW8(n - 8);
+  return d;
+}
+
+/* 'yes' / 'no' / '' as bits: 1 yes, 2 no, 4 empty */
+INLINE u32 yes_no_bits(const u8 *v, u32 n) {
+  u32 w = (u32)load64(v);
+  return ((n == 3) & ((w & 0xffffff) == 0x736579)) | (((n == 2) & ((w & 0xffff) == 0x6f6e)) << 1) | ((n == 0) << 2);
+}
+
+/* n (<= 16) digits at v, without a branch; longer runs are not plain */
+INLINE u32 digits16(const u8 *v, u32 n) {
+  u32 want = 0xffffu >> (16 - (n > 16 ? 16 : n));
+  return (n <= 16) & ((digit_bits(load(v)) & want) == want);
+}
 
 /* Fill r[4..12] for the line [ls, le) (le: its '\n'); returns 1 for FAST. Not inlined: in
-   scan() its registers would crowd out the search loop's. */
+   scan() its registers would crowd out the search loop's. Every token boundary is found first;
+   the checks then run without data-dependent branches. */
 __attribute__((noinline)) static int classify(u32 ls, u32 le, u32 *r) {
   const u8 *s = input + ls;
   u32 len = le - ls;
   if (len > 0 && s[len - 1] == '\r') len--;
-  if (len < 26 + PREFIX_LEN) return 0;
+  if (len < 26 + PREFIX_LEN || len > 26 + MAX_BODY) return 0;
   /* the label: '@', 24 lowercase hex digits, ' ' */
   if (s[0] != '@' || s[25] != ' ') return 0;
   if (!hex16(load(s + 1)) || !hex16(load(s + 9))) return 0;
-  /* the body: tokens between single spaces; q is the end of the current token */
   const u8 *b = s + 26;
   u32 blen = len - 26;
   u32 flags = 0;
   if (LIT(b, "qlogreceived")) flags |= F_RECEIVED;
   else if (!LIT(b, "qlogenvelope")) return 0;
   if (!LIT(b + 12, ": result=accepted code=250 reason=")) return 0;
-  u32 base = 0, q;
-  u64 sp = window(b, blen);
-  if (sp == ODD) return 0;
-  /* the prefix holds exactly three spaces */
-  sp &= sp - 1;
-  sp &= sp - 1;
-  sp &= sp - 1;
-  const u8 *v = b + PREFIX_LEN;
-  NEXT_SPACE();
-  u32 vn;
-  KEY("detail=");
-  KEY("helo=");
-  KEY("mailfrom=");
-  KEY("rcptto=");
-  KEY("relay=");
-  if (!yes_no(v, vn, 0)) return 0;
-  if (vn == 3) flags |= F_RELAY;
-  KEY("rcpthosts=");
-  if (!yes_no(v, vn, 1)) return 0;
-  KEY("size=");
-  if (!digits(v, vn)) return 0;
-  KEY("authuser=");
+  /* the spaces of the body, in order; no odd byte anywhere in it */
+  u32 pos[SPACES + 2];
+  u32 np = 0;
+  u64 odd = 0;
+  for (u32 base = 0; base < blen; base += 64) {
+    u64 sp = 0, od = 0;
+    for (u32 k = 0; k < 4; k++) {
+      v128_t v = load(b + base + 16 * k);
+      sp |= (u64)wasm_i8x16_bitmask(wasm_i8x16_eq(v, splat(' '))) << (16 * k);
+      od |= (u64)odd_bytes(v) << (16 * k);
+    }
+    if (blen - base < 64) {
+      u64 valid = (1ull << (blen - base)) - 1;
+      sp &= valid;
+      od &= valid;
+    }
+    odd |= od;
+    if (np + (u32)__builtin_popcountll(sp) > SPACES + 1) return 0;
+    while (sp) {
+      pos[np++] = base + (u32)__builtin_ctzll(sp);
+      sp &= sp - 1;
+    }
+  }
+  if (odd || np < SPACES) return 0;
+  pos[np] = blen;
+  /* the prefix holds the first three spaces (13, 29, 38) */
+  u32 ssl = np - SPACES;
+  u64 diff = 0;
+  u32 ok = 1;
+  const u8 *v;
+  u32 vn, yn;
+#define TOKEN(j, key)                                        \
+  do {                                                       \
+    const u8 *t = b + pos[(j) - 1] + 1;                      \
+    diff |= keydiff(t, (const char[16]){key}, sizeof(key) - 1); \
+    v = t + sizeof(key) - 1;                                 \
+    vn = (u32)(b + pos[j] - v);                              \
+  } while (0)
+  TOKEN(4, "detail=");
+  TOKEN(5, "helo=");
+  TOKEN(6, "mailfrom=");
+  TOKEN(7, "rcptto=");
+  TOKEN(8, "relay=");
+  yn = yes_no_bits(v, vn);
+  ok &= (yn & 3) != 0;
+  flags |= (yn & 1) ? F_RELAY : 0;
+  TOKEN(9, "rcpthosts=");
+  ok &= yes_no_bits(v, vn) != 0;
+  TOKEN(10, "size=");
+  ok &= digits16(v, vn);
+  TOKEN(11, "authuser=");
   r[8] = (u32)(v - input);
   r[9] = vn;
-  KEY("authtype=");
-  KEY("encrypted=");
-  if (!(vn == 0 || (vn == 3 && (LIT(v, "ssl") || LIT(v, "tls"))))) return 0;
-  KEY("sslverified=");
-  if (!yes_no(v, vn, 1)) return 0;
-  if (q < blen && LIT(b + q + 1, "sslproto=")) KEY("sslproto=");
-  KEY("localip=");
-  KEY("localport=");
-  if (!digits(v, vn)) return 0;
-  KEY("remoteip=");
+  TOKEN(12, "authtype=");
+  TOKEN(13, "encrypted=");
+  u32 enc = (u32)load64(v) & 0xffffff;
+  ok &= (vn == 0) | ((vn == 3) & ((enc == 0x6c7373) | (enc == 0x736c74)));
+  TOKEN(14, "sslverified=");
+  ok &= yes_no_bits(v, vn) != 0;
+  if (ssl) TOKEN(15, "sslproto=");
+  TOKEN(15 + ssl, "localip=");
+  TOKEN(16 + ssl, "localport=");
+  ok &= digits16(v, vn);
+  TOKEN(17 + ssl, "remoteip=");
   r[10] = (u32)(v - input);
   r[11] = vn;
   if (ip4(v, vn, &r[12])) flags |= F_IP4;
   else r[12] = 0;
-  KEY("remoteport=");
-  if (!digits(v, vn)) return 0;
-  KEY("remotehost=");
-  KEY("qp=");
-  if (!digits(v, vn)) return 0;
-  KEY("pid=");
-  if (vn == 0 || !digits(v, vn) || q != blen) return 0;
+  TOKEN(18 + ssl, "remoteport=");
+  ok &= digits16(v, vn);
+  TOKEN(19 + ssl, "remotehost=");
+  TOKEN(20 + ssl, "qp=");
+  ok &= digits16(v, vn);
+  TOKEN(21 + ssl, "pid=");
+  ok &= (vn > 0) & digits16(v, vn);
+#undef TOKEN
+  if (diff || !ok) return 0;
   r[4] = hex8(s + 1);
   r[5] = hex8(s + 9);
   r[6] = hex8(s + 17);

@@ -372,6 +372,30 @@ test('hand-made hostile lines: the same records and facts with and without wasm'
   }
 });
 
+test('plain lines of every accepted shape take the fast path', async () => {
+  using d = tempDir();
+  const f = join(d.path, 'log');
+  const plain = [
+    body(),
+    body({ kind: 'qlogreceived', reason: 'queueaccept', detail: '', rcpthosts: '', size: '2345', qp: '4712' }),
+    body({ relay: 'yes', rcpthosts: 'no' }),
+    body({ authuser: 'bob@example.org', authtype: 'login', encrypted: 'tls', sslverified: 'yes', sslproto: 'TLSv1.3' }),
+    body({ encrypted: 'ssl', sslproto: '' }),
+    body({ sslproto: 'TLSv1.2', sslverified: '' }),
+    body({ reason: '', detail: '', helo: '', mailfrom: '', rcptto: '', rcpthosts: '', size: '', authuser: '', authtype: '', encrypted: '', sslverified: '', localip: '', localport: '', remoteip: '', remoteport: '', remotehost: '', qp: '' }),
+    body({ remoteip: '2001:db8::1' }),
+    body({ remoteip: '001.002.003.004', size: '1234567890123456' }),
+    body({ helo: 'nul\x00byte', mailfrom: 'ctl\x01\x1f\x7f' }),
+  ];
+  for (const [i, b] of plain.entries()) {
+    for (const end of ['\n', '\r\n']) {
+      writeFileSync(f, `${label(i)} ${b}${end}`, 'latin1');
+      const r = await read([f], { needle: ACCEPTED_NEEDLE });
+      assert.equal(r.facts, 1, `not FAST: ${JSON.stringify(b + end)}`);
+    }
+  }
+});
+
 test('fuzzed lines: the same records and facts with and without wasm', async () => {
   using d = tempDir();
   const f = join(d.path, 'log');
