@@ -5,17 +5,13 @@
 //   then every directory left empty. Symlinks and other odd things are reported, left alone.
 // Also drops expired entries from the white- and blacklist files.
 
-import { fork, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { lstatSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CleanArgs } from '../commands/clean.js';
 import { parseDuration } from '../core/when.js';
-import { QgreyError, permanent, quote, temporary } from '../core/errors.js';
+import { QgreyError, reason } from '../core/errors.js';
 import type { Layout } from '../core/key.js';
-import { treeDir, layoutName, OURS_PREFIX } from '../store/tree.js';
-import { applyPart, walkPart, type Applied, type PartParams } from './clean-part.js';
-import type { FromChild, ToChild } from './clean-child.js';
+import { treeDir, walkTree, layoutName, anomalyLine, tempPid } from '../store/tree.js';
 import { lockTree } from '../store/lock.js';
 import { listDir, listPath, purgeExpired, LIST_NAMES } from '../store/lists.js';
 
@@ -32,78 +28,30 @@ export interface CleanReport {
   removedTemps: number;
   anomalies: number;
   listsPurged: number;
-  /** processes that shared the walk (--jobs, at most one per top-level directory) */
-  jobs: number;
   seconds: number;
 }
 
-/** A share of the walk in a child process (see clean-child.ts). */
-class Child {
-  private readonly proc: ChildProcess;
-  private readonly queue: FromChild[] = [];
-  private waiter: ((m: FromChild | null) => void) | null = null;
-  private exit: number | null = null;
-
-  constructor(params: PartParams) {
-    this.proc = fork(fileURLToPath(new URL('./clean-child.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.proc.on('message', (m) => this.deliver(m as FromChild));
-    this.proc.on('exit', (c, sig) => {
-      this.exit = c ?? (sig ? 128 : 111);
-      this.deliver(null);
-    });
-    this.proc.on('error', () => this.deliver(null));
-    this.proc.send({ params } satisfies ToChild);
-  }
-
-  private deliver(m: FromChild | null): void {
-    if (m !== null) this.queue.push(m);
-    const w = this.waiter;
-    if (w !== null && (this.queue.length > 0 || m === null)) {
-      this.waiter = null;
-      w(this.queue.shift() ?? null);
-    }
-  }
-
-  /** the next message; a child that died without a word is a temporary failure */
-  private async next(): Promise<FromChild> {
-    const m = this.queue.shift() ?? (this.exit !== null ? null : await new Promise<FromChild | null>((res) => (this.waiter = res)));
-    if (m === null) throw temporary(`clean: a helper process walking part of the tree died (exit ${this.exit ?? '?'}); nothing it had not removed yet was removed`);
-    if ('error' in m) throw new QgreyError(m.error, m.exitCode === 100 ? 100 : 111);
-    return m;
-  }
-
-  async walked(): Promise<Extract<FromChild, { walked: unknown }>['walked']> {
-    const m = await this.next();
-    if (!('walked' in m)) throw temporary('clean: protocol error with a helper process');
-    return m.walked;
-  }
-
-  go(yes: boolean): void {
-    if (this.proc.connected) this.proc.send({ go: yes } satisfies ToChild);
-  }
-
-  async applied(): Promise<Applied> {
-    const m = await this.next();
-    if (!('applied' in m)) throw temporary('clean: protocol error with a helper process');
-    return m.applied;
-  }
-
-  /** wait for the process to end */
-  async done(): Promise<void> {
-    if (this.exit === null) await new Promise<void>((res) => this.proc.once('exit', () => res()));
-  }
-
-  kill(): void {
-    if (this.exit === null) this.proc.kill('SIGTERM');
+/** chdir into a tree directory, making sure it is the directory itself and not a symlink to elsewhere. */
+function enter(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    if (!st.isDirectory()) return false;
+    process.chdir(path);
+    const here = statSync('.');
+    return here.ino === st.ino && here.dev === st.dev;
+  } catch {
+    return false;
   }
 }
 
-/** The tree's top-level names, sorted; empty when they cannot be read (the walk then says why). */
-function topNames(root: string): string[] {
+/** whether a process with this pid exists (EPERM: it does, under another user) */
+function processAlive(pid: number): boolean {
+  if (pid <= 0) return true; // not a pid we can check: keep the file
   try {
-    return readdirSync(root).filter((n) => !n.startsWith(OURS_PREFIX)).sort();
-  } catch {
-    return [];
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 
@@ -113,39 +61,10 @@ export async function run(argv: CleanArgs): Promise<number> {
   const root = resolve(treeDir(argv.dir));
   const maxAge = parseDuration(argv['max-age'], '--max-age');
   const oneTime = parseDuration(argv['one-time'], '--one-time');
-  const jobs = argv.jobs;
-  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 16) throw permanent(`bad --jobs ${quote(String(argv.jobs))}: expected a whole number from 1 to 16`);
   const dry = argv['dry-run'];
   const lock = dry ? null : await lockTree(root, 'qgrey clean');
-  const children: Child[] = [];
   try {
     const now = Math.floor(Date.now() / 1000);
-    const params: PartParams = { root, now, maxAge, oneTime, dry };
-    // the top-level directories dealt round-robin: share 0 to this process, the others to children
-    const tops = jobs > 1 ? topNames(root) : [];
-    const shares = Math.min(jobs, tops.length);
-    const mine: string[] = [];
-    const theirs: string[][] = Array.from({ length: Math.max(0, shares - 1) }, () => []);
-    tops.forEach((n, i) => (i % shares === 0 ? mine : theirs[(i % shares) - 1]!).push(n));
-    for (const only of theirs) children.push(new Child({ ...params, only }));
-    const skip = theirs.flat();
-    const w = walkPart(skip.length ? { ...params, skip } : params);
-    const walked = [w, ...(await Promise.all(children.map((c) => c.walked())))];
-    const seen: Partial<Record<Layout, string>> = {};
-    for (const x of walked) {
-      seen.classc ??= x.seen.classc;
-      seen.byip ??= x.seen.byip;
-    }
-    if (seen.classc !== undefined && seen.byip !== undefined) {
-      for (const c of children) c.go(false);
-      throw new QgreyError(
-        `${root} mixes the two layouts (${layoutName('classc')} entry ${seen.classc}, ${layoutName('byip')} entry ${seen.byip}); jgreylist cannot use such a tree: refusing to clean it (rebuild it with qgrey rebuild)`,
-        100,
-      );
-    }
-    for (const c of children) c.go(true);
-    const applied = [applyPart(params, w), ...(await Promise.all(children.map((c) => c.applied())))];
-    await Promise.all(children.map((c) => c.done()));
     const rep: CleanReport = {
       dir: root,
       dryRun: dry,
@@ -157,20 +76,136 @@ export async function run(argv: CleanArgs): Promise<number> {
       removedTemps: 0,
       anomalies: 0,
       listsPurged: 0,
-      jobs: walked.length,
       seconds: 0,
     };
-    for (const x of walked) {
-      rep.kept += x.kept;
-      rep.anomalies += x.anomalies;
+    // walk: collect removals; remember which directories keep something
+    const removals: { key: string; atime: number; mtime: number; why: 'max-age' | 'one-time' }[] = [];
+    const dirs: string[] = [];
+    const temps: string[] = [];
+    const keep = new Set<string>();
+    let lastKept = '';
+    const keepUp = (key: string) => {
+      let d = key.slice(0, key.lastIndexOf('/'));
+      if (d === lastKept) return;
+      lastKept = d;
+      while (d !== '' && !keep.has(d)) {
+        keep.add(d);
+        const i = d.lastIndexOf('/');
+        d = i === -1 ? '' : d.slice(0, i);
+      }
+    };
+    const seen: Partial<Record<Layout, string>> = {};
+    for (const x of walkTree(root, { dirs: true, temps: true })) {
+      if (x.type === 'entry') {
+        seen[x.layout] ??= x.entry.key;
+        const age = now - x.atime;
+        if (age > maxAge) removals.push({ key: x.entry.key, atime: x.atime, mtime: x.mtime, why: 'max-age' });
+        else if (oneTime > 0 && x.atime === x.mtime && age > oneTime) removals.push({ key: x.entry.key, atime: x.atime, mtime: x.mtime, why: 'one-time' });
+        else {
+          rep.kept++;
+          keepUp(x.entry.key);
+        }
+      } else if (x.type === 'anomaly') {
+        rep.anomalies++;
+        process.stderr.write(`qgrey: warning: ${anomalyLine(root, x.anomaly)}\n`);
+        keepUp(x.anomaly.key);
+      } else if (x.type === 'temp') temps.push(x.key);
+      else dirs.push(x.key);
     }
-    for (const a of applied) {
-      rep.removedMaxAge += a.removedMaxAge;
-      rep.removedOneTime += a.removedOneTime;
-      rep.removedDirs += a.removedDirs;
-      rep.removedTemps += a.removedTemps;
-      rep.changed += a.changed;
-      rep.kept += a.changed;
+    if (seen.classc !== undefined && seen.byip !== undefined) {
+      throw new QgreyError(
+        `${root} mixes the two layouts (${layoutName('classc')} entry ${seen.classc}, ${layoutName('byip')} entry ${seen.byip}); jgreylist cannot use such a tree: refusing to clean it (rebuild it with qgrey rebuild)`,
+        100,
+      );
+    }
+    // apply, one directory at a time from inside it (short lookups, and a directory that was
+    // swapped for a symlink since the walk is noticed: '.' must be the directory we lstat'ed)
+    const home = process.cwd();
+    let inDir: string | null = null;
+    let dirOk = false;
+    try {
+      for (const r of removals) {
+        if (dry) {
+          if (r.why === 'max-age') rep.removedMaxAge++;
+          else rep.removedOneTime++;
+          continue;
+        }
+        const slash = r.key.lastIndexOf('/');
+        const dir = r.key.slice(0, slash);
+        const name = r.key.slice(slash + 1);
+        if (dir !== inDir) {
+          inDir = dir;
+          dirOk = enter(root + '/' + dir);
+          if (!dirOk) process.stderr.write(`qgrey: warning: ${root}/${dir}: changed since the walk (gone, or no longer a directory); left its entries alone\n`);
+        }
+        if (!dirOk) {
+          rep.changed++;
+          rep.kept++;
+          continue;
+        }
+        // the wrapper may have touched it since the walk: look again, and only at this file
+        let st;
+        try {
+          st = lstatSync(name);
+        } catch {
+          continue;
+        }
+        if (!st.isFile() || Math.floor(st.atimeMs / 1000) !== r.atime || Math.floor(st.mtimeMs / 1000) !== r.mtime) {
+          rep.changed++;
+          rep.kept++;
+          continue;
+        }
+        try {
+          unlinkSync(name);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw new QgreyError(`unable to remove ${root}/${r.key}: ${reason(err)}`, 111, { cause: err });
+        }
+        if (r.why === 'max-age') rep.removedMaxAge++;
+        else rep.removedOneTime++;
+      }
+      // temporary files of interrupted puts (ours hold the tree lock, as this run does): once
+      // their process is gone
+      inDir = null;
+      for (const key of temps) {
+        const slash = key.lastIndexOf('/');
+        const dir = key.slice(0, slash);
+        const name = key.slice(slash + 1);
+        if (processAlive(tempPid(name))) continue;
+        if (dry) {
+          rep.removedTemps++;
+          continue;
+        }
+        if (dir !== inDir) {
+          inDir = dir;
+          dirOk = enter(root + '/' + dir);
+        }
+        if (!dirOk) continue;
+        const st = lstatSync(name, { throwIfNoEntry: false });
+        if (st === undefined || !st.isFile()) continue;
+        try {
+          unlinkSync(name);
+          rep.removedTemps++;
+        } catch {
+          /* gone meanwhile, or not ours to remove: leave it */
+        }
+      }
+    } finally {
+      process.chdir(home);
+    }
+    // directories come post-order (deepest first): remove those that kept nothing
+    for (const d of dirs) {
+      if (keep.has(d)) continue;
+      if (dry) {
+        rep.removedDirs++;
+        continue;
+      }
+      try {
+        rmdirSync(root + '/' + d);
+        rep.removedDirs++;
+      } catch {
+        /* something new arrived in it meanwhile: keep it */
+      }
     }
     // the lists: expired entries go
     if (argv.lists) {
@@ -194,7 +229,6 @@ export async function run(argv: CleanArgs): Promise<number> {
     }
     return 0;
   } finally {
-    for (const c of children) c.kill();
     lock?.release();
   }
 }

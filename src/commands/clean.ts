@@ -7,7 +7,6 @@ export interface CleanArgs {
   lists: boolean;
   listdir?: string;
   'dry-run': boolean;
-  jobs: number;
   json: boolean;
   quiet: boolean;
 }
@@ -23,7 +22,6 @@ export const clean: CommandModule<object, CleanArgs> = {
       .option('lists', { type: 'boolean', default: true, describe: 'also drop expired white/blacklist entries (--no-lists to skip)' })
       .option('listdir', { type: 'string', describe: 'where the lists are (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
       .option('dry-run', { type: 'boolean', default: false, alias: 'n', describe: 'change nothing; say what would be removed' })
-      .option('jobs', { type: 'number', default: 2, alias: 'j', describe: 'processes that share the walk and the removals, each taking whole top-level directories (1: this process alone)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object' })
       .option('quiet', { type: 'boolean', default: false, alias: 'q', describe: 'no summary line (warnings and errors still go to stderr)' })
       .example('$0 clean', 'the nightly cron job: one summary line')

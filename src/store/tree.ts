@@ -397,8 +397,6 @@ export interface WalkOptions {
   readonly dirs?: boolean;
   /** yield our temporary files as `temp` items instead of reporting them as foreign names */
   readonly temps?: boolean;
-  /** walk only the names in the root this accepts (to share a walk between processes) */
-  readonly top?: (name: string) => boolean;
 }
 
 function readDir(path: string): Dirent[] {
@@ -423,7 +421,6 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkI
   for (const d of top) {
     const name = d.name;
     if (name.startsWith(OURS_PREFIX)) continue;
-    if (opts.top !== undefined && !opts.top(name)) continue;
     if (d.isSymbolicLink()) {
       yield { type: 'anomaly', anomaly: { key: name, what: 'symlink', detail: 'is a symbolic link; left alone' } };
       continue;
