@@ -10,7 +10,7 @@ import { Zone } from '../core/zone.js';
 import { parsePrefix, parseBody, acceptedFacts, type AcceptedFacts, type LogEvent } from '../core/logline.js';
 import { parseIp } from '../core/ip.js';
 import { quote } from '../core/errors.js';
-import { acceptedScanner, ACCEPTED_NEEDLE, FAST, F_IP4, F_RECEIVED, F_RELAY, HEAD, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_HI, R_IP, R_IP4, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, type AcceptedScanner } from '../native/accepted.js';
+import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_RECEIVED, F_RELAY, HEAD, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_HI, R_IP, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, type AcceptedScanner } from '../native/accepted.js';
 import { expandSources, type FileSource } from './sources.js';
 import { openLog } from './open.js';
 
@@ -204,7 +204,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
           r.facts = {
             kind: flags & F_RECEIVED ? 'qlogreceived' : 'qlogenvelope',
             remoteip,
-            ip: flags & F_IP4 ? { family: 4, value: o[k + R_IP4]!, mapped: false } : parseIp(remoteip),
+            ip: recordIp(o, k) ?? parseIp(remoteip),
             relay: (flags & F_RELAY) !== 0,
             authuser: authLen === 0 ? '' : line.slice(authAt, authAt + authLen),
           };

@@ -16,10 +16,12 @@
  *   0 line start   1 line end (index of its '\n')   2 1-based line index in the input
  *   3 status: 0 OTHER, 1 FAST; for FAST only:
  *   4 label seconds, high word   5 label seconds, low word   6 label nanoseconds
- *   7 flags: F_RECEIVED (qlogreceived, else qlogenvelope), F_RELAY (relay=yes), F_IP4 (word 12
- *     holds remoteip as parseIp reads a plain dotted quad; else JavaScript parses remoteip)
+ *   7 flags: F_RECEIVED (qlogreceived, else qlogenvelope), F_RELAY (relay=yes); how parseIp
+ *     (src/core/ip.ts) reads remoteip: F_IP4 a dotted quad (word 12), F_MAPPED an IPv4-mapped
+ *     IPv6 address (word 12), F_IP6 an IPv6 address (words 14..17: its groups, two a word, the
+ *     first in the high half); none of them: JavaScript parses remoteip
  *   8 authuser offset   9 authuser length   10 remoteip offset   11 remoteip length
- *   12 the IPv4 address (when F_IP4)
+ *   12 the IPv4 address (F_IP4, F_MAPPED)
  *   13 where the line was copied to in `text`
  * out[0] = newlines in the input, out[1] = records written, out[2] = bytes in `text`.
  * The FAST lines are copied one after the other to `text`: JavaScript makes one string of them
@@ -37,12 +39,14 @@ typedef unsigned long long u64;
 #define NEEDLE_LEN 24
 /* a line holding the needle has at least NEEDLE_LEN + 1 bytes */
 #define MAX_HITS (IN_CAP / (NEEDLE_LEN + 1) + 1)
-#define REC 16
+#define REC 24
 #define HEAD 4
 
 #define F_RECEIVED 1u
 #define F_RELAY 2u
 #define F_IP4 4u
+#define F_MAPPED 8u
+#define F_IP6 16u
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -133,6 +137,76 @@ INLINE int ip4(const u8 *s, u32 n, u32 *out) {
   if ((o0 | o1 | o2 | o3) > 255) return 0;
   *out = (o0 << 24) | (o1 << 16) | (o2 << 8) | o3;
   return 1;
+}
+
+/* one piece of an IPv6 address (parseHexGroup): 1..4 hex digits of either case, or -1 */
+INLINE int hex_group(const u8 *s, u32 n) {
+  if (n == 0 || n > 4) return -1;
+  u32 v = 0;
+  for (u32 i = 0; i < n; i++) {
+    u32 c = s[i], d;
+    if (c - '0' <= 9) d = c - '0';
+    else if ((c | 0x20) - 'a' <= 5) d = (c | 0x20) - 'a' + 10;
+    else return -1;
+    v = v * 16 + d;
+  }
+  return (int)v;
+}
+
+/* expand() of parseIp6Groups: the pieces of s[a, b) between ':' into g[*k...]; the last piece
+   may be a dotted quad (two groups). At most `max` groups (more could never make 8). */
+static int ip6_part(const u8 *s, u32 a, u32 b, u32 *g, u32 *k, u32 max) {
+  if (a == b) return 1;
+  for (;;) {
+    u32 e = a;
+    int dot = 0;
+    while (e < b && s[e] != ':') dot |= s[e++] == '.';
+    if (e == b && dot) {
+      u32 v4;
+      if (!ip4(s + a, e - a, &v4) || *k + 2 > max) return 0;
+      g[(*k)++] = v4 >> 16;
+      g[(*k)++] = v4 & 0xffff;
+      return 1;
+    }
+    int h = hex_group(s + a, e - a);
+    if (h < 0 || *k + 1 > max) return 0;
+    g[(*k)++] = (u32)h;
+    if (e == b) return 1;
+    a = e + 1;
+  }
+}
+
+/* parseIp of src/core/ip.ts for an address with a ':': F_MAPPED (r[12]) or F_IP6 (r[14..17]),
+   or 0 when it is no address (JavaScript then finds that out for itself) */
+__attribute__((noinline)) static u32 ip6(const u8 *s, u32 n, u32 *r) {
+  if (n < 2 || n > 45) return 0;
+  u32 dbl = n, colon = 0;
+  for (u32 i = 0; i + 1 < n; i++) {
+    if (s[i] == ':' && s[i + 1] == ':') {
+      if (dbl != n) return 0; /* a second '::' (also ':::') */
+      dbl = i;
+    }
+  }
+  for (u32 i = 0; i < n; i++) colon |= s[i] == ':';
+  if (!colon) return 0;
+  u32 g[8], k = 0;
+  if (dbl == n) {
+    if (!ip6_part(s, 0, n, g, &k, 8) || k != 8) return 0;
+  } else {
+    u32 head[8], h = 0, t = 0;
+    if (!ip6_part(s, 0, dbl, head, &h, 7) || !ip6_part(s, dbl + 2, n, g, &t, 7) || h + t > 7) return 0;
+    /* head, zeros, tail */
+    u32 fill = 8 - h - t;
+    for (u32 i = t; i-- > 0;) g[i + h + fill] = g[i];
+    for (u32 i = 0; i < h; i++) g[i] = head[i];
+    for (u32 i = 0; i < fill; i++) g[h + i] = 0;
+  }
+  if ((g[0] | g[1] | g[2] | g[3] | g[4]) == 0 && g[5] == 0xffff) {
+    r[12] = (g[6] << 16) | g[7];
+    return F_MAPPED;
+  }
+  for (u32 i = 0; i < 4; i++) r[14 + i] = (g[2 * i] << 16) | g[2 * i + 1];
+  return F_IP6;
 }
 
 #define PREFIX "qlogenvelope: result=accepted code=250 reason="
@@ -248,7 +322,7 @@ __attribute__((noinline)) static int classify(u32 ls, u32 le, u32 *r) {
   r[10] = (u32)(v - input);
   r[11] = vn;
   if (ip4(v, vn, &r[12])) flags |= F_IP4;
-  else r[12] = 0;
+  else flags |= ip6(v, vn, r);
   TOKEN(18 + ssl, "remoteport=");
   ok &= digits16(v, vn);
   TOKEN(19 + ssl, "remotehost=");

@@ -4,6 +4,7 @@
 // the same records.
 
 import { ACCEPTED_WASM } from './accepted-wasm.js';
+import type { Ip } from '../core/ip.js';
 
 /** The needle the scan looks for; the reader uses it only for exactly this needle. */
 export const ACCEPTED_NEEDLE = 'result=accepted code=250';
@@ -13,10 +14,14 @@ export const OTHER = 0;
 /** record status: a plain accepted line behind a TAI64N label; its facts are in the record */
 export const FAST = 1;
 
-/** flags (word F_FLAGS): qlogreceived (else qlogenvelope), relay=yes, remoteip is an IPv4 dotted quad */
+/** flags (word R_FLAGS): qlogreceived (else qlogenvelope), relay=yes; how parseIp reads remoteip:
+ * an IPv4 dotted quad (R_IP4), an IPv4-mapped IPv6 address (R_IP4), an IPv6 address (R_GROUPS);
+ * none of these: parse it in JavaScript */
 export const F_RECEIVED = 1;
 export const F_RELAY = 2;
 export const F_IP4 = 4;
+export const F_MAPPED = 8;
+export const F_IP6 = 16;
 
 /** word offsets in a record (see accepted.c) */
 export const R_START = 0;
@@ -33,6 +38,8 @@ export const R_IP = 10;
 export const R_IP_LEN = 11;
 export const R_IP4 = 12;
 export const R_TEXT = 13;
+/** 4 words: the 8 groups of an IPv6 address, two a word, the first in the high half */
+export const R_GROUPS = 14;
 
 /** words before the first record: newlines, records, bytes of FAST lines in `text` */
 export const HEAD = 4;
@@ -66,6 +73,22 @@ interface Exports {
   input_cap(): number;
   record_words(): number;
   scan(n: number): number;
+}
+
+/**
+ * remoteip of the FAST record at word k as parseIp would return it, or undefined when the C
+ * left it to JavaScript (then parseIp decides, which may well say null).
+ */
+export function recordIp(o: Uint32Array, k: number): Ip | undefined {
+  const flags = o[k + R_FLAGS]!;
+  if (flags & F_IP4) return { family: 4, value: o[k + R_IP4]!, mapped: false };
+  if (flags & F_MAPPED) return { family: 4, value: o[k + R_IP4]!, mapped: true };
+  if (flags & F_IP6) {
+    const at = k + R_GROUPS;
+    const a = o[at]!, b = o[at + 1]!, c = o[at + 2]!, d = o[at + 3]!;
+    return { family: 6, groups: [a >>> 16, a & 0xffff, b >>> 16, b & 0xffff, c >>> 16, c & 0xffff, d >>> 16, d & 0xffff] };
+  }
+  return undefined;
 }
 
 let loaded: AcceptedScanner | null | undefined;

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { openLogs, recordFacts, type LogRecord, type ReadOptions } from '../../src/logs/read.js';
 import { acceptedFacts } from '../../src/core/logline.js';
 import { encodeLabel, type Stamp } from '../../src/core/tai64n.js';
-import { formatIp } from '../../src/core/ip.js';
+import { formatIp, parseIp } from '../../src/core/ip.js';
 import { Zone } from '../../src/core/zone.js';
-import { acceptedScanner, ACCEPTED_NEEDLE, FAST, HEAD, OTHER, R_LINE, R_STATUS } from '../../src/native/accepted.js';
+import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, HEAD, OTHER, R_LINE, R_STATUS } from '../../src/native/accepted.js';
 import { FIXTURES, ROOT, run, tempDir } from '../helpers/util.js';
 
 const T0 = 1_790_000_000;
@@ -238,6 +238,31 @@ function fuzzedLines(n: number): string[] {
     }
     out.push(`${label(i)} ${body({ remoteip: ip })}`);
   }
+  // remoteip: IPv6 in every spelling: groups of 0..5 hex digits of either case, '::' anywhere
+  // (also twice, ':::'), dotted tails, IPv4-mapped, too many or too few groups
+  const hexes = '0123456789abcdefABCDEFg';
+  const group = () => {
+    const len = rnd() < 0.1 ? pick([0, 5]) : 1 + Math.floor(rnd() * 4);
+    let g = '';
+    for (let k = 0; k < len; k++) g += rnd() < 0.3 ? '0' : hexes[Math.floor(rnd() * hexes.length)]!;
+    return g;
+  };
+  for (let i = 0; i < n / 4; i++) {
+    const count = rnd() < 0.6 ? 8 : Math.floor(rnd() * 10);
+    const parts = Array.from({ length: count }, group);
+    if (rnd() < 0.3) parts.splice(-2, 2, [run(), run(), run(), run()].join('.'));
+    let ip = parts.join(':');
+    if (rnd() < 0.5) {
+      const at = Math.floor(rnd() * (parts.length + 1));
+      ip = [...parts.slice(0, at), '', ...parts.slice(at)].join(':');
+      if (at === 0) ip = ':' + ip;
+      if (at === parts.length) ip += ':';
+    }
+    if (rnd() < 0.15) ip = pick(['::ffff:', '::FFFF:', '0:0:0:0:0:ffff:', '::fffe:', '64:ff9b::']) + (rnd() < 0.5 ? [run(), run(), run(), run()].join('.') : `${group()}:${group()}`);
+    if (rnd() < 0.05) ip = ip.replace(':', ':::');
+    if (rnd() < 0.05) ip += '%eth0';
+    out.push(`${label(i)} ${body({ remoteip: ip })}`);
+  }
   // long digit runs where digits are expected
   for (const d of ['1234567890123456', '12345678901234567', '123456789012345678901234567890123', '1234567890123456789x', 'x234567890123456789', '1x' + '2'.repeat(31), '9'.repeat(40) + 'x']) {
     out.push(`${label(1)} ${body({ size: d })}`, `${label(2)} ${body({ qp: d, pid: d })}`, `${label(3)} ${body({ remoteport: d })}`);
@@ -354,6 +379,34 @@ test('scanner: newline count, 1-based line index of each hit, FAST only for plai
     [5, OTHER],
     [6, FAST],
   ]);
+});
+
+test('scanner: the C reads remoteip exactly as parseIp does (every address it accepts, none it refuses)', () => {
+  const w = acceptedScanner()!;
+  const addrs = new Set<string>([
+    '1.2.3.4', '001.002.003.004', '255.255.255.255', '2001:db8::1', '2001:DB8::A', '::', '::1', '1::', 'fe80::1:2',
+    '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:1.2.3.4', '::ffff:192.0.2.7', '::FFFF:c000:207', '0:0:0:0:0:ffff:1.2.3.4',
+    '::1:ffff:1.2.3.4', '0:0:0:0:1:ffff:c000:207', '1.2.3.4::', '::0.0.0.0', '64:ff9b::192.0.2.1',
+  ]);
+  for (const line of fuzzedLines(8000)) {
+    const m = / remoteip=(\S*) remoteport=/.exec(line);
+    if (m) addrs.add(m[1]!);
+  }
+  for (const a of ['1::2::3', ':::', '1:::2', ':1::2', '1::2:', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '1::2:3:4:5:6:7:8', '12345::', 'g::1', '::1.2.3', '1.2.3.4:5::', 'fe80::1%eth0']) addrs.add(a);
+  let read = 0;
+  let read6 = 0;
+  for (const a of addrs) {
+    const text = Buffer.from(`${label(1)} ${body({ remoteip: a })}\n`, 'latin1');
+    text.copy(w.input);
+    assert.equal(w.scan(text.length), 1);
+    if (w.out[HEAD + R_STATUS] !== FAST) continue;
+    const ip = recordIp(w.out, HEAD);
+    // undefined: the C leaves it to parseIp, which it does only for what is no address
+    assert.deepEqual(ip ?? null, parseIp(a), a);
+    if (ip) read++;
+    if (ip?.family === 6) read6++;
+  }
+  assert.ok(read > 300 && read6 > 50, `${read} (${read6} IPv6) of ${addrs.size}`);
 });
 
 test('hand-made hostile lines: the same records and facts with and without wasm', async () => {
