@@ -241,7 +241,7 @@ INLINE u32 digits16(const u8 *v, u32 n) {
 /* Fill r[4..12] for the line [ls, le) (le: its '\n'); returns 1 for FAST. Not inlined: in
    scan() its registers would crowd out the search loop's. Every token boundary is found first;
    the checks then run without data-dependent branches. */
-__attribute__((noinline)) static int classify(u32 ls, u32 le, u32 *r) {
+__attribute__((noinline)) static int classify(u32 ls, u32 le, u32 *r, u8 *dst) {
   const u8 *s = input + ls;
   u32 len = le - ls;
   if (len > 0 && s[len - 1] == '\r') len--;
@@ -252,6 +252,11 @@ __attribute__((noinline)) static int classify(u32 ls, u32 le, u32 *r) {
   const u8 *b = s + 26;
   u32 blen = len - 26;
   u32 flags = 0;
+  /* the line is copied to dst on the way (used only when it is FAST): the label here, the body
+     with its windows below, and the 16 bytes from the body's end (its '\r', if any) */
+  wasm_v128_store(dst, load(s));
+  wasm_v128_store(dst + 16, load(s + 16));
+  wasm_v128_store(dst + 26 + blen, load(b + blen));
   if (LIT(b, "qlogreceived")) flags |= F_RECEIVED;
   else if (!LIT(b, "qlogenvelope")) return 0;
   if (!LIT(b + 12, ": result=accepted code=250 reason=")) return 0;
@@ -263,6 +268,7 @@ __attribute__((noinline)) static int classify(u32 ls, u32 le, u32 *r) {
     u64 sp = 0, od = 0;
     for (u32 k = 0; k < 4; k++) {
       v128_t v = load(b + base + 16 * k);
+      wasm_v128_store(dst + 26 + base + 16 * k, v);
       sp |= (u64)wasm_i8x16_bitmask(wasm_i8x16_eq(v, splat(' '))) << (16 * k);
       od |= (u64)odd_bytes(v) << (16 * k);
     }
@@ -414,13 +420,12 @@ INLINE u32 hit(u32 at, u32 from, u32 lines_before_from, u64 nlm, u32 block, u32 
   rec[0] = ls;
   rec[1] = le;
   rec[2] = idx;
-  rec[3] = (u32)classify(ls, le, rec);
+  /* a FAST line stays where classify copied it in `text` (the copy runs up to 64 bytes past
+     the line: PAD), the next line goes after it */
+  rec[3] = (u32)classify(ls, le, rec, text + *tpos);
   if (rec[3]) {
-    /* 16 bytes at a time: the last copy may run up to 15 bytes past the line (PAD) */
-    u32 t = *tpos;
-    rec[13] = t;
-    for (u32 k = 0; k < le - ls; k += 16) wasm_v128_store(text + t + k, load(input + ls + k));
-    *tpos = t + (le - ls);
+    rec[13] = *tpos;
+    *tpos += le - ls;
   }
   *recp = rec + REC;
   return idx;

@@ -449,6 +449,15 @@ test('plain lines of every accepted shape take the fast path', async () => {
   }
 });
 
+test('plain lines of every length modulo 64, with and without CR: the same lines and facts', async () => {
+  using d = tempDir();
+  const f = join(d.path, 'log');
+  const lines: string[] = [];
+  for (let k = 0; k < 65; k++) lines.push(`${label(k)} ${body({ helo: 'h'.repeat(k) })}`, `${label(k)} ${body({ helo: 'h'.repeat(k) })}\r`);
+  writeFileSync(f, lines.join('\n') + '\n', 'latin1');
+  assert.equal(await same([f]), lines.length);
+});
+
 test('fuzzed lines: the same records and facts with and without wasm', async () => {
   using d = tempDir();
   const f = join(d.path, 'log');
