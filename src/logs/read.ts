@@ -10,7 +10,7 @@ import { Zone } from '../core/zone.js';
 import { parsePrefix, parseBody, acceptedFacts, type AcceptedFacts, type LogEvent } from '../core/logline.js';
 import { parseIp } from '../core/ip.js';
 import { quote } from '../core/errors.js';
-import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_RECEIVED, F_RELAY, HEAD, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_HI, R_IP, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, type AcceptedScanner } from '../native/accepted.js';
+import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_RECEIVED, F_RELAY, HEAD, OUT_LINES, OUT_TEXT, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_HI, R_IP, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, type AcceptedScanner } from '../native/accepted.js';
 import { expandSources, type FileSource } from './sources.js';
 import { openLog } from './open.js';
 
@@ -172,6 +172,8 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   // The accepted-line needle through WebAssembly: the lines [from, lastNl] are copied to its
   // memory, which counts their newlines and finds the lines holding the needle; a plain
   // accepted line comes back parsed (FAST), any other goes through make() as on the JS path.
+  // One module serves every reader in the process (merged sources interleave): each call
+  // copies in, scans and takes out everything it needs before it returns.
   const scanWasm = (w: AcceptedScanner, buf: Buffer, from: number, lastNl: number, out: LogRecord[]) => {
     w.input.set(buf.subarray(from, lastNl + 1));
     const hits = w.scan(lastNl + 1 - from);
@@ -192,7 +194,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
           last = stamp;
           if (since && compareStamp(stamp, since) < 0) continue;
           if (until && compareStamp(stamp, until) > 0) continue;
-          text ??= (w.text as Latin1).latin1Slice(0, o[2]!);
+          text ??= (w.text as Latin1).latin1Slice(0, o[OUT_TEXT]!);
           const at = o[k + R_TEXT]!;
           const line = text.slice(at, at + le - ls);
           const flags = o[k + R_FLAGS]!;
@@ -214,7 +216,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       }
       make(buf, from + ls, from + le, out);
     }
-    lineno = base + o[0]!;
+    lineno = base + o[OUT_LINES]!;
   };
 
   let skipping = false;

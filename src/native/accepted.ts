@@ -43,6 +43,9 @@ export const R_GROUPS = 14;
 
 /** words before the first record: newlines, records, bytes of FAST lines in `text` */
 export const HEAD = 4;
+export const OUT_LINES = 0;
+export const OUT_RECORDS = 1;
+export const OUT_TEXT = 2;
 
 export interface AcceptedScanner {
   /** the most bytes one scan takes */
