@@ -9,8 +9,9 @@
  *     QLOG_ACCEPTED_PLAIN matches behind a valid-looking TAI64N label: '@', 24 lowercase hex
  *     digits, ' ', then the same keys in the same order with the same value classes, optional
  *     `sslproto=`, at most one '\r' before the newline, and every byte ASCII. Anything else
- *     that holds the needle is OTHER and the JavaScript reader parses it the usual way.
- *     Never guess: when in doubt, OTHER.
+ *     that holds the needle is OTHER and the JavaScript reader parses it the usual way, as are
+ *     the rare bodies over MAX_BODY bytes and numbers over 16 digits. Never guess: when in
+ *     doubt, OTHER.
  *
  * Record layout (REC 32-bit words), offsets relative to the start of the input:
  *   0 line start   1 line end (index of its '\n')   2 1-based line index in the input
@@ -34,7 +35,8 @@ typedef unsigned int u32;
 typedef unsigned long long u64;
 
 #define IN_CAP (256 * 1024)
-/* reads run up to 64 bytes past the last byte scanned: they stay inside `input` */
+/* reads (and the copies to `text`) run up to 64 bytes past the last byte of a line: they stay
+   inside the arrays */
 #define PAD 128
 #define NEEDLE_LEN 24
 /* a line holding the needle has at least NEEDLE_LEN + 1 bytes */
