@@ -48,17 +48,22 @@ export function formatCivil(sec: number): string {
 }
 
 export class Zone {
-  readonly name: string;
-  readonly utc: boolean;
-  private readonly fmt: Intl.DateTimeFormat | null;
+  private readonly asked: string | undefined;
+  // resolved on first use: the first Intl call loads ICU's zone data (~30 ms), which a run that
+  // meets only TAI64N labels never needs
+  private state: { name: string; utc: boolean; fmt: Intl.DateTimeFormat | null } | undefined;
   private readonly cache = new Map<number, number>();
 
   /** `name` undefined: the process's local zone (TZ, else /etc/localtime). */
   constructor(name?: string) {
-    const resolved = name ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
-    this.utc = /^(UTC|Etc\/UTC|Etc\/GMT|GMT|UCT|Etc\/UCT|Universal|Zulu)$/.test(resolved);
-    this.name = resolved;
-    this.fmt = this.utc
+    this.asked = name;
+  }
+
+  private get s(): { name: string; utc: boolean; fmt: Intl.DateTimeFormat | null } {
+    if (this.state !== undefined) return this.state;
+    const resolved = this.asked ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+    const utc = /^(UTC|Etc\/UTC|Etc\/GMT|GMT|UCT|Etc\/UCT|Universal|Zulu)$/.test(resolved);
+    const fmt = utc
       ? null
       : new Intl.DateTimeFormat('en-US', {
           timeZone: resolved,
@@ -70,6 +75,15 @@ export class Zone {
           minute: 'numeric',
           second: 'numeric',
         });
+    return (this.state = { name: resolved, utc, fmt });
+  }
+
+  get name(): string {
+    return this.s.name;
+  }
+
+  get utc(): boolean {
+    return this.s.utc;
   }
 
   /** Throws RangeError for an unknown zone name. */
@@ -80,12 +94,13 @@ export class Zone {
 
   /** Seconds east of UTC in force at Unix time `sec`. */
   offsetAt(sec: number): number {
-    if (this.utc || !this.fmt) return 0;
+    const { utc, fmt } = this.s;
+    if (utc || !fmt) return 0;
     const bucket = Math.floor(sec / 900);
     const hit = this.cache.get(bucket);
     if (hit !== undefined) return hit;
     const base = bucket * 900;
-    const parts = this.fmt.formatToParts(new Date(base * 1000));
+    const parts = fmt.formatToParts(new Date(base * 1000));
     const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
     const local = daysFromCivil(get('year'), get('month'), get('day')) * 86400 + get('hour') * 3600 + get('minute') * 60 + get('second');
     const off = local - base;
