@@ -18,6 +18,7 @@ have bzip2         || need="$need bzip2"
 have xmllint       || need="$need libxml2-utils"
 have clang-14      || need="$need clang-14"
 have wasm-ld-14    || need="$need lld-14"
+have cc            || need="$need gcc libc6-dev"
 [ -n "$need" ] || exit 0
 echo "test/need-tools.sh: installing:$need" >&2
 if [ "$(id -u)" = 0 ]; then sudo=""; elif have sudo; then sudo="sudo -n"; else

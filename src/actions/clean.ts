@@ -13,6 +13,8 @@ import { QgreyError, reason } from '../core/errors.js';
 import type { Layout } from '../core/key.js';
 import { treeDir, walkTree, layoutName, anomalyLine, tempPid } from '../store/tree.js';
 import { lockTree } from '../store/lock.js';
+import { treeFs, type TreeFs } from '../native/treefs.js';
+import { getSystemErrorName } from 'node:util';
 import { listDir, listPath, purgeExpired, LIST_NAMES } from '../store/lists.js';
 
 export interface CleanReport {
@@ -55,6 +57,45 @@ function processAlive(pid: number): boolean {
   }
 }
 
+type Removal = { key: string; atime: number; mtime: number; why: 'max-age' | 'one-time' };
+
+/**
+ * The removals through the C helper, one directory at a time: each entry is looked at again
+ * (fstatat) and unlinked only if its times are still those the walk saw, relative to a
+ * descriptor of its directory opened from the root without following any symlink.
+ */
+function removeNative(native: TreeFs, root: string, removals: readonly Removal[], rep: CleanReport): void {
+  for (let i = 0; i < removals.length; ) {
+    const dir = removals[i]!.key.slice(0, removals[i]!.key.lastIndexOf('/'));
+    let j = i + 1;
+    while (j < removals.length && removals[j]!.key.lastIndexOf('/') === dir.length && removals[j]!.key.startsWith(dir)) j++;
+    const group = removals.slice(i, j);
+    i = j;
+    const names = group.map((r) => r.key.slice(dir.length + 1));
+    let res: Int32Array;
+    try {
+      res = native.removeIfUnchanged(root, dir, names, Float64Array.from(group, (r) => r.atime), Float64Array.from(group, (r) => r.mtime));
+    } catch {
+      process.stderr.write(`qgrey: warning: ${root}/${dir}: changed since the walk (gone, or no longer a directory); left its entries alone\n`);
+      rep.changed += group.length;
+      rep.kept += group.length;
+      continue;
+    }
+    for (let k = 0; k < group.length; k++) {
+      const v = res[k]!;
+      if (v === 0) {
+        if (group[k]!.why === 'max-age') rep.removedMaxAge++;
+        else rep.removedOneTime++;
+      } else if (v === 2) {
+        rep.changed++;
+        rep.kept++;
+      } else if (v < 0) {
+        throw new QgreyError(`unable to remove ${root}/${group[k]!.key}: ${getSystemErrorName(v)}`, 111);
+      }
+    }
+  }
+}
+
 export async function run(argv: CleanArgs): Promise<number> {
   const t0 = process.hrtime.bigint();
   // absolute: the apply phase changes directory, and a relative name would then point elsewhere
@@ -62,6 +103,7 @@ export async function run(argv: CleanArgs): Promise<number> {
   const maxAge = parseDuration(argv['max-age'], '--max-age');
   const oneTime = parseDuration(argv['one-time'], '--one-time');
   const dry = argv['dry-run'];
+  const native = treeFs();
   const lock = dry ? null : await lockTree(root, 'qgrey clean');
   try {
     const now = Math.floor(Date.now() / 1000);
@@ -95,7 +137,7 @@ export async function run(argv: CleanArgs): Promise<number> {
       }
     };
     const seen: Partial<Record<Layout, string>> = {};
-    for (const x of walkTree(root, { dirs: true, temps: true })) {
+    for (const x of walkTree(root, { dirs: true, temps: true, native })) {
       if (x.type === 'entry') {
         seen[x.layout] ??= x.entry.key;
         const age = now - x.atime;
@@ -124,7 +166,8 @@ export async function run(argv: CleanArgs): Promise<number> {
     let inDir: string | null = null;
     let dirOk = false;
     try {
-      for (const r of removals) {
+      if (native && !dry) removeNative(native, root, removals, rep);
+      else for (const r of removals) {
         if (dry) {
           if (r.why === 'max-age') rep.removedMaxAge++;
           else rep.removedOneTime++;

@@ -37,9 +37,11 @@ import {
   type Dirent,
   type Stats,
 } from 'node:fs';
+import { getSystemErrorName } from 'node:util';
 import { V6_DIR, validKey, type Layout } from '../core/key.js';
 import { QgreyError, quote, reason } from '../core/errors.js';
 import type { Anomaly, Entry, GreyStore } from './store.js';
+import type { TreeFs } from '../native/treefs.js';
 
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
@@ -397,6 +399,8 @@ export interface WalkOptions {
   readonly dirs?: boolean;
   /** yield our temporary files as `temp` items instead of reporting them as foreign names */
   readonly temps?: boolean;
+  /** the C helper (src/native/treefs.ts), for the leaf directories; the same items either way */
+  readonly native?: TreeFs | null;
 }
 
 function readDir(path: string): Dirent[] {
@@ -410,6 +414,7 @@ function readDir(path: string): Dirent[] {
 export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkItem> {
   const wantDirs = opts.dirs === true;
   const temps = opts.temps === true;
+  const native = opts.native ?? undefined;
   const only = opts.layout;
   let top: Dirent[];
   try {
@@ -430,7 +435,7 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkI
         yield { type: 'anomaly', anomaly: { key: name, what: 'not-regular', detail: 'is not a directory; left alone' } };
         continue;
       }
-      yield* walkLevel(root, name, 1, true, only, wantDirs, temps);
+      yield* walkLevel(root, name, 1, true, only, wantDirs, temps, native);
       continue;
     }
     if (!OCTET_NAME.test(name)) {
@@ -442,15 +447,15 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkI
       yield { type: 'anomaly', anomaly: { key: name, what: 'not-regular', detail: 'is not a directory; left alone' } };
       continue;
     }
-    yield* walkLevel(root, name, 1, false, only, wantDirs, temps);
+    yield* walkLevel(root, name, 1, false, only, wantDirs, temps, native);
   }
 }
 
 // depth = number of components in `rel`. v4: aaa(1) / bbb(2) / ccc(3: file or dir) / ddd(4: file)
 // v6: v6(1) / h8(2) / h8(3: file or dir) / h16(4: file)
-function* walkLevel(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean, temps: boolean): Generator<WalkItem> {
+function* walkLevel(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean, temps: boolean, native: TreeFs | undefined): Generator<WalkItem> {
   if (depth >= 2) {
-    yield* walkLeaves(root, rel, depth, v6, only, wantDirs, temps);
+    yield* walkLeaves(root, rel, depth, v6, only, wantDirs, temps, native);
     return;
   }
   const dirPath = root + '/' + rel;
@@ -478,7 +483,7 @@ function* walkLevel(root: string, rel: string, depth: number, v6: boolean, only:
       yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: `is ${d.isFile() ? 'a regular file' : 'not a directory'}, expected a directory; left alone` } };
       continue;
     }
-    yield* walkLevel(root, key, depth + 1, v6, only, wantDirs, temps);
+    yield* walkLevel(root, key, depth + 1, v6, only, wantDirs, temps, native);
   }
   if (wantDirs) yield { type: 'dir', key: rel };
 }
@@ -537,25 +542,83 @@ function enterDir(path: string, home: string): boolean {
   return false;
 }
 
+/** What a leaf directory holds: names in order, and what lstat says of each. */
+interface Leaf {
+  names: string[];
+  /** 1 regular file, 2 directory, 3 symlink, 4 other, 0 gone meanwhile, 5 not examined; -1 not looked at */
+  kinds: Int8Array;
+  /** times as Node's Stats give them (ms), and in whole seconds */
+  aMs: Float64Array;
+  mMs: Float64Array;
+  aSec: Float64Array;
+  mSec: Float64Array;
+  /** why, for kind 5 */
+  errs: (string | undefined)[];
+}
+
+/** A leaf directory through lstatSync (from inside it when it is big enough: see lstatAll). */
+function leafJs(dirPath: string, nameOk: RegExp): Leaf {
+  const names = readdirSync(dirPath).sort();
+  const n = names.length;
+  const leaf: Leaf = { names, kinds: new Int8Array(n).fill(-1), aMs: new Float64Array(n), mMs: new Float64Array(n), aSec: new Float64Array(n), mSec: new Float64Array(n), errs: [] };
+  const stats = lstatAll(dirPath, names, nameOk);
+  for (let i = 0; i < n; i++) {
+    if (!nameOk.test(names[i]!)) continue;
+    const st = stats[i];
+    if (typeof st === 'string') {
+      leaf.kinds[i] = 5;
+      leaf.errs[i] = st;
+    } else if (st === undefined) leaf.kinds[i] = 0;
+    else {
+      leaf.kinds[i] = st.isFile() ? 1 : st.isDirectory() ? 2 : st.isSymbolicLink() ? 3 : 4;
+      leaf.aMs[i] = st.atimeMs;
+      leaf.mMs[i] = st.mtimeMs;
+      leaf.aSec[i] = Math.floor(st.atimeMs / 1000);
+      leaf.mSec[i] = Math.floor(st.mtimeMs / 1000);
+    }
+  }
+  return leaf;
+}
+
+/** A leaf directory through the C helper: opened from the root without following any symlink. */
+function leafNative(native: TreeFs, root: string, rel: string): Leaf {
+  const r = native.scanLeaf(root, rel); // in strcmp order: the order of a JS sort of ASCII names
+  const n = r.names.length;
+  const leaf: Leaf = { names: r.names, kinds: new Int8Array(r.kinds.buffer, r.kinds.byteOffset, n), aMs: new Float64Array(n), mMs: new Float64Array(n), aSec: r.asec, mSec: r.msec, errs: [] };
+  for (let i = 0; i < n; i++) {
+    if (r.kinds[i] === 5) leaf.errs[i] = errnoText(r.errs[i]!);
+    // the same arithmetic as Node's Stats (sec * 1e3 + nsec / 1e6), so both walks agree
+    leaf.aMs[i] = r.asec[i]! * 1e3 + r.ansec[i]! / 1e6;
+    leaf.mMs[i] = r.msec[i]! * 1e3 + r.mnsec[i]! / 1e6;
+  }
+  return leaf;
+}
+
+function errnoText(errno: number): string {
+  try {
+    return `${getSystemErrorName(-errno)}`;
+  } catch {
+    return `errno ${errno}`;
+  }
+}
+
 /**
  * A directory whose children are entry files or per-IP containers: names only from readdir,
  * then one lstat per child, which says what it is and gives its times (the type readdir could
  * give would cost as much again, and lstat is needed for the times anyway).
  */
-function* walkLeaves(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean, temps: boolean): Generator<WalkItem> {
-  const dirPath = root + '/' + rel + '/';
-  let names: string[];
+function* walkLeaves(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean, temps: boolean, native: TreeFs | undefined): Generator<WalkItem> {
+  const nameOk = v6 ? (depth === 3 ? HEX16_NAME : HEX8_NAME) : OCTET_NAME;
+  let leaf: Leaf;
   try {
-    names = readdirSync(dirPath);
+    leaf = native ? leafNative(native, root, rel) : leafJs(root + '/' + rel + '/', nameOk);
   } catch (err) {
     yield { type: 'anomaly', anomaly: { key: rel, what: 'unreadable', detail: `cannot be read: ${reason(err)}` } };
     return;
   }
-  names.sort();
-  const nameOk = v6 ? (depth === 3 ? HEX16_NAME : HEX8_NAME) : OCTET_NAME;
   const leafDepth = depth + 1; // depth of each child's key
   const layout: Layout = leafDepth === 3 ? 'classc' : 'byip';
-  const stats = lstatAll(dirPath, names, nameOk);
+  const { names, kinds } = leaf;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     const key = rel + '/' + name;
@@ -564,13 +627,13 @@ function* walkLeaves(root: string, rel: string, depth: number, v6: boolean, only
       else yield { type: 'anomaly', anomaly: { key, what: 'bad-name', detail: 'is not part of a jgreylist tree; left alone' } };
       continue;
     }
-    const st = stats[i];
-    if (typeof st === 'string') {
-      yield { type: 'anomaly', anomaly: { key, what: 'unreadable', detail: `cannot be examined: ${st}` } };
+    const kind = kinds[i];
+    if (kind === 5) {
+      yield { type: 'anomaly', anomaly: { key, what: 'unreadable', detail: `cannot be examined: ${leaf.errs[i] ?? 'unknown error'}` } };
       continue;
     }
-    if (st === undefined) continue; // removed meanwhile
-    if (st.isFile()) {
+    if (kind === 0) continue; // removed meanwhile
+    if (kind === 1) {
       if (only !== undefined && layout !== only) {
         yield {
           type: 'anomaly',
@@ -578,23 +641,21 @@ function* walkLeaves(root: string, rel: string, depth: number, v6: boolean, only
         };
         continue;
       }
-      const mtimeMs = st.mtimeMs;
-      const atimeMs = st.atimeMs;
-      yield { type: 'entry', entry: { key, first: secs(mtimeMs), last: secs(atimeMs) }, layout, mtime: Math.floor(mtimeMs / 1000), atime: Math.floor(atimeMs / 1000) };
+      yield { type: 'entry', entry: { key, first: secs(leaf.mMs[i]!), last: secs(leaf.aMs[i]!) }, layout, mtime: leaf.mSec[i]!, atime: leaf.aSec[i]! };
       continue;
     }
-    if (st.isSymbolicLink()) {
+    if (kind === 3) {
       yield { type: 'anomaly', anomaly: { key, what: 'symlink', detail: 'is a symbolic link; left alone' } };
       continue;
     }
-    if (st.isDirectory()) {
+    if (kind === 2) {
       if (leafDepth === 3) {
         // a per-IP container
         if (only === 'classc') {
           yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is a directory (per-IP layout) in a class-C tree; left alone' } };
           continue;
         }
-        yield* walkLeaves(root, key, leafDepth, v6, only, wantDirs, temps);
+        yield* walkLeaves(root, key, leafDepth, v6, only, wantDirs, temps, native);
         continue;
       }
       yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is a directory, expected a regular file; left alone' } };
