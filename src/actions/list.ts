@@ -12,6 +12,7 @@ import { formatCivil } from '../core/zone.js';
 import { treeDir, walkTree, sanitizeName, layoutName, holdtimeFromEnv } from '../store/tree.js';
 import type { Anomaly } from '../store/store.js';
 import { LineWriter } from '../render/writer.js';
+import { treeFs } from '../native/treefs.js';
 
 const iso = (sec: number) => formatCivil(sec).replace(' ', 'T') + 'Z';
 
@@ -33,7 +34,7 @@ export async function run(argv: ListArgs): Promise<number> {
   const now = Date.now() / 1000;
   const out = new LineWriter(process.stdout, process.stdout.isTTY === true);
   const layouts = new Set<string>();
-  for (const x of walkTree(root)) {
+  for (const x of walkTree(root, { native: treeFs() })) {
     if (x.type === 'entry') {
       const e = x.entry;
       layouts.add(x.layout);

@@ -41,6 +41,7 @@ import {
   type Owner,
 } from '../store/tree.js';
 import { zoneOption, cidrOptions } from './options.js';
+import { treeFs } from '../native/treefs.js';
 
 export const DEFAULT_LOGS = ['/var/log/qmail/smtpd', '/var/log/qmail/backup/qmail-smtpd.*'];
 
@@ -163,7 +164,7 @@ export async function run(argv: RebuildArgs): Promise<number> {
     // 2. the live tree
     const live = new Map<string, Live>();
     const seen: Partial<Record<Layout, string>> = {};
-    for (const x of walkTree(root)) {
+    for (const x of walkTree(root, { native: treeFs() })) {
       if (x.type === 'entry') {
         seen[x.layout] ??= x.entry.key;
         live.set(x.entry.key, { first: x.entry.first, last: x.entry.last, atime: x.atime, mtime: x.mtime });
