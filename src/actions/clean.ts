@@ -75,7 +75,9 @@ function removeNative(native: TreeFs, root: string, removals: readonly Removal[]
     let res: Int32Array;
     try {
       res = native.removeIfUnchanged(root, dir, names, Float64Array.from(group, (r) => r.atime), Float64Array.from(group, (r) => r.mtime));
-    } catch {
+    } catch (err) {
+      const c = (err as NodeJS.ErrnoException).code;
+      if (c !== 'ENOENT' && c !== 'ENOTDIR' && c !== 'ELOOP') throw new QgreyError(`unable to open ${root}/${dir}: ${reason(err)}`, 111, { cause: err });
       process.stderr.write(`qgrey: warning: ${root}/${dir}: changed since the walk (gone, or no longer a directory); left its entries alone\n`);
       rep.changed += group.length;
       rep.kept += group.length;
@@ -121,7 +123,7 @@ export async function run(argv: CleanArgs): Promise<number> {
       seconds: 0,
     };
     // walk: collect removals; remember which directories keep something
-    const removals: { key: string; atime: number; mtime: number; why: 'max-age' | 'one-time' }[] = [];
+    const removals: Removal[] = [];
     const dirs: string[] = [];
     const temps: string[] = [];
     const keep = new Set<string>();
