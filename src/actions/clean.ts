@@ -5,14 +5,14 @@
 //   then every directory left empty. Symlinks and other odd things are reported, left alone.
 // Also drops expired entries from the white- and blacklist files.
 
-import { lstatSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { lstatSync, rmdirSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CleanArgs } from '../commands/clean.js';
 import { parseDuration } from '../core/when.js';
 import { QgreyError, reason } from '../core/errors.js';
 import type { Layout } from '../core/key.js';
-import { treeDir, walkTree, layoutName, anomalyLine, tempPid } from '../store/tree.js';
-import { lockTree } from '../store/lock.js';
+import { treeDir, walkTree, layoutName, anomalyLine, tempPid, enterDir } from '../store/tree.js';
+import { lockTree, pidExists } from '../store/lock.js';
 import { treeFs, type TreeFs } from '../native/treefs.js';
 import { getSystemErrorName } from 'node:util';
 import { listDir, listPath, purgeExpired, LIST_NAMES } from '../store/lists.js';
@@ -31,30 +31,6 @@ export interface CleanReport {
   anomalies: number;
   listsPurged: number;
   seconds: number;
-}
-
-/** chdir into a tree directory, making sure it is the directory itself and not a symlink to elsewhere. */
-function enter(path: string): boolean {
-  try {
-    const st = lstatSync(path);
-    if (!st.isDirectory()) return false;
-    process.chdir(path);
-    const here = statSync('.');
-    return here.ino === st.ino && here.dev === st.dev;
-  } catch {
-    return false;
-  }
-}
-
-/** whether a process with this pid exists (EPERM: it does, under another user) */
-function processAlive(pid: number): boolean {
-  if (pid <= 0) return true; // not a pid we can check: keep the file
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
 }
 
 type Removal = { key: string; atime: number; mtime: number; why: 'max-age' | 'one-time' };
@@ -180,7 +156,7 @@ export async function run(argv: CleanArgs): Promise<number> {
         const name = r.key.slice(slash + 1);
         if (dir !== inDir) {
           inDir = dir;
-          dirOk = enter(root + '/' + dir);
+          dirOk = enterDir(root + '/' + dir, home);
           if (!dirOk) process.stderr.write(`qgrey: warning: ${root}/${dir}: changed since the walk (gone, or no longer a directory); left its entries alone\n`);
         }
         if (!dirOk) {
@@ -216,14 +192,15 @@ export async function run(argv: CleanArgs): Promise<number> {
         const slash = key.lastIndexOf('/');
         const dir = key.slice(0, slash);
         const name = key.slice(slash + 1);
-        if (processAlive(tempPid(name))) continue;
+        const pid = tempPid(name);
+        if (pid <= 0 || pidExists(pid)) continue; // not a pid we can check, or alive: keep it
         if (dry) {
           rep.removedTemps++;
           continue;
         }
         if (dir !== inDir) {
           inDir = dir;
-          dirOk = enter(root + '/' + dir);
+          dirOk = enterDir(root + '/' + dir, home);
         }
         if (!dirOk) continue;
         const st = lstatSync(name, { throwIfNoEntry: false });

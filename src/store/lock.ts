@@ -36,16 +36,21 @@ function startTime(pid: number): string | null {
   }
 }
 
-function alive(pid: number, start: string): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  const now = startTime(pid);
-  if (now !== null) return start === '-' || now === start;
+/** whether process `pid` exists (signal 0: EPERM means it does, under another user) */
+export function pidExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+function alive(pid: number, start: string): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  const now = startTime(pid);
+  if (now !== null) return start === '-' || now === start;
+  return pidExists(pid);
 }
 
 interface Holder {

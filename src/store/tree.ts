@@ -522,8 +522,11 @@ function lstatAll(dir: string, names: readonly string[], nameOk: RegExp): (Stats
   return out;
 }
 
-/** chdir into `path` if it is a real directory (not a symlink), making sure '.' is that directory */
-function enterDir(path: string, home: string): boolean {
+/**
+ * chdir into `path` if it is a real directory (not a symlink), making sure '.' is that
+ * directory; when it is not, come back to `home`.
+ */
+export function enterDir(path: string, home: string): boolean {
   let st: Stats;
   try {
     st = lstatSync(path);
