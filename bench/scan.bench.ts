@@ -17,7 +17,7 @@ import { closeSync, linkSync, mkdirSync, openSync, rmSync, mkdtempSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchEnv, fmt, measure, ratio, writeMultilogDir, xorshift, type Timing } from './util.js';
+import { benchEnv, fmt, measure, median, ratio, writeMultilogDir, xorshift, type Timing } from './util.js';
 
 const NEEDLE = 'result=accepted code=250';
 const FILE_BYTES = 16_000_000;
@@ -152,7 +152,6 @@ export default async function bench(): Promise<void> {
     // one run of each can land on a busy moment for one and a quiet one for the other), and
     // qgrey's highest peak memory of the rounds
     const rounds = Math.max(1, Number(process.env.QGREY_BENCH_ROUNDS ?? '3') || 3);
-    const median = (ts: Timing[]) => [...ts].sort((a, b) => a.ms - b.ms)[Math.floor(ts.length / 2)]!;
     const runOne = (label: string, dir: string, rotated: string[]) => {
       grepCount(dir, rotated); // warm the page cache
       const gs: Timing[] = [];

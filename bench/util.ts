@@ -43,11 +43,15 @@ export function measure(cmd: string, args: string[], opts: { env?: NodeJS.Proces
 }
 
 /** Best-of/median helper: run `n` times, return the median timing by wall time. */
+/** the run with the median wall time */
+export function median(ts: readonly Timing[]): Timing {
+  return [...ts].sort((a, b) => a.ms - b.ms)[Math.floor(ts.length / 2)] as Timing;
+}
+
 export function medianOf(n: number, f: () => Timing): Timing {
   const ts: Timing[] = [];
   for (let i = 0; i < n; i++) ts.push(f());
-  ts.sort((a, b) => a.ms - b.ms);
-  return ts[Math.floor(ts.length / 2)] as Timing;
+  return median(ts);
 }
 
 export function fmt(ms: number): string {
