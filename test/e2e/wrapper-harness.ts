@@ -6,12 +6,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { FIXTURES, QGREYLIST, ROOT } from '../helpers/util.js';
-import { writeBundle } from '../../src/wrapper/bundle.js';
 
 export const STANDIN = join(FIXTURES, 'qmail-smtpd-standin');
-
-// bin/qgreylist runs the one-file bundle: make it from the modules these tests were built with
-writeBundle(join(ROOT, 'dist/src'));
 
 /** PATH for the servers: the Node 22 that runs the tests first, then the system (tcpserver, rblsmtpd). */
 export function serverPath(): string {

@@ -348,7 +348,7 @@ async function same(paths: string[], opts: ReadOptions = {}): Promise<number> {
 test('the committed module is what clang-14 builds from accepted.c', () => {
   using d = tempDir();
   const out = join(d.path, 'accepted-wasm.ts');
-  const r = run('sh', [join(ROOT, 'src/native/build.sh'), out]);
+  const r = run('sh', [join(ROOT, 'scripts/build-wasm.sh'), out]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readFileSync(out, 'utf8'), readFileSync(join(ROOT, 'src/native/accepted-wasm.ts'), 'utf8'), 'src/native/accepted-wasm.ts is stale: run `npm run build:wasm`');
 });

@@ -1,65 +1,80 @@
-// The wrapper's bundler: tsc's ESM output -> one CommonJS file, and the import rule it enforces.
+// The wrapper bundle (scripts/bundle-wrapper.sh, esbuild) and the wrapper's import rule: the
+// per-connection decision program imports node: builtins, src/core and src/store only.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { buildSync, type Metafile } from 'esbuild';
 import { ROOT, tempDir } from '../helpers/util.js';
-import { bundle, BundleError, convert } from '../../src/wrapper/bundle.js';
 
-function tree(files: Record<string, string>): { path: string; [Symbol.dispose](): void } {
-  const t = tempDir();
+const CLI_CODE = /(?:^|\/)src\/(?:cli\.js|commands\/|actions\/|render\/)/;
+
+/** Every break of the import rule in an esbuild metafile, one line each. */
+function ruleBreaks(meta: Metafile): string[] {
+  const out: string[] = [];
+  for (const [file, input] of Object.entries(meta.inputs)) {
+    if (file.includes('node_modules/')) out.push(`${file}: an npm package in the decision program`);
+    else if (CLI_CODE.test(file)) out.push(`${file}: the admin CLI's code in the decision program`);
+    for (const imp of input.imports) {
+      if (imp.external === true && !imp.path.startsWith('node:')) out.push(`${file}: imports ${imp.path}, which is not a node: builtin`);
+    }
+  }
+  return out;
+}
+
+function bundleOf(files: Record<string, string>): string[] {
+  using t = tempDir();
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(join(t.path, name, '..'), { recursive: true });
     writeFileSync(join(t.path, name), text);
   }
-  return t;
+  const r = buildSync({
+    entryPoints: [join(t.path, 'src/wrapper/main.js')],
+    absWorkingDir: t.path,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    external: ['external-pkg'],
+  });
+  return ruleBreaks(r.metafile);
 }
 
 describe('wrapper bundle', () => {
-  it('converts imports, exports, lazy builtins and import()', () => {
-    const m = convert(
-      'wrapper/a.js',
-      [
-        "import { readFileSync, constants as C } from 'node:fs';",
-        "import { spawnSync } from 'node:child_process';",
-        "import { x, y as z } from '../core/b.js';",
-        "import * as ns from './c.js';",
-        'export function f() { return x + z; }',
-        'export async function g() { const { h } = await import("./d.js"); return h; }',
-        'export class K {}',
-        'const v = 1;',
-        'export { v, v as w };',
-      ].join('\n'),
+  it('the real bundle holds core, store and wrapper code only, and imports node: builtins only', () => {
+    const meta = JSON.parse(readFileSync(join(ROOT, 'dist/wrapper-bundle.meta.json'), 'utf8')) as Metafile;
+    const inputs = Object.keys(meta.inputs);
+    assert.ok(inputs.includes('dist/src/wrapper/main.js'), inputs.join(' '));
+    assert.ok(inputs.includes('dist/src/store/lists.js'), inputs.join(' '));
+    assert.deepEqual(ruleBreaks(meta), []);
+    for (const f of inputs) assert.match(f, /^dist\/src\/(?:wrapper|core|store)\//);
+  });
+
+  it('the rule catches an npm package, bundled or left external, and the admin CLI', () => {
+    const pkg = { 'node_modules/chalk/package.json': '{"name":"chalk","main":"index.js"}', 'node_modules/chalk/index.js': 'exports.x = 1;' };
+    assert.deepEqual(bundleOf({ ...pkg, 'src/wrapper/main.js': "import { x } from 'chalk'; console.log(x);" }), [
+      'node_modules/chalk/index.js: an npm package in the decision program',
+    ]);
+    assert.deepEqual(bundleOf({ 'src/wrapper/main.js': "import { x } from 'external-pkg'; console.log(x);" }), [
+      'src/wrapper/main.js: imports external-pkg, which is not a node: builtin',
+    ]);
+    assert.deepEqual(
+      bundleOf({
+        'src/wrapper/main.js': "import { run } from './lazy.js'; run();",
+        'src/wrapper/lazy.js': "export async function run() { await import('../actions/check.js'); }",
+        'src/actions/check.js': 'export const y = 1;',
+      }),
+      ["src/actions/check.js: the admin CLI's code in the decision program"],
     );
-    assert.deepEqual(m.deps, ['core/b.js', 'wrapper/c.js', 'wrapper/d.js']);
-    assert.match(m.code, /^const readFileSync = require\("node:fs"\)\.readFileSync; const C = require\("node:fs"\)\.constants;$/m);
-    assert.match(m.code, /^const spawnSync = \(\.\.\.a\) => require\("node:child_process"\)\.spawnSync\(\.\.\.a\);$/m);
-    assert.match(m.code, /^const \{ x, y: z \} = __load\("core\/b\.js"\);$/m);
-    assert.match(m.code, /^const ns = __load\("wrapper\/c\.js"\);$/m);
-    assert.match(m.code, /await Promise\.resolve\(\)\.then\(\(\) => __load\("wrapper\/d\.js"\)\)/);
-    assert.match(m.code, /Object\.assign\(exports, \{ f: f, g: g, K: K, v: v, w: v \}\);$/);
+    assert.deepEqual(bundleOf({ 'src/wrapper/main.js': "import { readFileSync } from 'node:fs'; import { k } from '../core/k.js'; console.log(readFileSync, k);", 'src/core/k.js': 'export const k = 1;' }), []);
   });
 
-  it('refuses npm packages, the admin CLI, cycles and mutable exports, with one clear line', () => {
-    const cases: [Record<string, string>, RegExp][] = [
-      [{ 'wrapper/main.js': "import yargs from 'yargs';" }, /imports "yargs": the decision program may import no npm package/],
-      [{ 'wrapper/main.js': "import { x } from 'chalk';" }, /may import no npm package/],
-      [{ 'wrapper/main.js': "import { run } from '../actions/check.js';", 'actions/check.js': 'export function run() {}' }, /may not import the admin CLI's code/],
-      [{ 'wrapper/main.js': "import { a } from './a.js';", 'wrapper/a.js': "import { b } from './b.js';\nexport const a = 1;", 'wrapper/b.js': "import { a } from './a.js';\nexport const b = 2;" }, /import cycle: wrapper\/main\.js -> wrapper\/a\.js -> wrapper\/b\.js -> wrapper\/a\.js/],
-      [{ 'wrapper/main.js': 'export let n = 1;' }, /exports a mutable binding n/],
-      [{ 'wrapper/main.js': 'export default 1;' }, /cannot bundle an export form/],
-      [{ 'wrapper/main.js': 'const u = import.meta.url;' }, /cannot bundle import\.meta/],
-    ];
-    for (const [files, re] of cases) {
-      using t = tree(files);
-      assert.throws(() => bundle(t.path), (e: unknown) => e instanceof BundleError && re.test(e.message));
-    }
-  });
-
-  it('the real decision program bundles and runs, without loading node:child_process', () => {
+  it('the real decision program runs from the bundle, without loading node:child_process', () => {
     using t = tempDir();
-    const code = bundle(join(ROOT, 'dist/src'));
+    const code = readFileSync(join(ROOT, 'dist/src/wrapper/qgreylist.cjs'), 'utf8');
     assert.ok(!/require\("(?!node:)/.test(code), 'only builtins are required');
     const file = join(t.path, 'q.cjs');
     writeFileSync(file, code + '\n;process.on("exit", () => process.stderr.write("loaded:" + process.moduleLoadList.filter((m) => /child_process/.test(m)).join(",") + "\\n"));\n');

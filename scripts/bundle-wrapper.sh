@@ -1,0 +1,12 @@
+#!/bin/sh
+# The wrapper bundle (`npm run build` runs this after tsc): qgreylist's decision program,
+# dist/src/wrapper/main.js and what it imports, as one CommonJS file that bin/qgreylist runs
+# once per SMTP connection. One file starts faster than the ES modules (no resolution and
+# reading of a dozen files, no ESM facades for the builtins; bench/wrapper.bench.ts measures
+# both). esbuild runs here only: the bundle needs nothing at run time. The wrapper's import
+# rule (node: builtins, core and store only) is checked over dist/wrapper-bundle.meta.json
+# by test/unit/wrapper-bundle.test.ts.
+set -eu
+cd "$(dirname "$0")/.."
+exec esbuild dist/src/wrapper/main.js --bundle --platform=node --format=cjs --target=node20 \
+  --outfile=dist/src/wrapper/qgreylist.cjs --metafile=dist/wrapper-bundle.meta.json --log-level=warning
