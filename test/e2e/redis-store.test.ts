@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { QgreyError } from '../../src/core/errors.js';
 import { parseStoreUrl } from '../../src/store/redis-url.js';
 import { RedisStore, type Walked } from '../../src/store/redis.js';
-import { freePort, rawCommand, startRedis } from './redis-harness.js';
+import { freePort, rawCommand, startRedis, startSentinels } from './redis-harness.js';
 
 const NOW = Math.floor(Date.now() / 1000);
 const open = (url: string, layout: 'classc' | 'byip' | null = 'classc', mode: 'server' | 'command' = 'command') => RedisStore.open(parseStoreUrl(url), { layout, mode, lockWait: 0.3 });
@@ -199,4 +199,52 @@ test('redis store: password, ACL user and TLS servers; a wrong password or no se
   // without our CA the certificate is not trusted
   await assert.rejects(open(`${tls.url}/?timeout=500`), (e: QgreyError) => e.exitCode === 111 && /certificate/i.test(e.message));
   assert.equal(await rawCommand(tls.port, ['PING'], { tls: tls.tls }), '+PONG');
+});
+
+test('redis store via Sentinel: the master killed mid-load; every call settles within the timeout, the store resumes by itself, earlier entries are there', async () => {
+  const set = await startSentinels({ password: 'pw' });
+  const states: string[] = [];
+  const t = parseStoreUrl(`${set.url}?timeout=500`);
+  const s = await RedisStore.open(t, { layout: 'classc', mode: 'server', onState: (st) => states.push(st) });
+  try {
+    await s.checkLayout();
+    const now = Math.floor(Date.now() / 1000);
+    const before = Array.from({ length: 200 }, (_, i) => `172/${String(i >> 8).padStart(3, '0')}/${String(i & 255).padStart(3, '0')}`);
+    for (const k of before) await s.create(k, now);
+    assert.equal(await s.client.wait(1, 2000), 1, 'the replica has them');
+    let worst = 0;
+    let ok = 0;
+    let failed = 0;
+    let killedAt = 0;
+    const start = Date.now();
+    for (let i = 0; Date.now() - start < 30_000; i++) {
+      if (i === 20) {
+        killedAt = Date.now();
+        set.master.signal('SIGKILL');
+      }
+      const t0 = Date.now();
+      try {
+        await s.create(`010/${String((i >> 8) & 255).padStart(3, '0')}/${String(i & 255).padStart(3, '0')}`, now);
+        ok++;
+      } catch (err) {
+        assert.ok(err instanceof QgreyError && err.exitCode === 111, String(err));
+        failed++;
+      }
+      worst = Math.max(worst, Date.now() - t0);
+      // resumed on the new master: stop a little after the first success past the failover
+      if (killedAt && ok > 20 && failed > 0 && (await set.masterPort()) === set.replica.port && Date.now() - killedAt > 1000) {
+        const again = await s.get(before[0]!).catch(() => null);
+        if (again !== null) break;
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.ok(failed > 0, 'some calls met the dead master');
+    assert.ok(worst <= 500 + 300, `every call settled within the timeout (worst ${worst} ms)`);
+    assert.equal(await set.masterPort(), set.replica.port, 'failed over');
+    for (const k of before) assert.ok(await s.get(k), `${k} survived the failover`);
+    assert.deepEqual(states.slice(0, 3), ['up', 'down', 'up'], 'one state change each way');
+  } finally {
+    await s.close();
+    await set.stop();
+  }
 });
