@@ -11,17 +11,18 @@ import { decide, type Outcome } from '../core/policy.js';
 import { formatCivil } from '../core/zone.js';
 import { Zone } from '../core/zone.js';
 import { listDir, listPath, findInList, type ListMatch } from '../store/lists.js';
-import { TreeStore, TreeAnomalyError, byIpFromEnv, holdtimeFromEnv, layoutName, treeDir } from '../store/tree.js';
-import type { Entry } from '../store/store.js';
+import { byIpFromEnv, holdtimeFromEnv, treeDir } from '../store/env.js';
+import { openStore, type OpenStore } from '../store/open.js';
+import { AnomalyError, layoutName, type Entry } from '../store/store.js';
 
 const iso = (sec: number) => formatCivil(Math.floor(sec)).replace(' ', 'T') + 'Z';
 
-export async function run(argv: CheckArgs): Promise<number> {
+export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise<number> {
   const ip = parseIp(argv.ip);
   if (!ip) throw permanent(`unable to parse address ${quote(argv.ip)}: expected an IPv4 or IPv6 address such as 192.0.2.7 or 2001:db8::25`);
   const root = treeDir(argv.dir);
   const asked = argv['by-ip'] === true ? 'byip' : argv['by-ip'] === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
-  const tree = TreeStore.open(root, { layout: asked });
+  const tree = await open({ dir: root, layout: asked, layoutSource: argv['by-ip'] === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined });
   const key = keyOf(ip, tree.layout);
   const now = Date.now() / 1000;
   const hold = argv.holdtime ?? holdtimeFromEnv();
@@ -31,10 +32,12 @@ export async function run(argv: CheckArgs): Promise<number> {
   let entry: Entry | null = null;
   let unsafe: string | null = null;
   try {
-    entry = tree.getSync(key);
+    entry = await tree.get(key);
   } catch (err) {
-    if (!(err instanceof TreeAnomalyError)) throw err;
+    if (!(err instanceof AnomalyError)) throw err;
     unsafe = err.message;
+  } finally {
+    await tree.close();
   }
   const norev = process.env.JGREYLIST_NOREV ?? '';
   const outcome: Outcome = decide({

@@ -5,16 +5,12 @@
 //   then every directory left empty. Symlinks and other odd things are reported, left alone.
 // Also drops expired entries from the white- and blacklist files.
 
-import { lstatSync, rmdirSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CleanArgs } from '../commands/clean.js';
 import { parseDuration } from '../core/when.js';
-import { QgreyError, reason } from '../core/errors.js';
-import type { Layout } from '../core/key.js';
-import { treeDir, walkTree, layoutName, anomalyLine, tempPid, enterDir } from '../store/tree.js';
-import { lockTree, pidExists } from '../store/lock.js';
-import { treeFs, type TreeFs } from '../native/treefs.js';
-import { getSystemErrorName } from 'node:util';
+import { treeDir } from '../store/env.js';
+import { openStore, type OpenStore } from '../store/open.js';
+import { anomalyLine, type Walked } from '../store/store.js';
 import { listDir, listPath, purgeExpired, LIST_NAMES } from '../store/lists.js';
 
 export interface CleanReport {
@@ -33,201 +29,69 @@ export interface CleanReport {
   seconds: number;
 }
 
-type Removal = { key: string; atime: number; mtime: number; why: 'max-age' | 'one-time' };
-
-/**
- * The removals through the C helper, one directory at a time: each entry is looked at again
- * (fstatat) and unlinked only if its times are still those the walk saw, relative to a
- * descriptor of its directory opened from the root without following any symlink.
- */
-function removeNative(native: TreeFs, root: string, removals: readonly Removal[], rep: CleanReport): void {
-  for (let i = 0; i < removals.length; ) {
-    const dir = removals[i]!.key.slice(0, removals[i]!.key.lastIndexOf('/'));
-    let j = i + 1;
-    while (j < removals.length && removals[j]!.key.lastIndexOf('/') === dir.length && removals[j]!.key.startsWith(dir)) j++;
-    const group = removals.slice(i, j);
-    i = j;
-    const names = group.map((r) => r.key.slice(dir.length + 1));
-    let res: Int32Array;
-    try {
-      res = native.removeIfUnchanged(root, dir, names, Float64Array.from(group, (r) => r.atime), Float64Array.from(group, (r) => r.mtime));
-    } catch (err) {
-      const c = (err as NodeJS.ErrnoException).code;
-      if (c !== 'ENOENT' && c !== 'ENOTDIR' && c !== 'ELOOP') throw new QgreyError(`unable to open ${root}/${dir}: ${reason(err)}`, 111, { cause: err });
-      process.stderr.write(`qgrey: warning: ${root}/${dir}: changed since the walk (gone, or no longer a directory); left its entries alone\n`);
-      rep.changed += group.length;
-      rep.kept += group.length;
-      continue;
-    }
-    for (let k = 0; k < group.length; k++) {
-      const v = res[k]!;
-      if (v === 0) {
-        if (group[k]!.why === 'max-age') rep.removedMaxAge++;
-        else rep.removedOneTime++;
-      } else if (v === 2) {
-        rep.changed++;
-        rep.kept++;
-      } else if (v < 0) {
-        throw new QgreyError(`unable to remove ${root}/${group[k]!.key}: ${getSystemErrorName(v)}`, 111);
-      }
-    }
-  }
+/** jgreylist-clean's rule: why an entry goes, or null when it stays. */
+export function expired(w: Walked, now: number, maxAge: number, oneTime: number): 'max-age' | 'one-time' | null {
+  const age = now - w.atime;
+  if (age > maxAge) return 'max-age';
+  if (oneTime > 0 && w.atime === w.mtime && age > oneTime) return 'one-time';
+  return null;
 }
 
-export async function run(argv: CleanArgs): Promise<number> {
+export async function run(argv: CleanArgs, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
-  // absolute: the apply phase changes directory, and a relative name would then point elsewhere
   const root = resolve(treeDir(argv.dir));
   const maxAge = parseDuration(argv['max-age'], '--max-age');
   const oneTime = parseDuration(argv['one-time'], '--one-time');
   const dry = argv['dry-run'];
-  const native = treeFs();
-  const lock = dry ? null : await lockTree(root, 'qgrey clean');
+  const rep: CleanReport = {
+    dir: root,
+    dryRun: dry,
+    removedMaxAge: 0,
+    removedOneTime: 0,
+    removedDirs: 0,
+    kept: 0,
+    changed: 0,
+    removedTemps: 0,
+    anomalies: 0,
+    listsPurged: 0,
+    seconds: 0,
+  };
+  const store = await open({
+    dir: root,
+    onAnomaly: (a) => {
+      rep.anomalies++;
+      process.stderr.write(`qgrey: warning: ${anomalyLine(root, a)}\n`);
+    },
+  });
   try {
     const now = Math.floor(Date.now() / 1000);
-    const rep: CleanReport = {
-      dir: root,
-      dryRun: dry,
-      removedMaxAge: 0,
-      removedOneTime: 0,
-      removedDirs: 0,
-      kept: 0,
-      changed: 0,
-      removedTemps: 0,
-      anomalies: 0,
-      listsPurged: 0,
-      seconds: 0,
-    };
-    // walk: collect removals; remember which directories keep something
-    const removals: Removal[] = [];
-    const dirs: string[] = [];
-    const temps: string[] = [];
-    const keep = new Set<string>();
-    let lastKept = '';
-    const keepUp = (key: string) => {
-      let d = key.slice(0, key.lastIndexOf('/'));
-      if (d === lastKept) return;
-      lastKept = d;
-      while (d !== '' && !keep.has(d)) {
-        keep.add(d);
-        const i = d.lastIndexOf('/');
-        d = i === -1 ? '' : d.slice(0, i);
-      }
-    };
-    const seen: Partial<Record<Layout, string>> = {};
-    for (const x of walkTree(root, { dirs: true, temps: true, native })) {
-      if (x.type === 'entry') {
-        seen[x.layout] ??= x.entry.key;
-        const age = now - x.atime;
-        if (age > maxAge) removals.push({ key: x.entry.key, atime: x.atime, mtime: x.mtime, why: 'max-age' });
-        else if (oneTime > 0 && x.atime === x.mtime && age > oneTime) removals.push({ key: x.entry.key, atime: x.atime, mtime: x.mtime, why: 'one-time' });
-        else {
-          rep.kept++;
-          keepUp(x.entry.key);
-        }
-      } else if (x.type === 'anomaly') {
-        rep.anomalies++;
-        process.stderr.write(`qgrey: warning: ${anomalyLine(root, x.anomaly)}\n`);
-        keepUp(x.anomaly.key);
-      } else if (x.type === 'temp') temps.push(x.key);
-      else dirs.push(x.key);
-    }
-    if (seen.classc !== undefined && seen.byip !== undefined) {
-      throw new QgreyError(
-        `${root} mixes the two layouts (${layoutName('classc')} entry ${seen.classc}, ${layoutName('byip')} entry ${seen.byip}); jgreylist cannot use such a tree: refusing to clean it (rebuild it with qgrey rebuild)`,
-        100,
-      );
-    }
-    // apply, one directory at a time from inside it (short lookups, and a directory that was
-    // swapped for a symlink since the walk is noticed: '.' must be the directory we lstat'ed)
-    const home = process.cwd();
-    let inDir: string | null = null;
-    let dirOk = false;
+    const lock = dry ? null : await store.lock('qgrey clean');
     try {
-      if (native && !dry) removeNative(native, root, removals, rep);
-      else for (const r of removals) {
-        if (dry) {
-          if (r.why === 'max-age') rep.removedMaxAge++;
-          else rep.removedOneTime++;
-          continue;
-        }
-        const slash = r.key.lastIndexOf('/');
-        const dir = r.key.slice(0, slash);
-        const name = r.key.slice(slash + 1);
-        if (dir !== inDir) {
-          inDir = dir;
-          dirOk = enterDir(root + '/' + dir, home);
-          if (!dirOk) process.stderr.write(`qgrey: warning: ${root}/${dir}: changed since the walk (gone, or no longer a directory); left its entries alone\n`);
-        }
-        if (!dirOk) {
-          rep.changed++;
-          rep.kept++;
-          continue;
-        }
-        // the wrapper may have touched it since the walk: look again, and only at this file
-        let st;
-        try {
-          st = lstatSync(name);
-        } catch {
-          continue;
-        }
-        if (!st.isFile() || Math.floor(st.atimeMs / 1000) !== r.atime || Math.floor(st.mtimeMs / 1000) !== r.mtime) {
-          rep.changed++;
-          rep.kept++;
-          continue;
-        }
-        try {
-          unlinkSync(name);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          throw new QgreyError(`unable to remove ${root}/${r.key}: ${reason(err)}`, 111, { cause: err });
-        }
-        if (r.why === 'max-age') rep.removedMaxAge++;
-        else rep.removedOneTime++;
-      }
-      // temporary files of interrupted puts (ours hold the tree lock, as this run does): once
-      // their process is gone
-      inDir = null;
-      for (const key of temps) {
-        const slash = key.lastIndexOf('/');
-        const dir = key.slice(0, slash);
-        const name = key.slice(slash + 1);
-        const pid = tempPid(name);
-        if (pid <= 0 || pidExists(pid)) continue; // not a pid we can check, or alive: keep it
-        if (dry) {
-          rep.removedTemps++;
-          continue;
-        }
-        if (dir !== inDir) {
-          inDir = dir;
-          dirOk = enterDir(root + '/' + dir, home);
-        }
-        if (!dirOk) continue;
-        const st = lstatSync(name, { throwIfNoEntry: false });
-        if (st === undefined || !st.isFile()) continue;
-        try {
-          unlinkSync(name);
-          rep.removedTemps++;
-        } catch {
-          /* gone meanwhile, or not ours to remove: leave it */
+      // the whole tree is walked (and a mixed one refused) before anything is removed
+      const maxAgeGo: Walked[] = [];
+      const oneTimeGo: Walked[] = [];
+      for await (const batch of store.scan({ forTidy: true })) {
+        for (const w of batch) {
+          const why = expired(w, now, maxAge, oneTime);
+          if (why === 'max-age') maxAgeGo.push(w);
+          else if (why === 'one-time') oneTimeGo.push(w);
+          else rep.kept++;
         }
       }
+      // the wrapper may have touched an entry since the walk: each is looked at again
+      const anomaliesBefore = rep.anomalies;
+      const a = await store.removeIfUnchanged(maxAgeGo, { dryRun: dry });
+      const b = await store.removeIfUnchanged(oneTimeGo, { dryRun: dry });
+      rep.anomalies = anomaliesBefore; // "changed since the walk" warnings are not odd things in the tree
+      rep.removedMaxAge = a.removed;
+      rep.removedOneTime = b.removed;
+      rep.changed = a.changed + b.changed;
+      rep.kept += rep.changed;
+      const t = await store.tidy({ dryRun: dry });
+      rep.removedDirs = t.dirs;
+      rep.removedTemps = t.temps;
     } finally {
-      process.chdir(home);
-    }
-    // directories come post-order (deepest first): remove those that kept nothing
-    for (const d of dirs) {
-      if (keep.has(d)) continue;
-      if (dry) {
-        rep.removedDirs++;
-        continue;
-      }
-      try {
-        rmdirSync(root + '/' + d);
-        rep.removedDirs++;
-      } catch {
-        /* something new arrived in it meanwhile: keep it */
-      }
+      await lock?.release();
     }
     // the lists: expired entries go
     if (argv.lists) {
@@ -251,6 +115,6 @@ export async function run(argv: CleanArgs): Promise<number> {
     }
     return 0;
   } finally {
-    lock?.release();
+    await store.close();
   }
 }

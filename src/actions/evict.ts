@@ -15,8 +15,9 @@ import { keyOf, keyLabel, type Layout } from '../core/key.js';
 import { isEvictable } from '../core/logline.js';
 import { parseDuration } from '../core/when.js';
 import { openLogs, recordFacts } from '../logs/read.js';
-import { lockTree } from '../store/lock.js';
-import { TreeStore, TreeAnomalyError, byIpFromEnv, treeDir, anomalyLine } from '../store/tree.js';
+import { byIpFromEnv, treeDir } from '../store/env.js';
+import { openStore, type OpenStore } from '../store/open.js';
+import { AnomalyError, anomalyLine } from '../store/store.js';
 import { zoneOption } from './options.js';
 
 export const DEFAULT_EVICT_LOGS = ['/var/log/qmail/smtpd'];
@@ -80,7 +81,7 @@ function saveState(path: string, s: State): void {
   writeFileAtomic(path, JSON.stringify(s) + '\n', { mode: 0o600, what: 'state file' });
 }
 
-export async function run(argv: EvictArgs): Promise<number> {
+export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
   const root = treeDir(argv.dir);
   const zone = zoneOption(argv.tz, '--tz');
@@ -92,9 +93,18 @@ export async function run(argv: EvictArgs): Promise<number> {
   const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
   const asked: Layout | undefined = argv['by-ip'] === true ? 'byip' : argv['by-ip'] === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
 
-  const lock = dry ? null : await lockTree(root, 'qgrey evict');
+  let anomalies = 0;
+  const tree = await open({
+    dir: root,
+    layout: asked,
+    layoutSource: argv['by-ip'] === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined,
+    onAnomaly: (a) => {
+      anomalies++;
+      warn(anomalyLine(root, a));
+    },
+  });
+  const lock = dry ? null : await tree.lock('qgrey evict');
   try {
-    const tree = TreeStore.open(root, { layout: asked });
     const layout = tree.layout;
     const now = Date.now() / 1000;
     const cutoff = now - window;
@@ -173,19 +183,24 @@ export async function run(argv: EvictArgs): Promise<number> {
         continue;
       }
       rep.evicted.push(keyLabel(key));
-      if (dry) {
-        if (tree.statSync(key) === null) rep.absent++;
+      let e;
+      try {
+        e = await tree.get(key);
+      } catch (err) {
+        if (!(err instanceof AnomalyError)) throw err;
+        anomalies++;
+        warn(anomalyLine(root, err.anomaly));
         continue;
       }
-      try {
-        if (tree.removeSync(key)) tree.pruneDirsSync(key);
-        else rep.absent++;
-      } catch (err) {
-        if (!(err instanceof TreeAnomalyError)) throw err;
-        rep.anomalies++;
-        warn(anomalyLine(root, err.anomaly));
+      if (e === null) {
+        rep.absent++;
+        continue;
       }
+      const r = await tree.removeIfUnchanged([{ ...e, mtime: Math.floor(e.first), atime: Math.floor(e.last) }], { dryRun: dry });
+      if (r.removed === 0) rep.absent++;
     }
+    if (!dry) await tree.tidy();
+    rep.anomalies = anomalies;
 
     if (argv.state !== undefined && !dry) {
       const files: State['files'] = [];
@@ -215,6 +230,7 @@ export async function run(argv: EvictArgs): Promise<number> {
     }
     return 0;
   } finally {
-    lock?.release();
+    await lock?.release();
+    await tree.close();
   }
 }

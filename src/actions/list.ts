@@ -9,10 +9,10 @@
 import type { ListArgs } from '../commands/list.js';
 import { keyLabel } from '../core/key.js';
 import { formatCivil } from '../core/zone.js';
-import { treeDir, walkTree, sanitizeName, layoutName, holdtimeFromEnv } from '../store/tree.js';
-import type { Anomaly } from '../store/store.js';
+import { holdtimeFromEnv, treeDir } from '../store/env.js';
+import { openStore, type OpenStore } from '../store/open.js';
+import { keyLayout, sanitizeName, type Anomaly } from '../store/store.js';
 import { LineWriter } from '../render/writer.js';
-import { treeFs } from '../native/treefs.js';
 
 const iso = (sec: number) => formatCivil(sec).replace(' ', 'T') + 'Z';
 
@@ -22,40 +22,50 @@ function anomalyKind(a: Anomaly): 'SYMLINK' | 'ODD' | 'UNREADABLE' {
       return 'SYMLINK';
     case 'not-regular':
     case 'bad-name':
+    case 'linked':
       return 'ODD';
     case 'unreadable':
       return 'UNREADABLE';
   }
 }
 
-export async function run(argv: ListArgs): Promise<number> {
+export async function run(argv: ListArgs, open: OpenStore = openStore): Promise<number> {
   const root = treeDir(argv.dir);
   const hold = argv.holdtime ?? holdtimeFromEnv();
   const now = Date.now() / 1000;
   const out = new LineWriter(process.stdout, process.stdout.isTTY === true);
-  const layouts = new Set<string>();
-  for (const x of walkTree(root, { native: treeFs() })) {
-    if (x.type === 'entry') {
-      const e = x.entry;
-      layouts.add(x.layout);
-      const kind = e.first + hold > now ? 'GREY' : 'KNOWN';
-      const label = keyLabel(e.key);
-      if (argv.json) {
-        await out.write(
-          JSON.stringify({ kind: kind.toLowerCase(), label, key: e.key, layout: x.layout, first: x.mtime, last: x.atime, firstSeen: iso(x.mtime), lastSeen: iso(x.atime) }),
-          false,
-        );
-      } else await out.write(`${kind}|${label}|${e.key}|${x.mtime}|${x.atime}`);
-    } else if (x.type === 'anomaly') {
-      const a = x.anomaly;
+  // anomalies arrive before the batch that follows them in the walk: written in that order
+  const odd: string[] = [];
+  let mixed: string | null = null;
+  const store = await open({
+    dir: root,
+    onAnomaly: (a) => {
       const kind = anomalyKind(a);
-      if (argv.json) await out.write(JSON.stringify({ kind: kind.toLowerCase(), key: sanitizeName(a.key), detail: a.detail }), false);
-      else await out.write(`${kind}|${sanitizeName(a.key)}|${a.detail}`);
+      odd.push(argv.json ? JSON.stringify({ kind: kind.toLowerCase(), key: sanitizeName(a.key), detail: a.detail }) : `${kind}|${sanitizeName(a.key)}|${a.detail}`);
+    },
+  });
+  const flush = async () => {
+    for (const line of odd.splice(0)) await out.write(line, !argv.json);
+  };
+  try {
+    for await (const batch of store.scan({ mixed: 'report', onMixed: (m) => (mixed = m) })) {
+      await flush();
+      for (const e of batch) {
+        const kind = e.first + hold > now ? 'GREY' : 'KNOWN';
+        const label = keyLabel(e.key);
+        if (argv.json) {
+          await out.write(
+            JSON.stringify({ kind: kind.toLowerCase(), label, key: e.key, layout: keyLayout(e.key), first: e.mtime, last: e.atime, firstSeen: iso(e.mtime), lastSeen: iso(e.atime) }),
+            false,
+          );
+        } else await out.write(`${kind}|${label}|${e.key}|${e.mtime}|${e.atime}`);
+      }
     }
+    await flush();
+  } finally {
+    await store.close();
   }
   await out.end();
-  if (layouts.size > 1) {
-    process.stderr.write(`qgrey: warning: ${root} mixes ${layoutName('classc')} and ${layoutName('byip')} entries; jgreylist cannot use such a tree\n`);
-  }
+  if (mixed !== null) process.stderr.write(`qgrey: warning: ${mixed}\n`);
   return 0;
 }

@@ -10,7 +10,7 @@
 //
 // No npm imports.
 
-import { closeSync, constants as C, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as C, fstatSync, lstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { QgreyError, reason } from '../core/errors.js';
 
 export const LOCK_NAME = '.qgrey.lock';
@@ -60,12 +60,58 @@ interface Holder {
   text: string;
 }
 
-function readHolder(path: string): Holder | null {
+/** What is at the lock's name when it is not a lock file: a FIFO, a directory, a symlink... */
+class NotALock {
+  constructor(readonly what: string) {}
+}
+
+function kindOf(mode: number): string {
+  switch (mode & C.S_IFMT) {
+    case C.S_IFDIR:
+      return 'a directory';
+    case C.S_IFLNK:
+      return 'a symbolic link';
+    case C.S_IFIFO:
+      return 'a FIFO';
+    case C.S_IFSOCK:
+      return 'a socket';
+    case C.S_IFCHR:
+    case C.S_IFBLK:
+      return 'a device';
+    default:
+      return 'not a regular file';
+  }
+}
+
+/**
+ * The holder written in the lock file: opened O_NOFOLLOW|O_NONBLOCK (a symlink, FIFO or device
+ * planted there is never followed, waited on or read), checked with fstat, at most 4 KB read.
+ */
+function readHolder(path: string): Holder | NotALock | null {
+  let fd: number;
+  try {
+    fd = openSync(path, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY);
+  } catch (err) {
+    const c = (err as NodeJS.ErrnoException).code;
+    if (c === 'ENOENT') return null;
+    if (c === 'ELOOP') return new NotALock('a symbolic link');
+    try {
+      return new NotALock(kindOf(lstatSync(path).mode));
+    } catch {
+      return new NotALock(`unreadable (${reason(err)})`);
+    }
+  }
   let text: string;
   try {
-    text = readFileSync(path, 'latin1');
-  } catch {
-    return null;
+    const st = fstatSync(fd);
+    if (!st.isFile()) return new NotALock(kindOf(st.mode));
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    text = buf.toString('latin1', 0, n);
+  } catch (err) {
+    return new NotALock(`unreadable (${reason(err)})`);
+  } finally {
+    closeSync(fd);
   }
   const m = /^([0-9]+) (\S+) ?([^\n]*)\n/.exec(text);
   if (!m) return { pid: NaN, start: '-', what: '', text };
@@ -79,7 +125,7 @@ function sleep(ms: number): Promise<void> {
 function tryCreate(path: string, body: string): boolean {
   let fd: number;
   try {
-    fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_NONBLOCK, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
@@ -116,7 +162,7 @@ function breakStale(path: string, seen: Holder): boolean {
   try {
     const again = readHolder(path);
     if (again === null) return true; // released meanwhile
-    if (again.text !== seen.text) return false; // someone else took it: not stale any more
+    if (again instanceof NotALock || again.text !== seen.text) return false; // someone else took it: not stale any more
     unlinkSync(path);
     return true;
   } catch {
@@ -135,7 +181,14 @@ function breakStale(path: string, seen: Holder): boolean {
  * finish; then fail with a temporary (111) error naming the holder.
  */
 export async function lockTree(root: string, what: string, waitSeconds = lockWait()): Promise<TreeLock> {
-  const path = root + '/' + LOCK_NAME;
+  return lockFile(root + '/' + LOCK_NAME, what, `greylist directory ${root}`, waitSeconds);
+}
+
+/**
+ * Take the lock file `path` for `label` (what is locked, for messages), waiting up to
+ * `waitSeconds`; the one lock of the tree and of the list files.
+ */
+export async function lockFile(path: string, what: string, label: string, waitSeconds = lockWait()): Promise<TreeLock> {
   const me = `${process.pid} ${startTime(process.pid) ?? '-'} ${what.replace(/[^\x20-\x7e]/g, '?')}\n`;
   const deadline = Date.now() + waitSeconds * 1000;
   let delay = 20;
@@ -145,16 +198,17 @@ export async function lockTree(root: string, what: string, waitSeconds = lockWai
       created = tryCreate(path, me);
     } catch (err) {
       const c = (err as NodeJS.ErrnoException).code;
-      if (c === 'ENOENT' || c === 'ENOTDIR') throw new QgreyError(`greylist directory ${root} does not exist or is not a directory`, 100, { cause: err });
+      if (c === 'ENOENT' || c === 'ENOTDIR') throw new QgreyError(`${label} does not exist or is not a directory`, 100, { cause: err });
       throw new QgreyError(`unable to lock ${path}: ${reason(err)}`, 111, { cause: err });
     }
     if (created) break;
     const holder = readHolder(path);
     if (holder === null) continue; // released between our open and read
-    if (stale(path, holder) && breakStale(path, holder)) continue;
+    if (!(holder instanceof NotALock) && stale(path, holder) && breakStale(path, holder)) continue;
     if (Date.now() >= deadline) {
-      const who = holder && Number.isInteger(holder.pid) ? `pid ${holder.pid}${holder.what ? ', ' + holder.what : ''}` : 'unknown holder';
-      throw new QgreyError(`greylist directory ${root} is locked by another maintenance run (${who}); try again later`, 111);
+      if (holder instanceof NotALock) throw new QgreyError(`unable to lock ${label}: ${path} is ${holder.what}, not a lock file; remove it`, 111);
+      const who = Number.isInteger(holder.pid) ? `pid ${holder.pid}${holder.what ? ', ' + holder.what : ''}` : 'unknown holder';
+      throw new QgreyError(`${label} is locked by another maintenance run (${who}); try again later`, 111);
     }
     await sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
     delay = Math.min(delay * 2, 250);
@@ -165,7 +219,7 @@ export async function lockTree(root: string, what: string, waitSeconds = lockWai
     held = false;
     process.off('exit', release);
     const h = readHolder(path);
-    if (h !== null && h.text === me) {
+    if (h !== null && !(h instanceof NotALock) && h.text === me) {
       try {
         unlinkSync(path);
       } catch {

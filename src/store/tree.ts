@@ -1,760 +1,569 @@
-// The jgreylist tree: one empty file per key, mtime = first seen, atime = last seen.
+// The jgreylist tree as a GreyStore: entries (entries.ts), the walk (walk.ts) in batches, the
+// lock (lock.ts), and the maintenance operations:
+//   merge: the entries the tree lacks are built beside it in ROOT/.qgrey-rebuild.PID.TIME
+//     and renamed in, a whole missing subtree at once; an entry the tree has gets its times
+//     written in place, merged with what it holds at that moment (the wrapper may have written
+//     since the scan). No moment without an entry; a crash leaves a staging tree that the next
+//     lock removes.
+//   removeIfUnchanged: each entry looked at again from inside its directory, unlinked only
+//     if its whole-second times are still those the scan saw.
+//   tidy: directories left empty (post-order), temporary files of dead processes.
+// This runs as the tree's owner: in-process for the wrapper and for a user who owns the tree,
+// in a child process of that uid for a command started as root (privsep.ts).
 //
-//   ROOT/aaa/bbb/ccc            class C (jgreylist's default)
-//   ROOT/aaa/bbb/ccc/ddd        per IP (JGREYLIST_BY_IP=1)
-//   ROOT/v6/HHHHHHHH/HHHHHHHH   IPv6 /64 (jgreylist never looks under v6/)
-//   ROOT/v6/HHHHHHHH/HHHHHHHH/HHHHHHHHHHHHHHHH   IPv6 per address (--by-ip)
-//   ROOT/.qgrey*                our lock file and rebuild staging trees (jgreylist ignores them)
-//
-// Directories 0700, files 0600 (reduced by the umask, as jgreylist does), owned like the
-// root directory or as given. The tree is writable by the qmail user and the maintenance
-// jobs may run as root, so nothing here follows a symlink inside the tree: every directory
-// component is lstat'ed (or mkdir'ed and then lstat'ed), and entry files are opened with
-// O_NOFOLLOW | O_NONBLOCK and checked with fstat before their times are written through
-// the descriptor. What is not a directory or a regular file is reported and left alone.
-//
-// Remaining race (documented in README): a component that is swapped for a symlink
-// between its lstat and the final open is not detected; the final component never is
-// followed. Node has no openat(), which would close it.
-//
-// No npm imports: the per-connection wrapper uses this module.
+// No npm imports.
 
+import { closeSync, constants as C, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
+import { QgreyError, reason } from '../core/errors.js';
+import type { Layout } from '../core/key.js';
+import { Cursor } from './cursor.js';
+import { DIR_MODE, FILE_MODE, OURS_PREFIX, TreeEntries, anomalyOf, linkedAnomaly } from './entries.js';
+import { lockTree } from './lock.js';
+import type { Owner } from './owner.js';
 import {
-  closeSync,
-  constants as C,
-  fstatSync,
-  fchownSync,
-  futimesSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  rmdirSync,
-  unlinkSync,
-  type Dirent,
-  type Stats,
-} from 'node:fs';
-import { getSystemErrorName } from 'node:util';
-import { V6_DIR, validKey, type Layout } from '../core/key.js';
-import { QgreyError, quote, reason } from '../core/errors.js';
-import type { Anomaly, Entry, GreyStore } from './store.js';
-import type { TreeFs } from '../native/treefs.js';
+  keyLayout,
+  layoutName,
+  mergeTimes,
+  mixedMessage,
+  unchanged,
+  type Anomaly,
+  type Entry,
+  type GreyStore,
+  type MergeOptions,
+  type Removed,
+  type ScanOptions,
+  type StoreLock,
+  type Tidied,
+  type Walked,
+} from './store.js';
+import { detectLayout, rootStat, tempPid, walkTree } from './walk.js';
 
-export const DIR_MODE = 0o700;
-export const FILE_MODE = 0o600;
-/** names in the root that belong to qgrey itself (lock, staging trees) */
-export const OURS_PREFIX = '.qgrey';
+/** Staging trees of rebuild runs live in the root under this prefix. */
+export const STAGE_PREFIX = OURS_PREFIX + '-rebuild.';
 
-const O_OPEN_ENTRY = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY;
-const O_CREATE_ENTRY = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY;
-
-export interface Owner {
-  readonly uid: number;
-  readonly gid: number;
-}
-
-/** Something in the tree that is not what the layout expects; operations refuse it. */
-export class TreeAnomalyError extends QgreyError {
-  readonly anomaly: Anomaly;
-  constructor(root: string, anomaly: Anomaly) {
-    super(`unsafe greylist entry ${root}/${anomaly.key}: ${anomaly.detail}`, 111);
-    this.name = 'TreeAnomalyError';
-    this.anomaly = anomaly;
-  }
-}
-
-function kindOf(st: Stats): string {
-  if (st.isSymbolicLink()) return 'a symbolic link';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFile()) return 'a regular file';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  return 'not a regular file';
-}
-
-function anomalyOf(key: string, st: Stats, expected: 'directory' | 'regular file'): Anomaly {
-  return {
-    key,
-    what: st.isSymbolicLink() ? 'symlink' : 'not-regular',
-    detail: `is ${kindOf(st)}, expected a ${expected}; left alone`,
-  };
-}
-
-function code(err: unknown): string | undefined {
-  return (err as { code?: string } | null)?.code;
-}
-
-/** seconds (float) of a Stats time, to the microsecond */
-const secs = (ms: number) => ms / 1000;
-
-export interface TreeOptions {
-  /** chown new files and directories to this owner (skipped when it is already ours) */
+export interface TreeConfig {
+  readonly dir: string;
+  /** the layout asked for; refused when the tree holds the other one */
+  readonly layout?: Layout | undefined;
+  /** where the asked layout came from when not a flag, for the refusal (e.g. JGREYLIST_BY_IP) */
+  readonly layoutSource?: string | undefined;
+  /** owner of new files and directories (chown'ed when it is not us) */
   readonly owner?: Owner | undefined;
+  /** things in the tree that are not entries, left alone */
+  readonly onAnomaly?: ((a: Anomaly) => void) | undefined;
+  /** asked now and then during long work; false stops it (the tree process's parent is gone) */
+  readonly alive?: (() => boolean) | undefined;
+}
+
+const code = (err: unknown) => (err as { code?: string } | null)?.code;
+
+function fsFail(verb: string, p: string, err: unknown): QgreyError {
+  if (err instanceof QgreyError) return err;
+  // a full disk, a quota, an I/O error: temporary; everything else is one too (cron retries)
+  return new QgreyError(`unable to ${verb} ${p}: ${reason(err)}`, 111, { cause: err });
+}
+
+const parentOf = (key: string) => {
+  const i = key.lastIndexOf('/');
+  return i === -1 ? '' : key.slice(0, i);
+};
+
+/** Open the tree at `dir`, detecting its layout (or checking the one asked for against it). */
+export function openTree(cfg: TreeConfig, where = cfg.dir): TreeStore {
+  const root = resolve(cfg.dir);
+  const st = rootStat(root);
+  const found = detectLayout(root);
+  if (cfg.layout !== undefined && found !== null && found.layout !== cfg.layout) {
+    throw new QgreyError(
+      `${where} holds ${layoutName(found.layout)} entries (e.g. ${found.key}), but ${layoutName(cfg.layout)} was asked for${cfg.layoutSource ? ` (${cfg.layoutSource})` : ''}; refusing to mix layouts`,
+      100,
+    );
+  }
+  return new TreeStore(root, where, cfg.layout ?? found?.layout ?? 'classc', Cursor.of(root, st), cfg);
 }
 
 export class TreeStore implements GreyStore {
-  readonly root: string;
-  readonly layout: Layout;
-  readonly owner: Owner | undefined;
-  private readonly chown: boolean;
+  readonly entries: TreeEntries;
+  private readonly onAnomaly: (a: Anomaly) => void;
+  private readonly owner: Owner | undefined;
+  private readonly alive: () => boolean;
+  /** keys the last scan saw (merge updates those in place) */
+  private known = new Set<string>();
+  /** for tidy: per directory, how many things in it stay; directories in post-order; temporary files */
+  private holds: Map<string, number> | null = null;
+  private dirs: string[] = [];
+  private temps: string[] = [];
+  /** directories above removed entries (tidy without a scan record) */
+  private emptied = new Set<string>();
 
-  constructor(root: string, layout: Layout, opts: TreeOptions = {}) {
-    this.root = root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root;
-    this.layout = layout;
-    this.owner = opts.owner;
-    const o = opts.owner;
-    this.chown = o !== undefined && (o.uid !== process.geteuid?.() || o.gid !== process.getegid?.());
+  constructor(
+    readonly root: string,
+    readonly where: string,
+    readonly layout: Layout,
+    private readonly cursor: Cursor,
+    cfg: TreeConfig,
+  ) {
+    this.entries = new TreeEntries(root, layout, { owner: cfg.owner });
+    this.owner = cfg.owner;
+    this.onAnomaly = cfg.onAnomaly ?? (() => {});
+    this.alive = cfg.alive ?? (() => true);
   }
 
-  /** Open a tree, detecting its layout (or checking the one given against it). */
-  static open(root: string, opts: TreeOptions & { layout?: Layout | undefined } = {}): TreeStore {
-    const found = detectLayout(root);
-    if (opts.layout !== undefined && found !== null && found !== opts.layout) {
-      throw new QgreyError(
-        `${root} holds ${layoutName(found)} entries, but ${layoutName(opts.layout)} was asked for; refusing to mix layouts`,
-        100,
-      );
-    }
-    return new TreeStore(root, opts.layout ?? found ?? 'classc', opts);
-  }
-
-  private check(key: string): string[] {
-    if (!validKey(key, this.layout)) throw new QgreyError(`not a ${layoutName(this.layout)} key: ${JSON.stringify(key)}`, 100);
-    return key.split('/');
-  }
-
-  /** lstat every directory component of `parts` (all but the last); throws on anything but a directory. */
-  private checkDirs(parts: string[]): boolean {
-    let p = this.root;
-    let rel = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      p += '/' + parts[i];
-      rel = rel === '' ? parts[i]! : rel + '/' + parts[i];
-      let st: Stats;
-      try {
-        st = lstatSync(p);
-      } catch (err) {
-        if (code(err) === 'ENOENT') return false;
-        throw this.fsError('examine', p, err);
-      }
-      if (!st.isDirectory()) throw new TreeAnomalyError(this.root, anomalyOf(rel, st, 'directory'));
-    }
-    return true;
-  }
-
-  private fsError(verb: string, path: string, err: unknown): QgreyError {
-    if (err instanceof QgreyError) return err;
-    const e = new QgreyError(`unable to ${verb} ${path}: ${reason(err)}`, 111, { cause: err });
-    return e;
-  }
-
-  path(key: string): string {
-    this.check(key);
-    return this.root + '/' + key;
-  }
-
-  /** lstat of an entry with every directory on the way checked; null when missing. */
-  statSync(key: string): Stats | null {
-    const parts = this.check(key);
-    const p = this.root + '/' + key;
-    let st: Stats;
-    try {
-      st = lstatSync(p);
-    } catch (err) {
-      const c = code(err);
-      if (c === 'ENOENT' || c === 'ENOTDIR') {
-        // missing, or a file where a directory belongs: make sure no component on the way
-        // is a symlink or a file (reported), else it is simply not there
-        this.checkDirs(parts);
-        return null;
-      }
-      throw this.fsError('examine', p, err);
-    }
-    if (!this.checkDirs(parts)) return null;
-    if (!st.isFile()) throw new TreeAnomalyError(this.root, anomalyOf(key, st, 'regular file'));
-    return st;
-  }
-
-  getSync(key: string): Entry | null {
-    const st = this.statSync(key);
-    return st === null ? null : { key, first: secs(st.mtimeMs), last: secs(st.atimeMs) };
+  /** every 64 calls, whether to go on */
+  private beat = 0;
+  private check(): void {
+    if ((++this.beat & 63) === 0 && !this.alive()) throw new QgreyError('stopped: the command that asked for this is gone', 111);
   }
 
   async get(key: string): Promise<Entry | null> {
-    return this.getSync(key);
+    return this.entries.getSync(key);
   }
 
-  /** mkdir each missing directory (0700), lstat-checking existing ones. */
-  private makeDirs(parts: string[]): void {
-    let p = this.root;
-    let rel = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      p += '/' + parts[i];
-      rel = rel === '' ? parts[i]! : rel + '/' + parts[i];
-      try {
-        mkdirSync(p, DIR_MODE);
-        if (this.chown) fchownPath(p, this.owner!);
-        continue;
-      } catch (err) {
-        if (err instanceof QgreyError) throw err;
-        if (code(err) !== 'EEXIST') throw this.fsError('create directory', p, err);
-      }
-      let st: Stats;
-      try {
-        st = lstatSync(p);
-      } catch (err) {
-        throw this.fsError('examine', p, err);
-      }
-      if (!st.isDirectory()) throw new TreeAnomalyError(this.root, anomalyOf(rel, st, 'directory'));
-    }
+  async create(key: string, now: number): Promise<boolean> {
+    return this.entries.createSync(key, now);
   }
 
-  /**
-   * Create the entry with both times set through the descriptor. Returns false when it
-   * already existed (left as it was, like a concurrent creator's entry).
-   */
-  private createWith(key: string, parts: string[], first: number, last: number): boolean {
-    const p = this.root + '/' + key;
-    for (let attempt = 0; ; attempt++) {
-      this.makeDirs(parts);
-      let fd: number;
-      try {
-        fd = openSync(p, O_CREATE_ENTRY, FILE_MODE);
-      } catch (err) {
-        const c = code(err);
-        if (c === 'EEXIST') {
-          this.statSync(key); // refuses a symlink or a directory in its place
-          return false;
-        }
-        // a maintenance run removed an empty directory between our mkdir and open
-        if (c === 'ENOENT' && attempt < 3) continue;
-        throw this.fsError('create', p, err);
-      }
-      try {
-        if (this.chown) fchownSync(fd, this.owner!.uid, this.owner!.gid);
-        futimesSync(fd, last, first);
-      } catch (err) {
-        closeQuiet(fd);
-        throw this.fsError('set the times of', p, err);
-      }
-      closeSync(fd);
-      return true;
-    }
+  async touch(key: string, last: number): Promise<boolean> {
+    return this.entries.touchSync(key, last);
   }
 
-  createSync(key: string, now: number): boolean {
-    return this.createWith(key, this.check(key), now, now);
-  }
-
-  async create(key: string, now: number): Promise<void> {
-    this.createSync(key, now);
-  }
-
-  /**
-   * Write times on an existing entry through an O_NOFOLLOW descriptor, after fstat shows a
-   * regular file. `first` undefined keeps the current mtime. False when the entry is missing.
-   */
-  private setTimes(key: string, parts: string[], first: number | undefined, last: number): boolean {
-    const p = this.root + '/' + key;
-    if (!this.checkDirs(parts)) return false;
-    let fd: number;
+  async lock(what: string): Promise<StoreLock> {
+    const lock = await lockTree(this.root, what);
+    let recovered: number;
     try {
-      fd = openSync(p, O_OPEN_ENTRY);
+      recovered = this.removeLeftovers();
     } catch (err) {
-      const c = code(err);
-      if (c === 'ENOENT') return false;
-      if (c === 'ELOOP' || c === 'ENXIO' || c === 'EISDIR') {
-        this.statSync(key); // throws the anomaly
-      }
-      throw this.fsError('open', p, err);
+      lock.release();
+      throw fsFail('remove the leftovers in', this.root, err);
     }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw new TreeAnomalyError(this.root, anomalyOf(key, st, 'regular file'));
-      futimesSync(fd, last, first ?? secs(st.mtimeMs));
-    } catch (err) {
-      closeQuiet(fd);
-      throw this.fsError('set the times of', p, err);
-    }
-    closeSync(fd);
-    return true;
+    return { recovered, release: async () => lock.release() };
   }
 
-  /** A revisit: atime = last, mtime kept. False when the entry is missing. */
-  touchSync(key: string, last: number): boolean {
-    return this.setTimes(key, this.check(key), undefined, last);
-  }
-
-  async touch(key: string, last: number): Promise<void> {
-    this.touchSync(key, last);
-  }
-
-  /**
-   * Write an entry with both times. An existing entry gets its times written in place; a
-   * missing one is written as a temporary file beside it and renamed into place, so no
-   * reader ever sees it with the wrong times.
-   */
-  putSync(e: Entry): void {
-    const parts = this.check(e.key);
-    if (this.setTimes(e.key, parts, e.first, e.last)) return;
-    this.makeDirs(parts);
-    const p = this.root + '/' + e.key;
-    const tmp = p.slice(0, p.lastIndexOf('/') + 1) + `${OURS_PREFIX}-tmp.${process.pid}.${parts[parts.length - 1]}`;
-    let fd: number;
-    try {
-      fd = openSync(tmp, O_CREATE_ENTRY, FILE_MODE);
-    } catch (err) {
-      throw this.fsError('create', tmp, err);
-    }
-    try {
-      if (this.chown) fchownSync(fd, this.owner!.uid, this.owner!.gid);
-      futimesSync(fd, e.last, e.first);
-      closeSync(fd);
-    } catch (err) {
-      closeQuiet(fd);
-      unlinkQuiet(tmp);
-      throw this.fsError('write', tmp, err);
-    }
-    try {
-      // rename() replaces the final name itself, never what a symlink there points to;
-      // but an entry that appeared meanwhile must not be clobbered by a non-file check
-      const st = lstatOrNull(p);
-      if (st !== null && !st.isFile()) throw new TreeAnomalyError(this.root, anomalyOf(e.key, st, 'regular file'));
-      renameSync(tmp, p);
-    } catch (err) {
-      unlinkQuiet(tmp);
-      throw this.fsError('rename into place', p, err);
-    }
-  }
-
-  async put(e: Entry): Promise<void> {
-    this.putSync(e);
-  }
-
-  /** Unlink one entry (never a symlink or a directory). False when it was not there. */
-  removeSync(key: string): boolean {
-    const st = this.statSync(key);
-    if (st === null) return false;
-    const p = this.root + '/' + key;
-    try {
-      unlinkSync(p);
-    } catch (err) {
-      if (code(err) === 'ENOENT') return false;
-      throw this.fsError('remove', p, err);
-    }
-    return true;
-  }
-
-  async remove(key: string): Promise<boolean> {
-    return this.removeSync(key);
-  }
-
-  /** Remove the now-empty directories above `key`, deepest first (never the root). */
-  pruneDirsSync(key: string): number {
-    const parts = key.split('/');
+  /** What killed rebuild runs left in the root (only while holding the lock). */
+  private removeLeftovers(): number {
     let n = 0;
-    for (let i = parts.length - 1; i >= 1; i--) {
-      const p = this.root + '/' + parts.slice(0, i).join('/');
-      try {
-        rmdirSync(p);
-        n++;
-      } catch {
-        break;
-      }
+    for (const name of readdirSync(this.root)) {
+      if (!name.startsWith(STAGE_PREFIX)) continue;
+      // rmSync never follows a symlink inside what it removes
+      rmSync(this.root + '/' + name, { recursive: true, force: true });
+      n++;
     }
     return n;
   }
 
-  async *scan(): AsyncIterable<Entry | Anomaly> {
-    for (const x of walkTree(this.root, { layout: this.layout })) {
-      if (x.type === 'entry') yield x.entry;
-      else if (x.type === 'anomaly') yield x.anomaly;
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// walking
-
-const OCTET_NAME = /^(?:[01][0-9][0-9]|2[0-4][0-9]|25[0-5])$/;
-const HEX8_NAME = /^[0-9a-f]{8}$/;
-const HEX16_NAME = /^[0-9a-f]{16}$/;
-
-export type WalkItem =
-  | { readonly type: 'entry'; readonly entry: Entry; readonly layout: Layout; /** integer seconds as stat(2) shows them */ readonly mtime: number; readonly atime: number }
-  | { readonly type: 'anomaly'; readonly anomaly: Anomaly }
-  /** a directory, after its contents (post-order) */
-  | { readonly type: 'dir'; readonly key: string }
-  /** a temporary file an interrupted put() may have left beside entries (only with `temps`) */
-  | { readonly type: 'temp'; readonly key: string };
-
-export interface WalkOptions {
-  /** entries of the other layout are anomalies; undefined: accept both and report each with its layout */
-  readonly layout?: Layout | undefined;
-  /** also yield directories (after their contents) */
-  readonly dirs?: boolean;
-  /** yield our temporary files as `temp` items instead of reporting them as foreign names */
-  readonly temps?: boolean;
-  /** the C helper (src/native/treefs.ts), for the leaf directories; the same items either way */
-  readonly native?: TreeFs | null;
-}
-
-function readDir(path: string): Dirent[] {
-  return readdirSync(path, { withFileTypes: true });
-}
-
-/**
- * Walk the tree depth-first in sorted order, lstat-ing every entry file. Never follows a
- * symlink; reports symlinks, non-regular files and foreign names as anomalies.
- */
-export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkItem> {
-  const wantDirs = opts.dirs === true;
-  const temps = opts.temps === true;
-  const native = opts.native ?? undefined;
-  const only = opts.layout;
-  let top: Dirent[];
-  try {
-    top = readDir(root);
-  } catch (err) {
-    throw treeRootError(root, err);
-  }
-  top.sort(byName);
-  for (const d of top) {
-    const name = d.name;
-    if (name.startsWith(OURS_PREFIX)) continue;
-    if (d.isSymbolicLink()) {
-      yield { type: 'anomaly', anomaly: { key: name, what: 'symlink', detail: 'is a symbolic link; left alone' } };
-      continue;
-    }
-    if (name === V6_DIR) {
-      if (!d.isDirectory()) {
-        yield { type: 'anomaly', anomaly: { key: name, what: 'not-regular', detail: 'is not a directory; left alone' } };
-        continue;
+  async *scan(opts: ScanOptions = {}): AsyncIterable<readonly Walked[]> {
+    const size = opts.batch ?? 4096;
+    const tidy = opts.forTidy === true;
+    const known = new Set<string>();
+    const holds = tidy ? new Map<string, number>() : null;
+    const hold = (key: string) => {
+      if (holds === null) return;
+      const d = parentOf(key);
+      if (d !== '') holds.set(d, (holds.get(d) ?? 0) + 1);
+    };
+    const dirs: string[] = [];
+    const temps: string[] = [];
+    const seen: Partial<Record<Layout, string>> = {};
+    let batch: Walked[] = [];
+    const walk = walkTree(this.root, { dirs: tidy, temps: tidy }, this.cursor);
+    try {
+      for (const x of walk) {
+        if (x.type === 'entry') {
+          const key = x.entry.key;
+          if (seen[x.layout] === undefined) {
+            seen[x.layout] = key;
+            if (seen.classc !== undefined && seen.byip !== undefined && opts.mixed !== 'report') {
+              throw new QgreyError(mixedMessage(this.where, seen.classc, seen.byip), 100);
+            }
+          }
+          known.add(key);
+          hold(key);
+          batch.push(x.entry);
+          if (batch.length >= size) {
+            this.cursor.leave();
+            yield batch;
+            batch = [];
+          }
+        } else if (x.type === 'anomaly') {
+          hold(x.anomaly.key);
+          if (batch.length > 0) {
+            // what came before the anomaly first, so that a listing keeps the walk's order
+            this.cursor.leave();
+            yield batch;
+            batch = [];
+          }
+          this.onAnomaly(x.anomaly);
+        } else if (x.type === 'temp') {
+          hold(x.key);
+          temps.push(x.key);
+        } else dirs.push(x.key);
       }
-      yield* walkLevel(root, name, 1, true, only, wantDirs, temps, native);
-      continue;
+    } finally {
+      walk.return(undefined);
+      this.cursor.leave();
     }
-    if (!OCTET_NAME.test(name)) {
-      // jgreylist-clean never touches files in the root; report foreign names, change nothing
-      yield { type: 'anomaly', anomaly: { key: name, what: 'bad-name', detail: 'is not part of a jgreylist tree; left alone' } };
-      continue;
-    }
-    if (!d.isDirectory()) {
-      yield { type: 'anomaly', anomaly: { key: name, what: 'not-regular', detail: 'is not a directory; left alone' } };
-      continue;
-    }
-    yield* walkLevel(root, name, 1, false, only, wantDirs, temps, native);
+    this.known = known;
+    this.holds = holds;
+    this.dirs = dirs;
+    this.temps = temps;
+    if (batch.length > 0) yield batch;
+    if (seen.classc !== undefined && seen.byip !== undefined) opts.onMixed?.(mixedMessage(this.where, seen.classc, seen.byip));
   }
-}
 
-// depth = number of components in `rel`. v4: aaa(1) / bbb(2) / ccc(3: file or dir) / ddd(4: file)
-// v6: v6(1) / h8(2) / h8(3: file or dir) / h16(4: file)
-function* walkLevel(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean, temps: boolean, native: TreeFs | undefined): Generator<WalkItem> {
-  if (depth >= 2) {
-    yield* walkLeaves(root, rel, depth, v6, only, wantDirs, temps, native);
-    return;
-  }
-  const dirPath = root + '/' + rel;
-  let list: Dirent[];
-  try {
-    list = readDir(dirPath);
-  } catch (err) {
-    yield { type: 'anomaly', anomaly: { key: rel, what: 'unreadable', detail: `cannot be read: ${reason(err)}` } };
-    return;
-  }
-  list.sort(byName);
-  const nameOk = v6 ? HEX8_NAME : OCTET_NAME;
-  for (const d of list) {
-    const name = d.name;
-    const key = rel + '/' + name;
-    if (!nameOk.test(name)) {
-      yield { type: 'anomaly', anomaly: { key, what: 'bad-name', detail: 'is not part of a jgreylist tree; left alone' } };
-      continue;
-    }
-    if (d.isSymbolicLink()) {
-      yield { type: 'anomaly', anomaly: { key, what: 'symlink', detail: 'is a symbolic link; left alone' } };
-      continue;
-    }
-    if (!d.isDirectory()) {
-      yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: `is ${d.isFile() ? 'a regular file' : 'not a directory'}, expected a directory; left alone` } };
-      continue;
-    }
-    yield* walkLevel(root, key, depth + 1, v6, only, wantDirs, temps, native);
-  }
-  if (wantDirs) yield { type: 'dir', key: rel };
-}
-
-/**
- * lstat each valid name in `dir` (which ends with '/'): a Stats, undefined when it is gone,
- * or why it could not be examined. With enough names, from inside the directory: relative
- * names are looked up faster than full paths (one component instead of five or six), and once
- * inside (checked: '.' is the directory we lstat'ed, not a symlink swapped in) no component
- * above can be swapped under us. The working directory is restored before anything is yielded.
- */
-function lstatAll(dir: string, names: readonly string[], nameOk: RegExp): (Stats | undefined | string)[] {
-  const out: (Stats | undefined | string)[] = new Array<Stats | undefined | string>(names.length);
-  // the working directory to come back to (null when it is gone: full paths only)
-  let home: string | null = null;
-  try {
-    home = process.cwd();
-  } catch {
-    /* full paths */
-  }
-  let prefix = dir;
-  if (home !== null && names.length >= 16 && enterDir(dir, home)) prefix = '';
-  try {
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      if (!nameOk.test(name)) continue;
-      try {
-        out[i] = lstatSync(prefix + name, { throwIfNoEntry: false });
-      } catch (err) {
-        out[i] = reason(err);
-      }
-    }
-  } finally {
-    if (prefix === '') process.chdir(home!);
-  }
-  return out;
-}
-
-/**
- * chdir into `path` if it is a real directory (not a symlink), making sure '.' is that
- * directory; when it is not, come back to `home`.
- */
-export function enterDir(path: string, home: string): boolean {
-  let st: Stats;
-  try {
-    st = lstatSync(path);
-    if (!st.isDirectory()) return false;
-    process.chdir(path);
-  } catch {
-    return false;
-  }
-  try {
-    const here = lstatSync('.');
-    if (here.ino === st.ino && here.dev === st.dev) return true;
-  } catch {
-    /* fall through */
-  }
-  process.chdir(home);
-  return false;
-}
-
-/** What a leaf directory holds: names in order, and what lstat says of each. */
-interface Leaf {
-  names: string[];
-  /** 1 regular file, 2 directory, 3 symlink, 4 other, 0 gone meanwhile, 5 not examined; -1 not looked at */
-  kinds: Int8Array;
-  /** times as Node's Stats give them (ms), and in whole seconds */
-  aMs: Float64Array;
-  mMs: Float64Array;
-  aSec: Float64Array;
-  mSec: Float64Array;
-  /** why, for kind 5 */
-  errs: (string | undefined)[];
-}
-
-/** A leaf directory through lstatSync (from inside it when it is big enough: see lstatAll). */
-function leafJs(dirPath: string, nameOk: RegExp): Leaf {
-  const names = readdirSync(dirPath).sort();
-  const n = names.length;
-  const leaf: Leaf = { names, kinds: new Int8Array(n).fill(-1), aMs: new Float64Array(n), mMs: new Float64Array(n), aSec: new Float64Array(n), mSec: new Float64Array(n), errs: [] };
-  const stats = lstatAll(dirPath, names, nameOk);
-  for (let i = 0; i < n; i++) {
-    if (!nameOk.test(names[i]!)) continue;
-    const st = stats[i];
-    if (typeof st === 'string') {
-      leaf.kinds[i] = 5;
-      leaf.errs[i] = st;
-    } else if (st === undefined) leaf.kinds[i] = 0;
-    else {
-      leaf.kinds[i] = st.isFile() ? 1 : st.isDirectory() ? 2 : st.isSymbolicLink() ? 3 : 4;
-      leaf.aMs[i] = st.atimeMs;
-      leaf.mMs[i] = st.mtimeMs;
-      leaf.aSec[i] = Math.floor(st.atimeMs / 1000);
-      leaf.mSec[i] = Math.floor(st.mtimeMs / 1000);
-    }
-  }
-  return leaf;
-}
-
-/** A leaf directory through the C helper: opened from the root without following any symlink. */
-function leafNative(native: TreeFs, root: string, rel: string): Leaf {
-  const r = native.scanLeaf(root, rel); // in strcmp order: the order of a JS sort of ASCII names
-  const n = r.names.length;
-  const leaf: Leaf = { names: r.names, kinds: new Int8Array(r.kinds.buffer, r.kinds.byteOffset, n), aMs: new Float64Array(n), mMs: new Float64Array(n), aSec: r.asec, mSec: r.msec, errs: [] };
-  for (let i = 0; i < n; i++) {
-    if (r.kinds[i] === 5) leaf.errs[i] = errnoText(r.errs[i]!);
-    // the same arithmetic as Node's Stats (sec * 1e3 + nsec / 1e6), so both walks agree
-    leaf.aMs[i] = r.asec[i]! * 1e3 + r.ansec[i]! / 1e6;
-    leaf.mMs[i] = r.msec[i]! * 1e3 + r.mnsec[i]! / 1e6;
-  }
-  return leaf;
-}
-
-function errnoText(errno: number): string {
-  try {
-    return `${getSystemErrorName(-errno)}`;
-  } catch {
-    return `errno ${errno}`;
-  }
-}
-
-/**
- * A directory whose children are entry files or per-IP containers: names only from readdir,
- * then one lstat per child, which says what it is and gives its times (the type readdir could
- * give would cost as much again, and lstat is needed for the times anyway).
- */
-function* walkLeaves(root: string, rel: string, depth: number, v6: boolean, only: Layout | undefined, wantDirs: boolean, temps: boolean, native: TreeFs | undefined): Generator<WalkItem> {
-  const nameOk = v6 ? (depth === 3 ? HEX16_NAME : HEX8_NAME) : OCTET_NAME;
-  let leaf: Leaf;
-  try {
-    leaf = native ? leafNative(native, root, rel) : leafJs(root + '/' + rel + '/', nameOk);
-  } catch (err) {
-    yield { type: 'anomaly', anomaly: { key: rel, what: 'unreadable', detail: `cannot be read: ${reason(err)}` } };
-    return;
-  }
-  const leafDepth = depth + 1; // depth of each child's key
-  const layout: Layout = leafDepth === 3 ? 'classc' : 'byip';
-  const { names, kinds } = leaf;
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    const key = rel + '/' + name;
-    if (!nameOk.test(name)) {
-      if (temps && isOurTemp(name)) yield { type: 'temp', key };
-      else yield { type: 'anomaly', anomaly: { key, what: 'bad-name', detail: 'is not part of a jgreylist tree; left alone' } };
-      continue;
-    }
-    const kind = kinds[i];
-    if (kind === 5) {
-      yield { type: 'anomaly', anomaly: { key, what: 'unreadable', detail: `cannot be examined: ${leaf.errs[i] ?? 'unknown error'}` } };
-      continue;
-    }
-    if (kind === 0) continue; // removed meanwhile
-    if (kind === 1) {
-      if (only !== undefined && layout !== only) {
-        yield {
-          type: 'anomaly',
-          anomaly: { key, what: 'not-regular', detail: `is a ${layoutName(layout)} entry in a ${layoutName(only)} tree; left alone` },
-        };
-        continue;
-      }
-      yield { type: 'entry', entry: { key, first: secs(leaf.mMs[i]!), last: secs(leaf.aMs[i]!) }, layout, mtime: leaf.mSec[i]!, atime: leaf.aSec[i]! };
-      continue;
-    }
-    if (kind === 3) {
-      yield { type: 'anomaly', anomaly: { key, what: 'symlink', detail: 'is a symbolic link; left alone' } };
-      continue;
-    }
-    if (kind === 2) {
-      if (leafDepth === 3) {
-        // a per-IP container
-        if (only === 'classc') {
-          yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is a directory (per-IP layout) in a class-C tree; left alone' } };
+  async removeIfUnchanged(batch: readonly Walked[], opts: { readonly dryRun?: boolean } = {}): Promise<Removed> {
+    const dry = opts.dryRun === true;
+    let removed = 0;
+    let changed = 0;
+    let gone = 0;
+    let inDir: string | null = null;
+    let dirOk = false;
+    try {
+      for (const w of batch) {
+        this.check();
+        const dir = parentOf(w.key);
+        const name = w.key.slice(dir.length + 1);
+        if (dir !== inDir) {
+          inDir = dir;
+          dirOk = this.entries.layout === keyLayout(w.key) && this.cursor.cd(dir);
+          if (!dirOk) this.onAnomaly({ key: dir, what: 'not-regular', detail: 'changed since the walk (gone, or no longer a directory); left its entries alone' });
+        }
+        if (!dirOk) {
+          changed++;
           continue;
         }
-        yield* walkLeaves(root, key, leafDepth, v6, only, wantDirs, temps, native);
-        continue;
+        let st: Stats | undefined;
+        try {
+          st = lstatSync(name, { throwIfNoEntry: false });
+        } catch (err) {
+          throw fsFail('examine', `${this.root}/${w.key}`, err);
+        }
+        if (st === undefined) {
+          gone++;
+          continue;
+        }
+        // revisited or recreated since the scan (the wrapper's), or replaced: keep it
+        if (!st.isFile() || st.nlink > 1 || !unchanged(w, st.mtimeMs / 1000, st.atimeMs / 1000)) {
+          changed++;
+          continue;
+        }
+        if (!dry) {
+          try {
+            unlinkSync(name);
+          } catch (err) {
+            if (code(err) === 'ENOENT') {
+              gone++;
+              continue;
+            }
+            throw fsFail('remove', `${this.root}/${w.key}`, err);
+          }
+        }
+        removed++;
+        this.removedOne(w.key);
       }
-      yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is a directory, expected a regular file; left alone' } };
-      continue;
+    } finally {
+      this.cursor.leave();
     }
-    yield { type: 'anomaly', anomaly: { key, what: 'not-regular', detail: 'is not a regular file; left alone' } };
+    return { removed, changed, gone };
   }
-  if (wantDirs) yield { type: 'dir', key: rel };
-}
 
-function byName(a: Dirent, b: Dirent): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
-function treeRootError(root: string, err: unknown): QgreyError {
-  const c = code(err);
-  if (c === 'ENOENT' || c === 'ENOTDIR') return new QgreyError(`greylist directory ${root} does not exist or is not a directory`, 100, { cause: err });
-  return new QgreyError(`unable to read greylist directory ${root}: ${reason(err)}`, 111, { cause: err });
-}
-
-export function layoutName(l: Layout): string {
-  return l === 'classc' ? 'class-C' : 'per-IP';
-}
-
-/**
- * The layout of an existing tree, from the first entry found (cheap: a few readdirs);
- * null for an empty tree. Maintenance commands walk the whole tree and refuse a mixed one.
- */
-export function detectLayout(root: string): Layout | null {
-  let top: Dirent[];
-  try {
-    top = readDir(root);
-  } catch (err) {
-    throw treeRootError(root, err);
+  private removedOne(key: string): void {
+    const d = parentOf(key);
+    if (this.holds !== null) this.holds.set(d, (this.holds.get(d) ?? 1) - 1);
+    else for (let p = d; p !== ''; p = parentOf(p)) this.emptied.add(p);
   }
-  const firstDirs = (p: string, re: RegExp): string[] => {
+
+  async tidy(opts: { readonly dryRun?: boolean } = {}): Promise<Tidied> {
+    const dry = opts.dryRun === true;
+    let dirs = 0;
+    let temps = 0;
     try {
-      return readDir(p)
-        .filter((d) => d.isDirectory() && re.test(d.name))
-        .map((d) => d.name)
-        .sort();
-    } catch {
-      return [];
-    }
-  };
-  for (const a of top.filter((d) => d.isDirectory() && OCTET_NAME.test(d.name)).map((d) => d.name).sort()) {
-    for (const b of firstDirs(root + '/' + a, OCTET_NAME)) {
-      let third: Dirent[];
-      try {
-        third = readDir(root + '/' + a + '/' + b);
-      } catch {
-        continue;
+      if (this.holds === null) {
+        // no scan record: the directories above what was removed, deepest first
+        for (const d of [...this.emptied].sort((a, b) => b.length - a.length || (a < b ? 1 : -1))) {
+          if (!dry && this.rmdirIn(d)) dirs++;
+        }
+        this.emptied.clear();
+        return { dirs, temps };
       }
-      for (const c of third) {
-        if (!OCTET_NAME.test(c.name)) continue;
-        if (c.isFile()) return 'classc';
-        if (c.isDirectory()) return 'byip';
+      const holds = this.holds;
+      const release = (d: string) => holds.set(d, (holds.get(d) ?? 1) - 1);
+      for (const key of this.temps) {
+        const dir = parentOf(key);
+        const name = key.slice(dir.length + 1);
+        const pid = tempPid(name);
+        if (pid <= 0 || pidExists(pid)) continue; // not a pid we can check, or alive: keep it
+        if (dry) {
+          temps++;
+          release(dir);
+          continue;
+        }
+        if (!this.cursor.cd(dir)) continue;
+        const st = lstatSync(name, { throwIfNoEntry: false });
+        if (st === undefined || !st.isFile()) continue;
+        try {
+          unlinkSync(name);
+          temps++;
+          release(dir);
+        } catch {
+          /* gone meanwhile, or not ours to remove: leave it */
+        }
       }
+      // post-order: a directory's contents came before it
+      for (const d of this.dirs) {
+        const keep = (holds.get(d) ?? 0) > 0 || (!dry && !this.rmdirIn(d));
+        if (keep) {
+          const p = parentOf(d);
+          if (p !== '') holds.set(p, (holds.get(p) ?? 0) + 1);
+        } else dirs++;
+      }
+      this.holds = null;
+      return { dirs, temps };
+    } finally {
+      this.cursor.leave();
     }
   }
-  // only IPv6 entries: they tell the layout too
-  for (const a of firstDirs(root + '/' + V6_DIR, HEX8_NAME)) {
-    let third: Dirent[];
+
+  /** rmdir `rel` from inside its parent; false when it is not empty or not there. */
+  private rmdirIn(rel: string): boolean {
+    const p = parentOf(rel);
+    if (!this.cursor.cd(p)) return false;
     try {
-      third = readDir(root + '/' + V6_DIR + '/' + a);
+      rmdirSync(rel.slice(p === '' ? 0 : p.length + 1));
+      return true;
     } catch {
-      continue;
-    }
-    for (const c of third) {
-      if (!HEX8_NAME.test(c.name)) continue;
-      if (c.isFile()) return 'classc';
-      if (c.isDirectory()) return 'byip';
+      return false;
     }
   }
-  return null;
+
+  async merge(entries: readonly Entry[], opts: MergeOptions): Promise<number> {
+    const stage = `${this.root}/${STAGE_PREFIX}${process.pid}.${Math.floor(opts.now)}`;
+    const sorted = [...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const e of sorted) this.entries.check(e.key);
+    const existing: Entry[] = [];
+    let staging = true;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (staging) rmSync(stage, { recursive: true, force: true });
+      process.kill(process.pid, sig);
+    };
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    for (const s of signals) process.once(s, onSignal);
+    try {
+      // only what the tree lacks is staged; entries it has are updated in place
+      const builder = new Builder(stage, this.owner);
+      builder.mkdir('');
+      for (const e of sorted) {
+        this.check();
+        if (this.known.has(e.key)) {
+          existing.push(e);
+          continue;
+        }
+        const t = mergeTimes(e, null, opts);
+        builder.file(e.key, t.first, t.last);
+      }
+      const byKey = new Map(sorted.map((e) => [e.key, e]));
+      const swap = new Swapper(this.root, stage, this.owner, (key, live) => {
+        this.check();
+        const e = byKey.get(key);
+        return e === undefined ? null : mergeTimes(e, live, opts);
+      }, this.onAnomaly);
+      swap.dir('');
+      for (const e of existing) {
+        this.check();
+        swap.updateKey(e.key);
+      }
+      return sorted.length;
+    } finally {
+      rmSync(stage, { recursive: true, force: true });
+      staging = false;
+      for (const s of signals) process.off(s, onSignal);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.cursor.leave();
+  }
 }
 
-/** lstat of the tree root: it must be a directory (the root itself may be reached through a symlink the admin made). */
-export function rootOwner(root: string): Owner {
-  let st: Stats;
+/** whether process `pid` exists (signal 0: EPERM means it does, under another user) */
+function pidExists(pid: number): boolean {
   try {
-    st = lstatSync(root);
-    if (st.isSymbolicLink()) st = fstatOfDir(root);
+    process.kill(pid, 0);
+    return true;
   } catch (err) {
-    throw treeRootError(root, err);
+    return code(err) === 'EPERM';
   }
-  if (!st.isDirectory()) throw new QgreyError(`greylist directory ${root} is not a directory`, 100);
-  return { uid: st.uid, gid: st.gid };
 }
 
-function fstatOfDir(path: string): Stats {
-  const fd = openSync(path, C.O_RDONLY | C.O_DIRECTORY);
+/** Writes the staging tree: keys in sorted order, so each directory is made once. */
+class Builder {
+  private readonly made = new Set<string>();
+  private readonly chown: boolean;
+  constructor(
+    private readonly base: string,
+    private readonly owner: Owner | undefined,
+  ) {
+    this.chown = owner !== undefined && (owner.uid !== process.geteuid?.() || owner.gid !== process.getegid?.());
+  }
+
+  mkdir(rel: string): void {
+    const p = rel === '' ? this.base : this.base + '/' + rel;
+    try {
+      mkdirSync(p, DIR_MODE);
+      if (this.chown) lchownSync(p, this.owner!.uid, this.owner!.gid);
+    } catch (err) {
+      throw fsFail('create directory', p, err);
+    }
+    this.made.add(rel);
+  }
+
+  file(key: string, first: number, last: number): void {
+    let i = key.indexOf('/');
+    while (i !== -1) {
+      const d = key.slice(0, i);
+      if (!this.made.has(d)) this.mkdir(d);
+      i = key.indexOf('/', i + 1);
+    }
+    writeEntry(this.base + '/' + key, first, last, this.chown ? this.owner : undefined);
+  }
+}
+
+/** A new entry file at `p` (O_EXCL, never through a symlink), both times set through the descriptor. */
+function writeEntry(p: string, first: number, last: number, owner: Owner | undefined): void {
+  let fd: number;
   try {
-    return fstatSync(fd);
-  } finally {
+    fd = openSync(p, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_NONBLOCK, FILE_MODE);
+  } catch (err) {
+    throw fsFail('create', p, err);
+  }
+  try {
+    if (owner !== undefined) fchownSync(fd, owner.uid, owner.gid);
+    futimesSync(fd, last, first);
+  } catch (err) {
     closeSync(fd);
+    throw fsFail('write', p, err);
+  }
+  closeSync(fd);
+}
+
+type Lookup = (key: string, live: { first: number; last: number }) => { first: number; last: number } | null;
+
+/** Moves the staged tree into the live one without a moment where an entry is missing. */
+class Swapper {
+  private readonly asRoot: boolean;
+  private readonly euid: number;
+  private readonly dirsOk = new Set<string>();
+  private readonly dirsBad = new Set<string>();
+  constructor(
+    private readonly root: string,
+    private readonly stage: string,
+    private readonly owner: Owner | undefined,
+    private readonly lookup: Lookup,
+    private readonly onAnomaly: (a: Anomaly) => void,
+  ) {
+    this.euid = process.geteuid?.() ?? -1;
+    this.asRoot = this.euid === 0;
+  }
+
+  private odd(rel: string, st: Stats, expected: 'directory' | 'regular file'): void {
+    const a = st.isFile() && st.nlink > 1 ? linkedAnomaly(rel, st) : anomalyOf(rel, st, expected);
+    this.onAnomaly({ ...a, detail: `${a.detail} (its rebuilt entry is not written)` });
+  }
+
+  private fixOwner(p: string, st: Stats): void {
+    const o = this.owner;
+    if (this.asRoot && o !== undefined && (st.uid !== o.uid || st.gid !== o.gid)) {
+      try {
+        lchownSync(p, o.uid, o.gid);
+      } catch (err) {
+        throw fsFail('change the owner of', p, err);
+      }
+    }
+  }
+
+  /** Merge the staged directory `rel` (relative; '' = the top) into the live tree. */
+  dir(rel: string): void {
+    const sdir = rel === '' ? this.stage : this.stage + '/' + rel;
+    const names = readdirSync(sdir, { withFileTypes: true });
+    for (const d of names) {
+      const r = rel === '' ? d.name : rel + '/' + d.name;
+      const lp = this.root + '/' + r;
+      const sp = sdir + '/' + d.name;
+      let st = lstatOrNull(lp);
+      if (st === null) {
+        // nothing there: the whole staged subtree (or entry) appears at once
+        try {
+          renameSync(sp, lp);
+          continue;
+        } catch (err) {
+          const c = code(err);
+          if (c !== 'EEXIST' && c !== 'ENOTEMPTY' && c !== 'EISDIR' && c !== 'ENOTDIR') throw fsFail('rename into place', lp, err);
+          st = lstatOrNull(lp); // the wrapper made it meanwhile
+          if (st === null) throw fsFail('rename into place', lp, err);
+        }
+      }
+      if (d.isDirectory()) {
+        if (!st.isDirectory()) {
+          this.odd(r, st, 'directory');
+          continue;
+        }
+        this.fixOwner(lp, st);
+        this.dirsOk.add(r);
+        this.dir(r);
+      } else this.update(r, lp, st);
+    }
+  }
+
+  /** An entry the live tree had at the scan: check its directories (once each), then update it. */
+  updateKey(key: string): void {
+    let i = key.indexOf('/');
+    while (i !== -1) {
+      const d = key.slice(0, i);
+      if (!this.dirsOk.has(d)) {
+        if (this.dirsBad.has(d)) return;
+        const st = lstatOrNull(this.root + '/' + d);
+        if (st === null) return; // removed meanwhile: the entry is gone too
+        if (!st.isDirectory()) {
+          this.dirsBad.add(d);
+          this.odd(d, st, 'directory');
+          return;
+        }
+        this.fixOwner(this.root + '/' + d, st);
+        this.dirsOk.add(d);
+      }
+      i = key.indexOf('/', i + 1);
+    }
+    const lp = this.root + '/' + key;
+    const st = lstatOrNull(lp);
+    if (st !== null) this.update(key, lp, st);
+  }
+
+  /**
+   * An entry in both trees: merged with what it holds now, the times written with lutimes
+   * (never through a symlink). A hard-linked file is left alone; one of another owner that we
+   * may not re-time (we are not root) is replaced by a new file of ours.
+   */
+  private update(key: string, lp: string, st: Stats): void {
+    if (!st.isFile() || st.nlink > 1) {
+      this.odd(key, st, 'regular file');
+      return;
+    }
+    const t = this.lookup(key, { first: st.mtimeMs / 1000, last: st.atimeMs / 1000 });
+    if (t === null) return;
+    try {
+      if (!this.asRoot && st.uid !== this.euid) {
+        const tmp = lp.slice(0, lp.lastIndexOf('/') + 1) + `${OURS_PREFIX}-tmp.${process.pid}.${key.slice(key.lastIndexOf('/') + 1)}`;
+        writeEntry(tmp, t.first, t.last, undefined);
+        renameSync(tmp, lp);
+        return;
+      }
+      lutimesSync(lp, t.last, t.first);
+      const o = this.owner;
+      if (this.asRoot && o !== undefined && (st.uid !== o.uid || st.gid !== o.gid)) lchownSync(lp, o.uid, o.gid);
+    } catch (err) {
+      if (code(err) === 'ENOENT') return;
+      throw fsFail('set the times of', lp, err);
+    }
   }
 }
 
@@ -763,160 +572,6 @@ function lstatOrNull(p: string): Stats | null {
     return lstatSync(p);
   } catch (err) {
     if (code(err) === 'ENOENT') return null;
-    throw err;
+    throw fsFail('examine', p, err);
   }
-}
-
-function closeQuiet(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    /* already failing */
-  }
-}
-
-function unlinkQuiet(p: string): void {
-  try {
-    unlinkSync(p);
-  } catch {
-    /* best effort */
-  }
-}
-
-/** chown a directory we just created, through an O_DIRECTORY|O_NOFOLLOW descriptor. */
-export function fchownPath(p: string, o: Owner): void {
-  const fd = openSync(p, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
-  try {
-    fchownSync(fd, o.uid, o.gid);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// for the maintenance commands
-
-export const DEFAULT_TREE_DIR = '/var/qmail/jgreylist';
-
-/** The tree: flag, else $JGREYLIST_DIR (as jgreylist reads it), else /var/qmail/jgreylist. */
-export function treeDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (flag !== undefined && flag !== '') return flag;
-  const e = env.JGREYLIST_DIR;
-  return e !== undefined && e !== '' ? e : DEFAULT_TREE_DIR;
-}
-
-/** JGREYLIST_BY_IP as jgreylist reads it (atoi, non-zero = per IP). */
-export function byIpFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const v = env.JGREYLIST_BY_IP;
-  if (v === undefined) return false;
-  const m = /^\s*[+-]?[0-9]+/.exec(v);
-  return m !== null && Number(m[0]) !== 0;
-}
-
-function lookupDb(file: string, name: string): number | null {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-  for (const line of text.split('\n')) {
-    const f = line.split(':');
-    if (f[0] === name && f[2] !== undefined && /^[0-9]+$/.test(f[2])) return Number(f[2]);
-  }
-  return null;
-}
-
-// getent runs only for an --owner name that /etc/passwd or /etc/group lacks, so
-// node:child_process is loaded then, not with this module (the wrapper imports this module
-// for every connection; importing it under ES modules took 2 ms longer with child_process).
-function getent(db: 'passwd' | 'group', name: string) {
-  return process.getBuiltinModule('node:child_process').spawnSync('getent', [db, name], { encoding: 'utf8' });
-}
-
-function lookupGetent(db: 'passwd' | 'group', name: string): number | null {
-  const r = getent(db, name);
-  if (r.status !== 0 || typeof r.stdout !== 'string') return null;
-  const f = r.stdout.split('\n')[0]!.split(':');
-  return f[2] !== undefined && /^[0-9]+$/.test(f[2]) ? Number(f[2]) : null;
-}
-
-/** `user:group` (names or numbers) -> uid and gid. A user alone takes the user's primary group. */
-export function parseOwner(text: string): Owner {
-  const m = /^([A-Za-z0-9_][A-Za-z0-9_.-]*\$?)(?::([A-Za-z0-9_][A-Za-z0-9_.-]*\$?))?$/.exec(text);
-  if (!m) throw new QgreyError(`unable to parse --owner ${quote(text)}: expected USER:GROUP (names or numbers), e.g. vpopmail:vchkpw`, 100);
-  const user = m[1]!;
-  const group = m[2];
-  const uid = /^[0-9]+$/.test(user) ? Number(user) : (lookupDb('/etc/passwd', user) ?? lookupGetent('passwd', user));
-  if (uid === null) throw new QgreyError(`unknown user ${quote(user)} in --owner: no such entry in /etc/passwd or getent passwd`, 100);
-  let gid: number | null;
-  if (group === undefined) {
-    const line = readEntry('/etc/passwd', user);
-    gid = line !== null && /^[0-9]+$/.test(line[3] ?? '') ? Number(line[3]) : null;
-    if (gid === null) throw new QgreyError(`no primary group known for ${quote(user)}: give --owner USER:GROUP`, 100);
-  } else {
-    gid = /^[0-9]+$/.test(group) ? Number(group) : (lookupDb('/etc/group', group) ?? lookupGetent('group', group));
-    if (gid === null) throw new QgreyError(`unknown group ${quote(group)} in --owner: no such entry in /etc/group or getent group`, 100);
-  }
-  return { uid, gid };
-}
-
-function readEntry(file: string, name: string): string[] | null {
-  try {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f[0] === name) return f;
-    }
-  } catch {
-    /* fall through */
-  }
-  const r = getent('passwd', name);
-  return r.status === 0 && typeof r.stdout === 'string' ? r.stdout.split('\n')[0]!.split(':') : null;
-}
-
-/** Staging trees of rebuild runs live in the root under this prefix. */
-export const STAGE_PREFIX = OURS_PREFIX + '-rebuild.';
-
-/** Remove what killed rebuild runs left in the root (call only while holding the lock). */
-export function removeLeftovers(root: string): string[] {
-  const gone: string[] = [];
-  for (const d of readDir(root)) {
-    if (!d.name.startsWith(STAGE_PREFIX)) continue;
-    const p = root + '/' + d.name;
-    // rm -r without following symlinks: rmSync does not follow them inside the tree
-    rmSync(p, { recursive: true, force: true });
-    gone.push(d.name);
-  }
-  return gone;
-}
-
-const TEMP_NAME = /^\.qgrey-tmp\.([1-9][0-9]{0,9})\.[0-9a-f]{1,16}$/;
-
-/** The name of a temporary file put() makes beside an entry (`.qgrey-tmp.PID.NAME`). */
-export function isOurTemp(name: string): boolean {
-  return TEMP_NAME.test(name);
-}
-
-/** The pid in a temporary file's name. */
-export function tempPid(name: string): number {
-  const m = TEMP_NAME.exec(name);
-  return m === null ? 0 : Number(m[1]);
-}
-
-/** One line about an anomaly, for stderr: `ROOT/KEY: is a symbolic link; left alone`. */
-export function anomalyLine(root: string, a: Anomaly): string {
-  return `${root}/${sanitizeName(a.key)}: ${a.detail}`;
-}
-
-/** File names in the tree are untrusted (the qmail user can write there): printable ASCII only. */
-export function sanitizeName(name: string): string {
-  return name.replace(/[^\x21-\x7e]/g, '?');
-}
-
-/** JGREYLIST_HOLDTIME as jgreylist reads it: unset or empty -> 120, else atoi. */
-export function holdtimeFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.JGREYLIST_HOLDTIME;
-  if (v === undefined || v === '') return 120;
-  const m = /^\s*[+-]?[0-9]+/.exec(v);
-  return m === null ? 0 : Number(m[0]);
 }

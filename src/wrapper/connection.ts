@@ -9,7 +9,8 @@ import { keyOf } from '../core/key.js';
 import type { Decision } from '../core/logline.js';
 import { decide, substitute, type Outcome, type PolicyInput } from '../core/policy.js';
 import { findInList, listPath } from '../store/lists.js';
-import { TreeStore } from '../store/tree.js';
+import { openEntries } from '../store/open-entries.js';
+import type { EntryAccess } from '../store/store.js';
 import type { WrapperConfig } from './config.js';
 import { replyText } from './text.js';
 
@@ -51,20 +52,27 @@ function verdictOf(o: Outcome, cfg: WrapperConfig): Verdict {
   }
 }
 
+/** Where the decision reads and records: by default the tree of cfg.dir (a resident server may pass its own). */
+export interface Io {
+  readonly store?: (cfg: WrapperConfig) => EntryAccess;
+}
+
+const treeOf = (cfg: WrapperConfig): EntryAccess => openEntries(cfg.dir, cfg.layout);
+
 /**
  * Decide one connection and update the greylist entry. `nowMs` is the clock; the tree and
  * list files are the only I/O. Never throws: whatever breaks becomes a FAIL result.
  */
-export function run(cfg: WrapperConfig, nowMs: number): Result {
+export function run(cfg: WrapperConfig, nowMs: number, io: Io = {}): Result {
   try {
-    return decideAndRecord(cfg, nowMs);
+    return decideAndRecord(cfg, nowMs, io.store ?? treeOf);
   } catch (err) {
     const why = err instanceof Failure || err instanceof QgreyError ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
     return failure(cfg, why);
   }
 }
 
-function decideAndRecord(cfg: WrapperConfig, nowMs: number): Result {
+function decideAndRecord(cfg: WrapperConfig, nowMs: number, storeOf: (cfg: WrapperConfig) => EntryAccess): Result {
   // jgreylist compares whole seconds: st_mtime + HOLDTIME > time(0)
   const now = Math.floor(nowMs / 1000);
   const base: PolicyInput = {
@@ -96,7 +104,7 @@ function decideAndRecord(cfg: WrapperConfig, nowMs: number): Result {
 
   // the greylist entry
   if (cfg.dir === '') throw new Failure('JGREYLIST_DIR is not set');
-  const store = new TreeStore(cfg.dir, cfg.layout);
+  const store = storeOf(cfg);
   const key = keyOf(ip, cfg.layout);
   const entry = store.getSync(key);
   const o = decide({ ...listed, firstSeen: entry === null ? null : Math.floor(entry.first) });

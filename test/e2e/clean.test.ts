@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { tempDir, qgrey } from '../helpers/util.js';
-import { TreeStore } from '../../src/store/tree.js';
+import { TreeEntries as TreeStore } from '../../src/store/entries.js';
 import { LOCK_NAME } from '../../src/store/lock.js';
 
 const NOW = Math.floor(Date.now() / 1000);
@@ -133,38 +133,3 @@ test('temporary files of an interrupted put are removed once their process is go
   assert.ok(existsSync(`${d.path}/002/001/.qgrey-tmp.${process.pid}.002`));
 });
 
-test('the C helper and the TypeScript walk (QGREY_NO_NATIVE=1) clean the same tree the same way', () => {
-  const build = (root: string) => {
-    const t = new TreeStore(root, 'classc');
-    for (let a = 1; a <= 3; a++) {
-      for (let i = 0; i < 30; i++) {
-        const key = `${String(a).padStart(3, '0')}/${String(i % 4).padStart(3, '0')}/${String(i).padStart(3, '0')}`;
-        const old = (a + i) % 3 === 0; // expired
-        const once = (a + i) % 5 === 0; // never revisited, 2 days old
-        t.putSync({ key, first: NOW - (old ? 90 : once ? 2 : 10) * D, last: NOW - (old ? 40 : once ? 2 : 1) * D });
-      }
-    }
-    new TreeStore(root, 'classc').putSync({ key: 'v6/20010db8/00000001', first: NOW - 90 * D, last: NOW - 40 * D });
-    symlinkSync('/etc/passwd', `${root}/002/001/200`);
-    writeFileSync(`${root}/002/001/zzz`, '');
-    writeFileSync(`${root}/003/002/.qgrey-tmp.${2 ** 22 + 7}.002`, '');
-  };
-  using d1 = tempDir();
-  using d2 = tempDir();
-  build(d1.path);
-  build(d2.path);
-  const native = qgrey(['clean', '--dir', d1.path, '--no-lists', '--json']);
-  const js = qgrey(['clean', '--dir', d2.path, '--no-lists', '--json'], { env: { ...process.env, QGREY_NO_NATIVE: '1' } });
-  assert.equal(native.code, 0, native.stderr);
-  assert.equal(js.code, 0, js.stderr);
-  const strip = (s: string) => {
-    const { seconds: _s, dir: _d, ...rest } = JSON.parse(s);
-    return rest;
-  };
-  const n = strip(native.stdout);
-  assert.deepEqual(n, strip(js.stdout));
-  assert.ok(n.removedMaxAge > 0 && n.removedOneTime > 0 && n.kept > 0 && n.anomalies === 2 && n.removedTemps === 1, JSON.stringify(n));
-  assert.equal(native.stderr.replaceAll(d1.path, 'T'), js.stderr.replaceAll(d2.path, 'T'));
-  const list = (root: string) => qgrey(['list', '--dir', root]).stdout;
-  assert.equal(list(d1.path), list(d2.path));
-});

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, renameSync, readFileSync } from 'node:fs';
 import { tempDir, qgrey } from '../helpers/util.js';
 import { accepted, greetdelay, readFailed, writeLog, label } from './rebuild-gen.js';
-import { TreeStore } from '../../src/store/tree.js';
+import { TreeEntries as TreeStore } from '../../src/store/entries.js';
 
 const NOW = Math.floor(Date.now() / 1000);
 const D = 86400;

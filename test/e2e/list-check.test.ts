@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tempDir, qgrey } from '../helpers/util.js';
-import { TreeStore } from '../../src/store/tree.js';
+import { TreeEntries as TreeStore } from '../../src/store/entries.js';
 
 const NOW = Math.floor(Date.now() / 1000);
 const D = 86400;

@@ -6,7 +6,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tempDir, qgrey, QGREY } from '../helpers/util.js';
 import { accepted, greetdelay, label, writeLog } from './rebuild-gen.js';
-import { TreeStore, parseOwner, walkTree } from '../../src/store/tree.js';
+import { TreeEntries as TreeStore } from '../../src/store/entries.js';
+import { parseOwner } from '../../src/store/owner.js';
+import { walkTree } from '../../src/store/walk.js';
 import { LOCK_NAME } from '../../src/store/lock.js';
 
 const NOW = Math.floor(Date.now() / 1000);
@@ -38,7 +40,7 @@ function tree(root: string): string[] {
 
 /** A snapshot to compare trees before and after: paths with times to the second. */
 function snapshot(root: string): string[] {
-  return [...walkTree(root)].map((x) => (x.type === 'entry' ? `${x.entry.key} ${x.mtime} ${x.atime}` : x.type === 'anomaly' ? `! ${x.anomaly.key}` : `d ${x.key}`));
+  return [...walkTree(root)].map((x) => (x.type === 'entry' ? `${x.entry.key} ${x.entry.mtime} ${x.entry.atime}` : x.type === 'anomaly' ? `! ${x.anomaly.key}` : `d ${x.key}`));
 }
 
 test('rebuild from a live multilog directory (current + rotated .s), and a backup converted in another zone', () => {

@@ -5,9 +5,12 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tempDir } from '../helpers/util.js';
-import { TreeStore, TreeAnomalyError, walkTree, detectLayout, parseOwner, holdtimeFromEnv, byIpFromEnv, treeDir } from '../../src/store/tree.js';
+import { TreeEntries as TreeStore, TreeAnomalyError } from '../../src/store/entries.js';
+import { openTree } from '../../src/store/tree.js';
+import { walkTree, detectLayout } from '../../src/store/walk.js';
+import { parseOwner } from '../../src/store/owner.js';
+import { holdtimeFromEnv, byIpFromEnv, treeDir } from '../../src/store/env.js';
 import { lockTree, LOCK_NAME } from '../../src/store/lock.js';
-import { isAnomaly } from '../../src/store/store.js';
 import { keyOf } from '../../src/core/key.js';
 import { parseIp } from '../../src/core/ip.js';
 
@@ -21,7 +24,7 @@ function times(p: string): { m: number; a: number } {
   return { m: Math.floor(st.mtimeMs / 1000), a: Math.floor(st.atimeMs / 1000) };
 }
 
-test('create, get, touch, put, remove on a class-C tree: paths, modes, times', () => {
+test('create, get, touch, put, remove on a class-C tree: paths, modes, times', async () => {
   using d = tempDir();
   const t = new TreeStore(d.path, 'classc');
   const key = keyOf(parseIp('192.0.2.7')!, 'classc');
@@ -46,9 +49,12 @@ test('create, get, touch, put, remove on a class-C tree: paths, modes, times', (
   t.putSync({ key: '198/051/100', first: T0 - 7200, last: T0 });
   assert.deepEqual(times(`${d.path}/198/051/100`), { m: T0 - 7200, a: T0 });
   assert.deepEqual(readdirSync(`${d.path}/198/051`), ['100'], 'no temporary file left');
-  assert.equal(t.removeSync('198/051/100'), true);
-  assert.equal(t.removeSync('198/051/100'), false);
-  assert.equal(t.pruneDirsSync('198/051/100'), 2);
+  const store = openTree({ dir: d.path });
+  const w = { key: '198/051/100', first: T0 - 7200, last: T0, mtime: T0 - 7200, atime: T0 };
+  assert.deepEqual(await store.removeIfUnchanged([{ ...w, atime: T0 - 1 }]), { removed: 0, changed: 1, gone: 0 }, 'changed since the scan: kept');
+  assert.deepEqual(await store.removeIfUnchanged([w]), { removed: 1, changed: 0, gone: 0 });
+  assert.deepEqual(await store.removeIfUnchanged([w]), { removed: 0, changed: 0, gone: 1 });
+  assert.deepEqual(await store.tidy(), { dirs: 2, temps: 0 });
   assert.equal(existsSync(`${d.path}/198`), false);
   assert.ok(existsSync(d.path), 'the root stays');
 });
@@ -60,20 +66,20 @@ test('per-IP and IPv6 keys', async () => {
   const k6 = keyOf(parseIp('2001:db8::25')!, 'byip');
   assert.equal(k4, '192/000/002/007');
   assert.equal(k6, 'v6/20010db8/00000000/0000000000000025');
-  await t.create(k4, T0);
-  await t.create(k6, T0 + 1);
-  assert.deepEqual(await t.get(k6), { key: k6, first: T0 + 1, last: T0 + 1 });
+  t.createSync(k4, T0);
+  t.createSync(k6, T0 + 1);
+  assert.deepEqual(t.getSync(k6), { key: k6, first: T0 + 1, last: T0 + 1 });
   assert.equal(mode(`${d.path}/v6/20010db8/00000000`), 0o700);
   const seen: string[] = [];
-  for await (const x of t.scan()) seen.push(isAnomaly(x) ? 'anomaly' : x.key);
+  for await (const b of openTree({ dir: d.path }).scan()) for (const x of b) seen.push(x.key);
   assert.deepEqual(seen, [k4, k6]);
-  assert.equal(detectLayout(d.path), 'byip');
-  assert.throws(() => TreeStore.open(d.path, { layout: 'classc' }), /per-IP entries, but class-C was asked for/);
-  assert.equal(TreeStore.open(d.path).layout, 'byip');
+  assert.deepEqual(detectLayout(d.path), { layout: 'byip', key: '192/000/002' });
+  assert.throws(() => openTree({ dir: d.path, layout: 'classc' }), /per-IP entries \(e\.g\. 192\/000\/002\), but class-C was asked for/);
+  assert.equal(openTree({ dir: d.path }).layout, 'byip');
   assert.throws(() => t.getSync('192/000/002'), /not a per-IP key/);
 });
 
-test('a symlink anywhere on the path is refused, never followed', () => {
+test('a symlink anywhere on the path is refused, never followed', async () => {
   using d = tempDir();
   using outside = tempDir();
   mkdirSync(`${outside.path}/002`, { recursive: true });
@@ -84,7 +90,7 @@ test('a symlink anywhere on the path is refused, never followed', () => {
   // a directory component
   mkdirSync(`${d.path}/192`, { mode: 0o700 });
   symlinkSync(outside.path, `${d.path}/192/000`);
-  for (const f of [() => t.getSync('192/000/003'), () => t.createSync('192/000/004', T0), () => t.touchSync('192/000/003', T0 + 5), () => t.removeSync('192/000/003'), () => t.putSync({ key: '192/000/003', first: 1, last: 2 })]) {
+  for (const f of [() => t.getSync('192/000/003'), () => t.createSync('192/000/004', T0), () => t.touchSync('192/000/003', T0 + 5), () => t.putSync({ key: '192/000/003', first: 1, last: 2 })]) {
     assert.throws(f, (e: unknown) => e instanceof TreeAnomalyError && e.anomaly.what === 'symlink' && e.anomaly.key === '192/000');
   }
   assert.deepEqual(times(`${outside.path}/003`), { m: T0, a: T0 }, 'the target was not touched');
@@ -95,8 +101,13 @@ test('a symlink anywhere on the path is refused, never followed', () => {
   assert.throws(() => t.getSync('010/000/001'), /symbolic link/);
   assert.throws(() => t.touchSync('010/000/001', T0 + 9), /symbolic link/);
   assert.throws(() => t.createSync('010/000/001', T0 + 9), /symbolic link/);
-  assert.throws(() => t.removeSync('010/000/001'), /symbolic link/);
   assert.deepEqual(times(`${outside.path}/003`), { m: T0, a: T0 });
+  assert.ok(lstatSync(`${d.path}/010/000/001`).isSymbolicLink(), 'the link is left alone');
+  // removal: never through the link, neither the entry nor a directory on the way
+  const store = openTree({ dir: d.path });
+  const w = (key: string) => ({ key, first: T0, last: T0, mtime: T0, atime: T0 });
+  assert.deepEqual(await store.removeIfUnchanged([w('192/000/003'), w('010/000/001')]), { removed: 0, changed: 2, gone: 0 });
+  assert.ok(existsSync(`${outside.path}/003`), 'the target is still there');
   assert.ok(lstatSync(`${d.path}/010/000/001`).isSymbolicLink(), 'the link is left alone');
   // a FIFO in place of an entry: no hang, refused
   execFileSync('mkfifo', [`${d.path}/010/000/002`]);
@@ -218,7 +229,7 @@ test('walk: a full directory (looked at from inside) reports the same things, ti
     assert.equal(process.cwd(), cwd);
     const entries = items.filter((x) => x.type === 'entry');
     assert.equal(entries.length, 40);
-    assert.deepEqual(entries[6], { type: 'entry', entry: { key: '010/020/007', first: T0 + 7, last: T0 + 1007 }, layout: 'classc', mtime: T0 + 7, atime: T0 + 1007 });
+    assert.deepEqual(entries[6], { type: 'entry', entry: { key: '010/020/007', first: T0 + 7, last: T0 + 1007, mtime: T0 + 7, atime: T0 + 1007 }, layout: 'classc' });
     const odd = items.flatMap((x) => (x.type === 'anomaly' ? [`${x.anomaly.what} ${x.anomaly.key}`] : []));
     assert.deepEqual(odd, ['symlink 010/020/200', 'not-regular 010/020/201', 'not-regular 010/020/202', 'bad-name 010/020/zzz']);
   } finally {
