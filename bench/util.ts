@@ -84,6 +84,8 @@ export interface MultilogSpec {
   gapNs: { base: number; spread: number };
   /** size of each rotated file (multilog s16777215 leaves files of about this size) */
   fileBytes: number;
+  /** the first line's time, seconds since the epoch (default 1,790,000,000) */
+  startSec?: number;
 }
 
 /**
@@ -93,7 +95,7 @@ export interface MultilogSpec {
 export function writeMultilogDir(dir: string, bytes: number, spec: MultilogSpec): { files: string[]; lines: number } {
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
-  let sec = 1_790_000_000;
+  let sec = spec.startSec ?? 1_790_000_000;
   let nsec = 0;
   let pid = 1000;
   let total = 0;
