@@ -3,16 +3,17 @@
 // breaks becomes a FAIL result that the failure switch (QGREY_FAIL) resolves.
 // Imports node: builtins, src/core and src/store only (no npm package, no CLI code).
 
+import { accessSync, constants } from 'node:fs';
 import { QgreyError, quote } from '../core/errors.js';
 import { parseIp, type Ip } from '../core/ip.js';
 import { keyOf } from '../core/key.js';
 import type { Decision } from '../core/logline.js';
 import { decide, substitute, type Outcome, type PolicyInput } from '../core/policy.js';
-import { findInList, listPath } from '../store/lists.js';
+import { findInList, listPath, type ListName } from '../store/lists.js';
 import { openEntries } from '../store/open-entries.js';
 import type { EntryAccess } from '../store/store.js';
 import type { WrapperConfig } from './config.js';
-import { replyText } from './text.js';
+import { logAddress, replyText } from './text.js';
 
 export const PROG = 'qgreylist';
 export const GREY_FIRST = 'GREYLIST Try again later.';
@@ -52,10 +53,18 @@ function verdictOf(o: Outcome, cfg: WrapperConfig): Verdict {
   }
 }
 
-/** Where the decision reads and records: by default the tree of cfg.dir (a resident server may pass its own). */
+/**
+ * Where the decision reads and records: by default the list files of cfg.listDir, read for
+ * this connection, and the tree of cfg.dir. qgreyd (src/server/) passes its lists held in
+ * memory and the one store it opened. Either may throw a QgreyError (a FAIL result).
+ */
 export interface Io {
   readonly store?: (cfg: WrapperConfig) => EntryAccess;
+  /** the matching entry of list `name` for `ip` at `now` (seconds), or null */
+  readonly list?: (name: ListName, cfg: WrapperConfig, ip: Ip, now: number) => { readonly label: string; readonly message: string } | null;
 }
+
+const fileList = (name: ListName, cfg: WrapperConfig, ip: Ip, now: number) => findInList(listPath(cfg.listDir, name), ip, now);
 
 const treeOf = (cfg: WrapperConfig): EntryAccess => openEntries(cfg.dir, cfg.layout);
 
@@ -65,14 +74,14 @@ const treeOf = (cfg: WrapperConfig): EntryAccess => openEntries(cfg.dir, cfg.lay
  */
 export function run(cfg: WrapperConfig, nowMs: number, io: Io = {}): Result {
   try {
-    return decideAndRecord(cfg, nowMs, io.store ?? treeOf);
+    return decideAndRecord(cfg, nowMs, io.store ?? treeOf, io.list ?? fileList);
   } catch (err) {
     const why = err instanceof Failure || err instanceof QgreyError ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
     return failure(cfg, why);
   }
 }
 
-function decideAndRecord(cfg: WrapperConfig, nowMs: number, storeOf: (cfg: WrapperConfig) => EntryAccess): Result {
+function decideAndRecord(cfg: WrapperConfig, nowMs: number, storeOf: (cfg: WrapperConfig) => EntryAccess, listOf: NonNullable<Io['list']>): Result {
   // jgreylist compares whole seconds: st_mtime + HOLDTIME > time(0)
   const now = Math.floor(nowMs / 1000);
   const base: PolicyInput = {
@@ -96,8 +105,8 @@ function decideAndRecord(cfg: WrapperConfig, nowMs: number, storeOf: (cfg: Wrapp
   if (ip === null) throw new Failure(`TCPREMOTEIP is not an address: ${quote(cfg.remoteIp, 64)}`);
 
   // our lists (blacklist first), then JGREYLIST_NOREV
-  const black = findInList(listPath(cfg.listDir, 'blacklist'), ip, now);
-  const white = black === null ? findInList(listPath(cfg.listDir, 'whitelist'), ip, now) : null;
+  const black = listOf('blacklist', cfg, ip, now);
+  const white = black === null ? listOf('whitelist', cfg, ip, now) : null;
   const listed: PolicyInput = { ...base, black, white };
   const early = decide(listed);
   if (early.action !== 'grey') return result(early);
@@ -117,4 +126,26 @@ function decideAndRecord(cfg: WrapperConfig, nowMs: number, storeOf: (cfg: Wrapp
     store.touchSync(key, nowMs / 1000);
   }
   return result(o);
+}
+
+/** The connection's log line after `prefix[pid]: `, or null for none (JGREYLIST_LOG=0 silences all but FAIL). */
+export function logLine(cfg: WrapperConfig, r: Result): string | null {
+  const who = logAddress(cfg.remoteIp, cfg.remoteIp !== '' && parseIp(cfg.remoteIp) !== null);
+  if (r.detail !== undefined) return `${who}: ${r.decision}: ${r.detail}`;
+  if (r.decision !== null && cfg.log) return `${who}: ${r.decision}`;
+  return null;
+}
+
+/** rblsmtpd on PATH (as the trampoline's exec would find it), or null. */
+export function findRblsmtpd(env: NodeJS.ProcessEnv): string | null {
+  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const p = (dir === '' ? '.' : dir) + '/rblsmtpd';
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
 }

@@ -13,10 +13,10 @@
 //
 // Imports node: builtins, src/core and src/store only (no npm package, no CLI code).
 
-import { accessSync, constants, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { parseIp } from '../core/ip.js';
 import { readConfig, type WrapperConfig } from './config.js';
-import { PROG, run } from './connection.js';
+import { findRblsmtpd, logLine, PROG, run } from './connection.js';
 import { logAddress } from './text.js';
 
 const SOCKET_IN = 5;
@@ -51,28 +51,14 @@ function logger(cfg: WrapperConfig, pid: number): (line: string) => void {
   };
 }
 
-/** rblsmtpd on PATH (as the trampoline's exec would find it), or null. */
-export function findRblsmtpd(env: NodeJS.ProcessEnv): string | null {
-  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-    const p = (dir === '' ? '.' : dir) + '/rblsmtpd';
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
-
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.pid;
   const cfg = readConfig(env);
   const log = logger(cfg, pid);
   const r = run(cfg, Date.now());
+  const line = logLine(cfg, r);
+  if (line !== null) log(line);
   const who = logAddress(cfg.remoteIp, cfg.remoteIp !== '' && parseIp(cfg.remoteIp) !== null);
-  if (r.detail !== undefined) log(`${who}: ${r.decision}: ${r.detail}`);
-  else if (r.decision !== null && cfg.log) log(`${who}: ${r.decision}`);
 
   const v = r.verdict;
   if (v.kind === 'pass') return verdict('exec\n');

@@ -1,0 +1,351 @@
+// qgreyd: the resident decision server. bin/qgreylist asks it over loopback TCP (bash's
+// /dev/tcp, no fork) and acts on the verdict; the SMTP socket never comes here. It holds the
+// lists in memory (src/server/lists.ts), opens the tree once, and decides with the same code
+// as the per-process program (src/wrapper/connection.ts, run()), so a connection gets the same
+// answer and the same tree update either way. Protocol: src/server/protocol.ts.
+//
+// Run under daemontools as the tree's owner (the tcpserver uid): in the foreground, one line
+// per decision and per event on stderr, exit 111 with one line when it cannot start, and on
+// SIGTERM it stops accepting, finishes the requests in flight and exits 0. SIGHUP reads the
+// lists and the secret again (a changed list file is read again anyway, see lists.ts).
+//
+// Imports node: builtins, src/core, src/store and src/wrapper only (no npm package).
+
+import { timingSafeEqual } from 'node:crypto';
+import { accessSync, constants, lstatSync, readFileSync, writeSync } from 'node:fs';
+import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { quote, reason } from '../core/errors.js';
+import { parseIp } from '../core/ip.js';
+import { listPath, type ListName } from '../store/lists.js';
+import { TreeStore } from '../store/tree.js';
+import { atoi, readConfig, type WrapperConfig } from '../wrapper/config.js';
+import { findRblsmtpd, logLine, PROG, run, type Sources } from '../wrapper/connection.js';
+import { logAddress } from '../wrapper/text.js';
+import { ListCache } from './lists.js';
+import { formatReply, Malformed, MAX_REQUEST, parseRequest, requestEnd, type Reply } from './protocol.js';
+
+export const NAME = 'qgreyd';
+export const DEFAULT_LISTEN = '127.0.0.1:7325';
+export const DEFAULT_SECRET = '/var/qmail/control/qgreyd.secret';
+
+export const USAGE = `usage: qgreyd
+
+qgreyd, the resident decision server of qgreylist(8). It stays in the foreground (run it
+under daemontools as the tcpserver uid, the greylist tree's owner), logs to stderr, and
+answers bin/qgreylist on loopback; a qgreylist that cannot reach it decides by itself.
+Settings come from the environment:
+
+  QGREYD_LISTEN         address:port to listen on (${DEFAULT_LISTEN}); a non-loopback
+                        address is used only when QGREYD_ANY_ADDRESS=1
+  QGREY_SECRET          the shared secret file, readable by its owner only
+                        (${DEFAULT_SECRET})
+  QGREYD_CONNECTIONS    connections served at once (200); beyond: "busy"
+  QGREYD_TIMEOUT        seconds a client has to send its request (2)
+  JGREYLIST_DIR         the greylist tree (/var/qmail/jgreylist)
+  JGREYLIST_BY_IP       non-zero: per-IP entries, as for qgreylist
+  QGREY_LISTDIR         the whitelist and blacklist directory (/var/qmail/control/qgrey)
+
+Signals: SIGTERM or SIGINT: finish the requests in flight, exit 0; SIGHUP: read the lists
+and the secret again. Exit status: 0 stopped, 100 usage, 111 unable to start. See qgreyd(8).
+`;
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly secretFile: string;
+  readonly maxConnections: number;
+  readonly timeoutMs: number;
+  /** the tree and the lists qgreyd serves: a request naming others is left to the per-process program */
+  readonly wrapper: WrapperConfig;
+}
+
+export class StartError extends Error {}
+
+/** The server's settings, as one pure function of its environment. Throws StartError. */
+export function serverConfig(env: NodeJS.ProcessEnv): ServerConfig {
+  const listen = env.QGREYD_LISTEN || DEFAULT_LISTEN;
+  const m = /^\[?([^\]]*)\]?:([0-9]{1,5})$/.exec(listen);
+  const host = m?.[1] ?? '';
+  const port = Number(m?.[2] ?? -1);
+  if (!m || isIP(host) === 0 || port > 65535) throw new StartError(`bad QGREYD_LISTEN ${quote(listen)}: expected ADDRESS:PORT, e.g. ${DEFAULT_LISTEN}`);
+  const loopback = host === '::1' || /^127\./.test(host) || /^::ffff:127\./i.test(host);
+  if (!loopback && env.QGREYD_ANY_ADDRESS !== '1') throw new StartError(`QGREYD_LISTEN ${quote(listen)} is not a loopback address: set QGREYD_ANY_ADDRESS=1 to listen there`);
+  const max = env.QGREYD_CONNECTIONS ? atoi(env.QGREYD_CONNECTIONS) : 200;
+  if (max < 1) throw new StartError(`bad QGREYD_CONNECTIONS ${quote(env.QGREYD_CONNECTIONS ?? '')}: expected a number of connections, at least 1`);
+  const t = env.QGREYD_TIMEOUT ? Number(env.QGREYD_TIMEOUT) : 2;
+  if (!(t > 0 && t <= 300)) throw new StartError(`bad QGREYD_TIMEOUT ${quote(env.QGREYD_TIMEOUT ?? '')}: expected seconds, more than 0 and at most 300`);
+  const wrapper = readConfig({ ...env, JGREYLIST_DIR: env.JGREYLIST_DIR || '/var/qmail/jgreylist' });
+  return { host, port, secretFile: env.QGREY_SECRET || DEFAULT_SECRET, maxConnections: max, timeoutMs: t * 1000, wrapper };
+}
+
+const SECRET = /^[A-Za-z0-9_+/=.-]{16,256}$/;
+
+/** The secret from its file: a regular file (no symlink), readable and writable by its owner only. */
+export function readSecret(path: string): Buffer {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    throw new StartError(`unable to read the secret ${path}: ${reason(err)}`);
+  }
+  if (!st.isFile()) throw new StartError(`the secret ${path} is not a regular file`);
+  if ((st.mode & 0o077) !== 0) throw new StartError(`the secret ${path} is open to other users (mode ${(st.mode & 0o777).toString(8)}): chmod 400 it`);
+  let text: string;
+  try {
+    text = readFileSync(path, 'latin1');
+  } catch (err) {
+    throw new StartError(`unable to read the secret ${path}: ${reason(err)}`);
+  }
+  const first = (text.split('\n')[0] ?? '').trim();
+  if (!SECRET.test(first)) throw new StartError(`the secret ${path} is not 16 to 256 characters of A-Z a-z 0-9 _ + / = . - on its first line`);
+  return Buffer.from(first, 'latin1');
+}
+
+type Log = (line: string) => void;
+
+function stderrLog(line: string): void {
+  const b = Buffer.from(line + '\n', 'latin1');
+  for (let off = 0, spins = 0; off < b.length; ) {
+    try {
+      off += writeSync(2, b, off, b.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && spins++ < 1000) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        continue;
+      }
+      return;
+    }
+  }
+}
+
+/** At most `perSecond` lines of one kind each second; the rest are counted and reported. */
+function limited(log: Log, perSecond: number): (line: string) => void {
+  let second = 0;
+  let n = 0;
+  let dropped = 0;
+  return (line) => {
+    const s = Math.floor(Date.now() / 1000);
+    if (s !== second) {
+      if (dropped > 0) log(`${NAME}: ${dropped} more such lines not logged`);
+      second = s;
+      n = 0;
+      dropped = 0;
+    }
+    if (n++ < perSecond) log(line);
+    else dropped++;
+  };
+}
+
+export interface Running {
+  readonly server: Server;
+  readonly port: number;
+  /** resolves with the exit code once qgreyd has stopped */
+  readonly done: Promise<number>;
+  stop(why: string): void;
+  reload(): void;
+}
+
+/** Start serving. Throws StartError when it cannot. */
+export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Running> {
+  let secret = readSecret(cfg.secretFile);
+  const w = cfg.wrapper;
+  let st;
+  try {
+    st = lstatSync(w.dir);
+  } catch (err) {
+    throw new StartError(`unable to open the tree ${w.dir}: ${reason(err)}`);
+  }
+  if (!st.isDirectory()) throw new StartError(`the tree ${w.dir} is not a directory`);
+  try {
+    accessSync(w.dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new StartError(`unable to write in the tree ${w.dir}: ${reason(err)}: run qgreyd as the tree's owner (the tcpserver uid)`);
+  }
+  const euid = process.geteuid?.() ?? -1;
+  // the store, opened once (the same constructor the per-process program uses, so entries get
+  // the same modes and, qgreyd running as the tcpserver uid, the same owner)
+  const store = new TreeStore(w.dir, w.layout);
+  const lists = new ListCache();
+  lists.onLoad = (path, n, bad) => log(n < 0 ? `${NAME}: ${path} is gone: an empty list` : `${NAME}: read ${path}: ${n} entries${bad > 0 ? `, ${bad} lines not understood` : ''}`);
+  const sources: Sources = {
+    list: (name: ListName, c: WrapperConfig, ip, now) => lists.find(listPath(c.listDir, name), ip, now),
+    store: () => store,
+  };
+  for (const name of ['whitelist', 'blacklist'] as const) {
+    try {
+      lists.index(listPath(w.listDir, name));
+    } catch (err) {
+      log(`${NAME}: warning: ${(err as Error).message}`);
+    }
+  }
+
+  const refused = limited(log, 10);
+  const busyLog = limited(log, 1);
+  let active = 0;
+  let decided = 0;
+  let stopping = false;
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+
+  const server = createServer({ noDelay: true });
+
+  const decide = (buf: Buffer, peer: string): Reply => {
+    let req;
+    try {
+      req = parseRequest(buf);
+    } catch (err) {
+      if (!(err instanceof Malformed)) throw err;
+      refused(`${NAME}: malformed request from ${peer}: ${err.message}: ${quote(err.text, 80)}`);
+      return { kind: 'error', why: `malformed request: ${err.message}` };
+    }
+    const given = Buffer.from(req.secret, 'latin1');
+    if (given.length !== secret.length || !timingSafeEqual(given, secret)) {
+      refused(`${NAME}: refused ${peer}: wrong secret`);
+      return { kind: 'error', why: 'refused: wrong secret' };
+    }
+    const c = readConfig(req.env);
+    const who = logAddress(c.remoteIp, c.remoteIp !== '' && parseIp(c.remoteIp) !== null);
+    const local = (why: string): Reply => {
+      log(`${NAME}: ${who}: left to the per-process program: ${why}`);
+      return { kind: 'local', why };
+    };
+    // what qgreyd does not hold, or must not do, goes to the per-process program undecided
+    if (req.euid !== euid) return local(`the client's uid ${req.euid} is not qgreyd's (${euid})`);
+    if (c.dir !== w.dir) return local(`another tree: JGREYLIST_DIR ${quote(c.dir, 100)}`);
+    if (c.layout !== w.layout) return local('another layout: JGREYLIST_BY_IP');
+    if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${quote(c.listDir, 100)}`);
+    if (c.dialogue === 'node' || (c.dialogue === 'auto' && (c.limit !== 0 || c.logSmtp))) return local('its own dialogue (JGREYLIST_LIMIT, JGREYLIST_LOG_SMTP or QGREY_DIALOGUE=node)');
+    const rbl = findRblsmtpd(req.env);
+    if (rbl === null || rbl.includes('\n')) return local('no rblsmtpd on PATH');
+
+    const r = run(c, Date.now(), sources);
+    decided++;
+    const line = logLine(c, r);
+    const full = line === null ? null : (c.logPid ? `${PROG}[${req.pid}]: ` : `${PROG}: `) + line;
+    if (full !== null) log(full);
+    const v = r.verdict;
+    if (v.kind === 'pass') return { kind: 'exec', log: full };
+    return { kind: 'rbl', timeout: c.timeout, path: rbl, rblsmtpd: (v.permanent ? '-' : '') + v.text, log: full };
+  };
+
+  const finish = () => {
+    if (!stopping || active > 0) return;
+    log(`${NAME}: stopped after ${decided} decisions`);
+    resolveDone(0);
+  };
+
+  server.on('connection', (sock: Socket) => {
+    const peer = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
+    sock.on('error', () => {});
+    if (active >= cfg.maxConnections || stopping) {
+      busyLog(`${NAME}: busy: ${active} connections (QGREYD_CONNECTIONS=${cfg.maxConnections}); ${peer} told to decide by itself`);
+      sock.end(formatReply({ kind: 'error', why: stopping ? 'stopping' : 'busy' }));
+      sock.destroySoon();
+      return;
+    }
+    active++;
+    let chunks: Buffer[] = [];
+    let size = 0;
+    let answered = false;
+    const answer = (r: Reply) => {
+      answered = true;
+      clearTimeout(timer);
+      sock.removeAllListeners('data');
+      sock.pause();
+      sock.end(formatReply(r));
+    };
+    const timer = setTimeout(() => {
+      refused(`${NAME}: ${peer} sent no whole request within ${cfg.timeoutMs / 1000}s`);
+      answer({ kind: 'error', why: 'timeout' });
+      sock.destroySoon();
+    }, cfg.timeoutMs);
+    sock.on('data', (b: Buffer) => {
+      if (answered) return;
+      chunks.push(b);
+      size += b.length;
+      const buf = chunks.length === 1 ? b : Buffer.concat(chunks, size);
+      chunks = [buf];
+      const end = requestEnd(buf);
+      if (end === -1) {
+        if (size > MAX_REQUEST) {
+          refused(`${NAME}: malformed request from ${peer}: more than ${MAX_REQUEST} bytes`);
+          answer({ kind: 'error', why: 'request too large' });
+        }
+        return;
+      }
+      let r: Reply;
+      try {
+        r = decide(end > MAX_REQUEST ? Buffer.alloc(0) : buf.subarray(0, end), peer);
+      } catch (err) {
+        log(`${NAME}: internal error: ${quote(err instanceof Error ? err.message : String(err), 200)}`);
+        r = { kind: 'error', why: 'internal error' };
+      }
+      answer(r);
+    });
+    sock.on('end', () => {
+      if (!answered) answer({ kind: 'error', why: 'no whole request' });
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      active--;
+      finish();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new StartError(`unable to listen on ${cfg.host}:${cfg.port}: ${reason(err)}`)));
+    server.listen({ host: cfg.host, port: cfg.port, backlog: 511, exclusive: true }, () => resolve());
+  });
+  server.on('error', (err) => log(`${NAME}: warning: ${reason(err)}`));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : cfg.port;
+  log(
+    `${NAME}: listening on ${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}: tree ${w.dir} (${w.layout === 'byip' ? 'per IP' : 'class C'}), lists ${w.listDir}, uid ${euid}, at most ${cfg.maxConnections} connections`,
+  );
+
+  return {
+    server,
+    port,
+    done,
+    stop(why: string) {
+      if (stopping) return;
+      stopping = true;
+      log(`${NAME}: ${why}: finishing ${active} connection${active === 1 ? '' : 's'}, then stopping`);
+      server.close();
+      finish();
+    },
+    reload() {
+      lists.reload();
+      try {
+        secret = readSecret(cfg.secretFile);
+        log(`${NAME}: SIGHUP: the lists and the secret will be read again`);
+      } catch (err) {
+        log(`${NAME}: SIGHUP: keeping the old secret: ${(err as Error).message}`);
+      }
+    },
+  };
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (argv.length > 0) {
+    stderrLog(`${NAME}: fatal: unexpected argument ${quote(argv[0]!)}: qgreyd takes no arguments (settings come from the environment; see qgreyd --help)`);
+    return 100;
+  }
+  let running: Running;
+  try {
+    running = await start(serverConfig(env));
+  } catch (err) {
+    stderrLog(`${NAME}: fatal: ${err instanceof StartError ? err.message : `internal error: ${String(err)}`}`);
+    return 111;
+  }
+  process.on('SIGTERM', () => running.stop('SIGTERM'));
+  process.on('SIGINT', () => running.stop('SIGINT'));
+  process.on('SIGHUP', () => running.reload());
+  // svc -d sends SIGCONT after SIGTERM; a pipe to a gone multilog must not kill us
+  process.on('SIGPIPE', () => {});
+  return running.done;
+}
