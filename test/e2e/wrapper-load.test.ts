@@ -2,7 +2,8 @@
 // source addresses (loopback 127.x.y.z): 300 new class-C networks (greylisted), 50 known
 // ones (3 sessions each, delivered), 50 whitelisted by the list file (delivered). Every session
 // must get the right answer, the tree must hold exactly the expected entries, and no Node
-// process may remain afterwards.
+// process may remain afterwards. It runs twice: here without qgreyd, and from
+// qgreyd-load.test.ts with qgreyd up (which must then have decided every session).
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, lstatSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { tempDir } from '../helpers/util.js';
 import { parseBody } from '../../src/core/logline.js';
 import { Server, session, sleep } from './wrapper-harness.js';
+import { Decider } from './qgreyd-harness.js';
 
 const tmp = tempDir('qgreylist-load-');
 const TREE = join(tmp.path, 'tree');
@@ -17,6 +19,7 @@ const LISTS = join(tmp.path, 'lists');
 const REC = join(tmp.path, 'standin');
 const pad = (n: number) => String(n).padStart(3, '0');
 let srv: Server;
+const decider = new Decider();
 const SEEDED_AGO = 3600;
 
 type Kind = 'grey' | 'known' | 'white';
@@ -81,11 +84,13 @@ before(async () => {
     writeFileSync(join(d, pad(k)), '', { mode: 0o600 });
     utimesSync(join(d, pad(k)), then, then);
   }
-  srv = await Server.start({ env: { JGREYLIST_DIR: TREE, QGREY_LISTDIR: LISTS, STANDIN_DIR: REC }, limit: 60 });
+  await decider.start(tmp.path, { JGREYLIST_DIR: TREE, QGREY_LISTDIR: LISTS });
+  srv = await Server.start({ env: { JGREYLIST_DIR: TREE, QGREY_LISTDIR: LISTS, STANDIN_DIR: REC, ...decider.env }, limit: 60 });
 });
 
 after(async () => {
   await srv?.stop();
+  await decider.stop();
   tmp[Symbol.dispose]();
 });
 
@@ -164,11 +169,13 @@ it('500 sessions, 50 at a time: right answers, exact tree, nothing left running'
   assert.deepEqual(Object.fromEntries(counts), { 'GREY first time': 300, 'OK known': 150, 'OK whitelisted': 50 });
   assert.equal(pids.size, 500);
   assert.equal(readdirSync(REC).filter((f) => f.endsWith('.argv')).length, 200);
+  // with qgreyd: it decided all 500 (the same lines as in the connection log); without: no fallback
+  decider.verify(srv.log, decider.qgreyd === null ? 0 : 500);
 
   // nothing left: tcpserver has no child, and no decision program of ours is alive anywhere
   for (let i = 0; i < 100 && srv.children().length > 0; i++) await sleep(20);
   assert.deepEqual(srv.children(), []);
   assert.deepEqual(ourNodeProcesses(), []);
   assert.ok(maxChildren > 1, 'sessions ran in parallel');
-  console.log(`# 500 sessions in ${ms} ms (${(ms / 500).toFixed(1)} ms each, at most ${maxChildren} at once; the client used ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU)`);
+  console.log(`# ${decider.qgreyd === null ? 'per-process' : 'qgreyd'}: 500 sessions in ${ms} ms (${(ms / 500).toFixed(1)} ms each, at most ${maxChildren} at once; the client used ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU)`);
 });

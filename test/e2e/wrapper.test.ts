@@ -1,6 +1,7 @@
 // qgreylist end to end: real tcpserver + tcprules, bin/qgreylist, the stand-in qmail-smtpd,
 // a scripted SMTP client (and swaks once). Every case checks what the client was answered,
-// what the stand-in received, the tree and the log lines.
+// what the stand-in received, the tree and the log lines. It runs twice: here without qgreyd
+// (the per-process decision program), and from qgreyd-wrapper.test.ts with qgreyd up.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { QGREYLIST, tempDir } from '../helpers/util.js';
 import { parseBody } from '../../src/core/logline.js';
 import { Client, makeRules, O_NONBLOCK, Server, serverPath, session, sleep, standinRecord } from './wrapper-harness.js';
+import { Decider } from './qgreyd-harness.js';
 
 const tmp = tempDir('qgreylist-e2e-');
 const TREE = join(tmp.path, 'tree');
@@ -16,7 +18,8 @@ const LISTS = join(tmp.path, 'lists');
 const REC = join(tmp.path, 'standin');
 let srv: Server;
 let rulesFile: string;
-const serverEnv = () => ({ JGREYLIST_DIR: TREE, QGREY_LISTDIR: LISTS, STANDIN_DIR: REC });
+const decider = new Decider();
+const serverEnv = () => ({ JGREYLIST_DIR: TREE, QGREY_LISTDIR: LISTS, STANDIN_DIR: REC, ...decider.env });
 
 /** Make a class-C entry with both times `ago` seconds in the past. */
 function seed(a: number, b: number, c: number, agoFirst: number, agoLast = agoFirst): string {
@@ -102,18 +105,21 @@ before(async () => {
     `127.14.0.1:allow,JGREYLIST_DIR="${tmp.path}/missing"`,
     `127.14.0.2:allow,JGREYLIST_DIR="${tmp.path}/missing",QGREY_FAIL="closed"`,
     '127.15.0.1:allow,JGREYLIST_LOG_SMTP="1"',
-    '127.16.0.1:allow,QGREY_NODE="/nonexistent/node"',
-    '127.16.0.2:allow,QGREY_NODE="/nonexistent/node",QGREY_FAIL="closed"',
+    // the per-process program's own failure: not asking qgreyd (QGREY_SERVER="") in both runs
+    '127.16.0.1:allow,QGREY_NODE="/nonexistent/node",QGREY_SERVER=""',
+    '127.16.0.2:allow,QGREY_NODE="/nonexistent/node",QGREY_FAIL="closed",QGREY_SERVER=""',
     '127.17.0.1:allow,JGREYLIST_BY_IP="1"',
     '127.18.0.1:allow,JGREYLIST_LOG_PID="0"',
     '127.18.1.1:allow,JGREYLIST_LOG="0"',
     `127.18.2.1:allow,JGREYLIST_LOG="0",JGREYLIST_DIR="${tmp.path}/missing"`,
   ]);
+  await decider.start(tmp.path, { JGREYLIST_DIR: TREE, QGREY_LISTDIR: LISTS });
   srv = await Server.start({ env: serverEnv(), rules: rulesFile });
 });
 
 after(async () => {
   await srv?.stop();
+  await decider.stop();
   tmp[Symbol.dispose]();
 });
 
@@ -196,7 +202,8 @@ describe('qgreylist through tcpserver', () => {
     const expected = new Map<string, string>(Object.entries({ ...serverEnv(), PATH: serverPath(), PROTO: 'TCP', TCPLOCALIP: '127.0.0.1', TCPLOCALPORT: String(srv.port), TCPLOCALHOST: '0', TCPREMOTEIP: '127.3.1.9' }));
     const got = new Map(rec.env);
     got.delete('TCPREMOTEPORT');
-    got.delete('PWD'); // dash exports PWD
+    got.delete('PWD'); // the stand-in's dash exports PWD
+    got.delete('SHLVL'); // bin/qgreylist's bash adds it when tcpserver did not set it
     assert.deepEqual([...got.entries()].sort(), [...expected.entries()].sort());
   });
 
@@ -416,6 +423,10 @@ describe('qgreylist through tcpserver', () => {
     await srv.ended(pid);
     assert.equal(decisions(pid).length, 1);
     assert.match(decisions(pid)[0]!, /^127\.18\.2\.1: FAIL open: /);
+  });
+
+  it('with qgreyd, qgreyd decided (the same lines reached the log); no connection fell back', () => {
+    decider.verify(srv.log, 15);
   });
 
   it('no Node process and no child is left once the sessions are over', async () => {
