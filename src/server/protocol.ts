@@ -50,10 +50,16 @@ export class Malformed extends Error {
 const HEADER = /^qgreyd1 (\S{1,256}) ([0-9]{1,10}) ([0-9]{1,10})$/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
-/** Where the request ends (the index after its empty line) in `buf`, or -1 while it is incomplete. */
+/**
+ * Where the request ends (the index after its empty line) in `buf`, or -1 while it is
+ * incomplete. A first line that is not a qgreyd1 header ends it at once (parseRequest then
+ * refuses it), so a stray client need not wait for the timeout.
+ */
 export function requestEnd(buf: Buffer): number {
-  if (buf.length >= 1 && buf[0] === 10) return 1;
-  const i = buf.indexOf('\n\n', 0, 'latin1');
+  const first = buf.indexOf(10);
+  if (first === -1) return buf.length >= 8 && buf.toString('latin1', 0, 8) !== `${VERSION} ` ? buf.length : -1;
+  if (first < 8 || buf.toString('latin1', 0, 8) !== `${VERSION} `) return first + 1;
+  const i = buf.indexOf('\n\n', first - 1, 'latin1');
   return i === -1 ? -1 : i + 2;
 }
 

@@ -103,6 +103,11 @@ export function readSecret(path: string): Buffer {
 
 type Log = (line: string) => void;
 
+/** Untrusted text for our log: quoted, and nothing but printable ASCII left (quote keeps non-Latin-1 characters). */
+function safe(text: string, max = 100): string {
+  return quote(text, max).replace(/[^\x20-\x7e]/g, '?');
+}
+
 function stderrLog(line: string): void {
   const b = Buffer.from(line + '\n', 'latin1');
   for (let off = 0, spins = 0; off < b.length; ) {
@@ -195,7 +200,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
       req = parseRequest(buf);
     } catch (err) {
       if (!(err instanceof Malformed)) throw err;
-      refused(`${NAME}: malformed request from ${peer}: ${err.message}: ${quote(err.text, 80)}`);
+      refused(`${NAME}: malformed request from ${peer}: ${err.message}: ${safe(err.text, 80)}`);
       return { kind: 'error', why: `malformed request: ${err.message}` };
     }
     const given = Buffer.from(req.secret, 'latin1');
@@ -211,9 +216,9 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
     };
     // what qgreyd does not hold, or must not do, goes to the per-process program undecided
     if (req.euid !== euid) return local(`the client's uid ${req.euid} is not qgreyd's (${euid})`);
-    if (c.dir !== w.dir) return local(`another tree: JGREYLIST_DIR ${quote(c.dir, 100)}`);
+    if (c.dir !== w.dir) return local(`another tree: JGREYLIST_DIR ${safe(c.dir)}`);
     if (c.layout !== w.layout) return local('another layout: JGREYLIST_BY_IP');
-    if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${quote(c.listDir, 100)}`);
+    if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
     if (c.dialogue === 'node' || (c.dialogue === 'auto' && (c.limit !== 0 || c.logSmtp))) return local('its own dialogue (JGREYLIST_LIMIT, JGREYLIST_LOG_SMTP or QGREY_DIALOGUE=node)');
     const rbl = findRblsmtpd(req.env);
     if (rbl === null || rbl.includes('\n')) return local('no rblsmtpd on PATH');
@@ -234,13 +239,31 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
     resolveDone(0);
   };
 
+  // After the reply, what the client still sends is read and dropped: closing with unread
+  // data would make the kernel send a reset, which can destroy the reply before the client
+  // reads it. A client that does not close within the timeout is cut off.
+  let lingering = 0;
+  const reply = (sock: Socket, r: Reply) => {
+    sock.removeAllListeners('data');
+    sock.on('data', () => {});
+    sock.resume();
+    sock.end(formatReply(r));
+    const cut = setTimeout(() => sock.destroy(), cfg.timeoutMs);
+    sock.once('close', () => clearTimeout(cut));
+  };
+
   server.on('connection', (sock: Socket) => {
     const peer = `${sock.remoteAddress ?? '?'}:${sock.remotePort ?? '?'}`;
     sock.on('error', () => {});
     if (active >= cfg.maxConnections || stopping) {
+      if (lingering >= cfg.maxConnections) {
+        sock.destroy();
+        return;
+      }
       busyLog(`${NAME}: busy: ${active} connections (QGREYD_CONNECTIONS=${cfg.maxConnections}); ${peer} told to decide by itself`);
-      sock.end(formatReply({ kind: 'error', why: stopping ? 'stopping' : 'busy' }));
-      sock.destroySoon();
+      lingering++;
+      sock.once('close', () => lingering--);
+      reply(sock, { kind: 'error', why: stopping ? 'stopping' : 'busy' });
       return;
     }
     active++;
@@ -250,14 +273,11 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
     const answer = (r: Reply) => {
       answered = true;
       clearTimeout(timer);
-      sock.removeAllListeners('data');
-      sock.pause();
-      sock.end(formatReply(r));
+      reply(sock, r);
     };
     const timer = setTimeout(() => {
       refused(`${NAME}: ${peer} sent no whole request within ${cfg.timeoutMs / 1000}s`);
       answer({ kind: 'error', why: 'timeout' });
-      sock.destroySoon();
     }, cfg.timeoutMs);
     sock.on('data', (b: Buffer) => {
       if (answered) return;
@@ -277,7 +297,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
       try {
         r = decide(end > MAX_REQUEST ? Buffer.alloc(0) : buf.subarray(0, end), peer);
       } catch (err) {
-        log(`${NAME}: internal error: ${quote(err instanceof Error ? err.message : String(err), 200)}`);
+        log(`${NAME}: internal error: ${safe(err instanceof Error ? err.message : String(err), 200)}`);
         r = { kind: 'error', why: 'internal error' };
       }
       answer(r);
@@ -293,7 +313,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new StartError(`unable to listen on ${cfg.host}:${cfg.port}: ${reason(err)}`)));
+    server.once('error', (err) => reject(new StartError(`unable to listen on ${cfg.host}:${cfg.port}: ${/^listen [A-Z]+: (.+?) \S+$/.exec(err.message)?.[1] ?? reason(err)}`)));
     server.listen({ host: cfg.host, port: cfg.port, backlog: 511, exclusive: true }, () => resolve());
   });
   server.on('error', (err) => log(`${NAME}: warning: ${reason(err)}`));

@@ -75,6 +75,15 @@ export class Qgreyd {
     return this.logLines().filter((l) => /^qgreylist(\[[0-9]+\])?: /.test(l));
   }
 
+  /** Wait until qgreyd has logged `what` (its log arrives asynchronously). */
+  async waitFor(what: string | RegExp, timeoutMs = 5000): Promise<void> {
+    const t0 = Date.now();
+    while (!(typeof what === 'string' ? this.err.includes(what) : what.test(this.err))) {
+      if (Date.now() - t0 > timeoutMs) throw new Error(`qgreyd did not log ${String(what)}; its log:\n${this.err}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
   /** SIGTERM, then the exit status. */
   async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGTERM');
