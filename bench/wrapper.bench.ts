@@ -1,12 +1,18 @@
 // qgreylist per connection: wall time and peak memory of one decision (first time, known,
 // whitelisted) through bin/qgreylist, against bare `node -e 0` and /bin/true, measured in
-// interleaved rounds in the same run; and the memory that stays held for each greylisted
-// client that keeps its connection open, through the real tcpserver.
+// interleaved rounds in the same run; the memory that stays held for each greylisted
+// client that keeps its connection open, through the real tcpserver; and, through the real
+// tcpserver pinned to one core, wall time and CPU per connection with qgreyd (the client's
+// share: tcpserver and everything it ran; the server's: qgreyd's, both from /proc), next to
+// the per-process decision, `node -e 0`, and a C floor compiled here (stat the entry, set its
+// times, exec the next program: the least any decision does).
 //
 // Goals (issue 5): decision within 1.3x of bare `node -e 0`; under 5 MB held per open
-// greylisted connection.
+// greylisted connection. Issue 12: with qgreyd within 1.5x of the floor's CPU per connection,
+// at least 300 connections a second on one core, qgreyd under 80 MB RSS with a 10,000-entry
+// whitelist.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -178,10 +184,175 @@ async function held(dir: string, label: string, extraEnv: Record<string, string>
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// through tcpserver on one core: qgreyd, the per-process decision, node -e 0, the C floor
+
+const QGREYD = join(ROOT, 'bin/qgreyd');
+const CONNS = Number(process.env.QGREY_BENCH_CONNS ?? 300);
+const AT_ONCE = 20;
+const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+const FLOOR_C = `/* the least a decision does: stat the entry, set its times, exec the next program */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  const char *dir = getenv("JGREYLIST_DIR"), *ip = getenv("TCPREMOTEIP");
+  unsigned a = 0, b = 0, c = 0;
+  char path[4096];
+  struct stat st;
+  if (argc < 2 || !dir || !ip) return 100;
+  sscanf(ip, "%u.%u.%u", &a, &b, &c);
+  snprintf(path, sizeof path, "%s/%03u/%03u/%03u", dir, a, b, c);
+  if (lstat(path, &st) == 0) {
+    struct timespec ts[2];
+    clock_gettime(CLOCK_REALTIME, &ts[0]);
+    ts[1] = st.st_mtim;
+    utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+  }
+  execvp(argv[1], argv + 1);
+  return 111;
+}
+`;
+
+/** utime + stime (+ cutime + cstime: the waited-for children) of `pid`, in ms. */
+function cpuMs(pid: number, children: boolean): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  // fields 14-17 of stat(5) are f[11..14] here (f[0] is field 3)
+  const t = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+  return t * TICK_MS;
+}
+
+function waitPort(proc: ChildProcess, re: RegExp, stream: 'stdout' | 'stderr'): Promise<number> {
+  return new Promise((res, rej) => {
+    let out = '';
+    const s = proc[stream]!;
+    const on = (b: Buffer) => {
+      out += b.toString('latin1');
+      const m = re.exec(out);
+      if (m) {
+        s.off('data', on);
+        s.resume();
+        res(Number(m[1]));
+      }
+    };
+    s.on('data', on);
+    proc.once('exit', (c) => rej(new Error(`exited with ${c}: ${out}`)));
+  });
+}
+
+/** `n` connections from 127.0.0.1, `AT_ONCE` at a time, each read until the server closes it. */
+async function drive(port: number, n: number): Promise<number> {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: AT_ONCE }, async () => {
+      while (next < n) {
+        next++;
+        await new Promise<void>((res, rej) => {
+          const s = connect({ host: '127.0.0.1', port });
+          s.on('data', () => {});
+          s.once('error', rej);
+          s.once('close', () => res());
+        });
+      }
+    }),
+  );
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+interface Per {
+  wall: number;
+  client: number;
+  server: number;
+}
+
+async function throughput(dir: string): Promise<void> {
+  const tree = join(dir, 'tp-tree');
+  const lists = join(dir, 'tp-lists');
+  mkdirSync(join(tree, '127/000'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(tree, '127/000/000'), '', { mode: 0o600 });
+  const then = Date.now() / 1000 - 3600;
+  utimesSync(join(tree, '127/000/000'), then, then);
+  mkdirSync(lists);
+  const w: string[] = [];
+  for (let i = 0; i < 10000; i++) w.push(`${10 + (i % 100)}.${(i * 7) % 256}.${(i * 13) % 256}.0/24  never  spf:example${i % 50}.org`);
+  writeFileSync(join(lists, 'whitelist'), w.join('\n') + '\n');
+  writeFileSync(join(lists, 'blacklist'), '203.0.113.7  never  manual\n');
+  const floorSrc = join(dir, 'floor.c');
+  const floor = join(dir, 'floor');
+  writeFileSync(floorSrc, FLOOR_C);
+  const cc = spawnSync('cc', ['-O2', '-o', floor, floorSrc], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`wrapper bench: cc failed: ${cc.stderr || cc.error}`);
+  const secret = join(dir, 'qgreyd.secret');
+  writeFileSync(secret, 'bench-secret-0123456789abcdef\n', { mode: 0o400 });
+  const base = benchEnv({ PATH: path(), QGREY_NODE: process.execPath, JGREYLIST_DIR: tree, QGREY_LISTDIR: lists });
+  const procs: ChildProcess[] = [];
+  try {
+    const qd = spawn('taskset', ['-c', '0', process.execPath, QGREYD], { env: { ...base, QGREY_SECRET: secret, QGREYD_LISTEN: '127.0.0.1:0' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    procs.push(qd);
+    const qport = await waitPort(qd, /^qgreyd: listening on 127\.0\.0\.1:([0-9]+):/m, 'stderr');
+    const chains: [string, string[], NodeJS.ProcessEnv][] = [
+      ['C floor (stat, utimensat, exec)', [floor, '/bin/true'], {}],
+      ['qgreylist asking qgreyd', [QGREYLIST, '/bin/true'], { QGREY_SECRET: secret, QGREY_SERVER: `127.0.0.1:${qport}` }],
+      ['qgreylist per process (no qgreyd)', [QGREYLIST, '/bin/true'], { QGREY_SERVER: '' }],
+      ['node -e 0', [process.execPath, '-e', '0'], {}],
+    ];
+    const servers: { name: string; port: number; pid: number }[] = [];
+    for (const [name, argv, extra] of chains) {
+      const p = spawn('taskset', ['-c', '0', 'tcpserver', '-1', '-R', '-H', '-l', '0', '-c', '100', '-b', '128', '127.0.0.1', '0', ...argv], { env: { ...base, ...extra }, stdio: ['ignore', 'pipe', 'ignore'] });
+      procs.push(p);
+      servers.push({ name, port: await waitPort(p, /^([0-9]+)\n/, 'stdout'), pid: p.pid! });
+    }
+    const rounds = Number(process.env.QGREY_BENCH_ROUNDS ?? 5);
+    const per = new Map<string, Per[]>(servers.map((s) => [s.name, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const s of servers) {
+        const slow = s.name.includes('per process') || s.name.startsWith('node');
+        const n = Math.max(20, Math.round(slow ? CONNS / 3 : CONNS));
+        const c0 = cpuMs(s.pid, true);
+        const q0 = cpuMs(qd.pid!, false);
+        const ms = await drive(s.port, n);
+        // every child reaped, so its CPU is in tcpserver's cutime/cstime
+        for (let i = 0; i < 500 && descendants(s.pid).length > 0; i++) await new Promise((res) => setTimeout(res, 5));
+        const client = (cpuMs(s.pid, true) - c0) / n;
+        const server = s.name.includes('qgreyd') ? (cpuMs(qd.pid!, false) - q0) / n : 0;
+        per.get(s.name)!.push({ wall: ms / n, client, server });
+      }
+    }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const summary = new Map<string, { wall: number; cpu: number; client: number; server: number }>();
+    for (const [name, xs] of per) summary.set(name, { wall: med(xs.map((x) => x.wall)), cpu: med(xs.map((x) => x.client + x.server)), client: med(xs.map((x) => x.client)), server: med(xs.map((x) => x.server)) });
+    console.log(
+      `per connection through tcpserver, tcpserver and qgreyd on CPU 0 (a known client, 10,000-entry whitelist, ${AT_ONCE} at a time, ${CONNS} connections (a third for the slow two) x ${rounds} interleaved rounds, medians; CPU from /proc: tcpserver and all it ran, plus qgreyd's share):`,
+    );
+    const fl = summary.get(chains[0]![0])!;
+    for (const [name, m] of summary) {
+      console.log(
+        `  ${name.padEnd(36)} wall ${m.wall.toFixed(2).padStart(6)} ms  CPU ${m.cpu.toFixed(2).padStart(6)} ms (client ${m.client.toFixed(2)} + qgreyd ${m.server.toFixed(2)})  ${ratio(m.cpu, fl.cpu).padStart(7)} floor  ${Math.round(1000 / m.wall).toString().padStart(5)} conn/s`,
+      );
+    }
+    const q = summary.get(chains[1]![0])!;
+    const st = readFileSync(`/proc/${qd.pid}/status`, 'latin1');
+    const rss = Number(/^VmRSS:\s+([0-9]+) kB/m.exec(st)?.[1] ?? NaN) / 1024;
+    const hwm = Number(/^VmHWM:\s+([0-9]+) kB/m.exec(st)?.[1] ?? NaN) / 1024;
+    console.log(`goal: with qgreyd within 1.50x of the C floor's CPU per connection: ${q.cpu <= 1.5 * fl.cpu ? 'met' : 'NOT met'} (${ratio(q.cpu, fl.cpu)}; per process ${ratio(summary.get(chains[2]![0])!.cpu, fl.cpu)})`);
+    console.log(`goal: at least 300 connections/s on one core through tcpserver: ${1000 / q.wall >= 300 ? 'met' : 'NOT met'} (${Math.round(1000 / q.wall)}/s wall; ${Math.round(1000 / q.cpu)}/s by CPU)`);
+    console.log(`goal: qgreyd under 80 MB RSS with a 10,000-entry whitelist: ${hwm < 80 ? 'met' : 'NOT met'} (RSS ${rss.toFixed(1)} MB, peak ${hwm.toFixed(1)} MB)`);
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+  }
+}
+
 export default async function (): Promise<void> {
   if (spawnSync('tcpserver', ['-h'], { stdio: 'ignore' }).error) throw new Error('wrapper bench: tcpserver (ucspi-tcp) is needed');
   const dir = mkdtempSync(join(tmpdir(), 'qgrey-bench-wrapper-'));
   try {
+    await throughput(dir);
     decisions(dir);
     console.log(`memory held per open greylisted connection (${HELD} clients after HELO; tcpserver itself not counted):`);
     const rbl = await held(dir, 'rblsmtpd dialogue (default)', {});

@@ -235,7 +235,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
 
   const finish = () => {
     if (!stopping || active > 0) return;
-    log(`${NAME}: stopped after ${decided} decisions`);
+    log(`${NAME}: stopped after ${decided} decision${decided === 1 ? '' : 's'}`);
     resolveDone(0);
   };
 

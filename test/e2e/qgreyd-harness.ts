@@ -37,7 +37,8 @@ export class Qgreyd {
   static start(dir: string, env: Record<string, string>): Promise<Qgreyd> {
     const secretFile = join(dir, 'qgreyd.secret');
     writeFileSync(secretFile, SECRET + '\n', { mode: 0o400 });
-    const full: NodeJS.ProcessEnv = { PATH: serverPath(), QGREY_SECRET: secretFile, QGREYD_LISTEN: '127.0.0.1:0', ...env };
+    // generous request timeout: the tests share a loaded machine (see clientEnv)
+    const full: NodeJS.ProcessEnv = { PATH: serverPath(), QGREY_SECRET: secretFile, QGREYD_LISTEN: '127.0.0.1:0', QGREYD_TIMEOUT: '30', ...env };
     const proc = spawn(process.execPath, [QGREYD], { env: full, stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.setEncoding('latin1');
     return new Promise((resolve, reject) => {
@@ -57,9 +58,14 @@ export class Qgreyd {
     });
   }
 
-  /** What the client needs in tcpserver's environment to ask this qgreyd. */
+  /**
+   * What the client needs in tcpserver's environment to ask this qgreyd. The wait for the
+   * verdict is long: on a machine loaded by other test runs a slow reply would make the client
+   * decide again (a first-time client then reads the too-soon text), which is not what these
+   * tests are about; qgreyd.test.ts tests the timeout itself.
+   */
   get clientEnv(): Record<string, string> {
-    return { QGREY_SECRET: this.secretFile, QGREY_SERVER: `127.0.0.1:${this.port}` };
+    return { QGREY_SECRET: this.secretFile, QGREY_SERVER: `127.0.0.1:${this.port}`, QGREY_SERVER_TIMEOUT: '30' };
   }
 
   get log(): string {
