@@ -51,7 +51,7 @@ test('npm pack: the tarball installs with the system Node and every command runs
   assert.equal(pack.code, 0, pack.stderr);
   const [info] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
   const shipped = info.files.map((f) => f.path);
-  for (const f of ['bin/qgrey', 'bin/qgreylist', 'dist/src/cli.js', 'dist/src/wrapper/qgreylist.cjs', 'dist/src/wrapper/main.js', 'man/qgrey.1', 'man/qgrey.5', 'man/qgreylist.8', 'README.md', 'fixtures/logs/live_pipeline_current.log']) {
+  for (const f of ['bin/qgrey', 'bin/qgreylist', 'bin/qgreyd', 'dist/src/server/qgreyd.js', 'man/qgreyd.8', 'dist/src/cli.js', 'dist/src/wrapper/qgreylist.cjs', 'dist/src/wrapper/main.js', 'man/qgrey.1', 'man/qgrey.5', 'man/qgreylist.8', 'README.md', 'fixtures/logs/live_pipeline_current.log']) {
     assert.ok(shipped.includes(f), `${f} is not in the tarball`);
   }
   for (const f of shipped) assert.doesNotMatch(f, /^(?:src|test|bench|scripts|dist\/test|dist\/bench)\//, `${f} should not ship`);
@@ -60,7 +60,7 @@ test('npm pack: the tarball installs with the system Node and every command runs
   const inst = run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(t.path, info.filename)], { env });
   assert.equal(inst.code, 0, inst.stderr);
   const bin = join(prefix, 'bin');
-  for (const m of ['man1/qgrey.1', 'man5/qgrey.5', 'man8/qgreylist.8']) assert.ok(existsSync(join(prefix, 'share/man', m)), `man page ${m} not installed`);
+  for (const m of ['man1/qgrey.1', 'man5/qgrey.5', 'man8/qgreylist.8', 'man8/qgreyd.8']) assert.ok(existsSync(join(prefix, 'share/man', m)), `man page ${m} not installed`);
 
   const qgrey = (args: string[]) => run(join(bin, 'qgrey'), args, { env });
   const v = qgrey(['--version']);
@@ -102,4 +102,8 @@ test('npm pack: the tarball installs with the system Node and every command runs
   const known = run(join(bin, 'qgrey'), ['check', '192.0.2.7'], { env: { ...env, ...lists } });
   assert.equal(known.code, 0, known.stderr);
   assert.match(known.stdout, /GREY too soon/);
+  // the decision server is installed too, and runs on this Node
+  const qd = run(join(bin, 'qgreyd'), ['--help'], { env });
+  assert.equal(qd.code, 0, qd.stderr);
+  assert.match(qd.stdout, /^usage: qgreyd\n/);
 });
