@@ -17,9 +17,9 @@ import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { quote, reason } from '../core/errors.js';
 import { parseIp } from '../core/ip.js';
 import { listPath, type ListName } from '../store/lists.js';
-import { TreeStore } from '../store/tree.js';
+import { openEntries } from '../store/open-entries.js';
 import { atoi, readConfig, type WrapperConfig } from '../wrapper/config.js';
-import { findRblsmtpd, logLine, PROG, run, type Sources } from '../wrapper/connection.js';
+import { findRblsmtpd, logLine, PROG, run, type Io } from '../wrapper/connection.js';
 import { logAddress } from '../wrapper/text.js';
 import { ListCache } from './lists.js';
 import { formatReply, Malformed, MAX_REQUEST, parseRequest, requestEnd, type Reply } from './protocol.js';
@@ -167,12 +167,13 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
     throw new StartError(`unable to write in the tree ${w.dir}: ${reason(err)}: run qgreyd as the tree's owner (the tcpserver uid)`);
   }
   const euid = process.geteuid?.() ?? -1;
-  // the store, opened once (the same constructor the per-process program uses, so entries get
-  // the same modes and, qgreyd running as the tcpserver uid, the same owner)
-  const store = new TreeStore(w.dir, w.layout);
+  // the store, opened once through the wrapper's seam (the per-process program opens the same
+  // for each connection, so entries get the same modes and, qgreyd running as the tcpserver
+  // uid, the same owner)
+  const store = openEntries(w.dir, w.layout);
   const lists = new ListCache();
   lists.onLoad = (path, n, bad) => log(n < 0 ? `${NAME}: ${path} is gone: an empty list` : `${NAME}: read ${path}: ${n} entries${bad > 0 ? `, ${bad} lines not understood` : ''}`);
-  const sources: Sources = {
+  const sources: Io = {
     list: (name: ListName, c: WrapperConfig, ip, now) => lists.find(listPath(c.listDir, name), ip, now),
     store: () => store,
   };
