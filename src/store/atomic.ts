@@ -1,17 +1,22 @@
 // Replace a file so that readers see the old or the new content, never half: a temp file
 // beside it, every byte written, owner and mode set, fsync, rename, then fsync the directory
 // (as tcprules does). The one writer for lists, state files and charts. No npm imports.
+//
+// Modes: the file being replaced keeps its mode and owner (the owner as far as the running
+// uid may give it: root always). A new file gets `mode` (default 0644), set with fchmod
+// after the open, so the umask does not cut it: a list written by root under `umask 077`
+// must stay readable by the tcpserver uid that runs the wrapper.
 
-import { closeSync, constants, fchownSync, fstatSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { permanent, reason, temporary } from '../core/errors.js';
 
 export interface AtomicOptions {
-  /** permission bits of the new file (default 0644) */
+  /** permission bits of a new file (default 0644); a file being replaced keeps its own */
   mode?: number;
   /** how `data` given as a string is encoded (default utf8) */
   encoding?: BufferEncoding;
-  /** give the new file this owner (when running as root and it differs) */
+  /** give the file this owner (default: that of the file being replaced, if any) */
   owner?: { uid: number; gid: number } | null;
   /** what the file is, for messages ("state file"); default: the path alone */
   what?: string;
@@ -22,16 +27,21 @@ export function writeFileAtomic(path: string, data: string | Buffer, opts: Atomi
   const name = opts.what ? `${opts.what} ${path}` : path;
   const tmp = join(dir, `.${basename(path)}.tmp.${process.pid}`);
   const buf = typeof data === 'string' ? Buffer.from(data, opts.encoding ?? 'utf8') : data;
+  let mode = (opts.mode ?? 0o644) & 0o7777;
+  let owner = opts.owner ?? null;
+  const old = existing(path);
+  if (old) {
+    mode = old.mode & 0o7777;
+    if (opts.owner === undefined) owner = { uid: old.uid, gid: old.gid };
+  }
   let fd = -1;
   try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, opts.mode ?? 0o644);
+    fd = openTemp(tmp);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off);
-    const owner = opts.owner;
-    if (owner && process.getuid?.() === 0) {
-      const st = fstatSync(fd);
-      if (st.uid !== owner.uid || st.gid !== owner.gid) fchownSync(fd, owner.uid, owner.gid);
-    }
+    if (owner) giveOwner(fd, owner);
+    // after the chown, which clears set-id bits; fchmod is not cut by the umask
+    fchmodSync(fd, mode);
     fsyncSync(fd);
     closeSync(fd);
     fd = -1;
@@ -57,5 +67,52 @@ export function writeFileAtomic(path: string, data: string | Buffer, opts: Atomi
     }
   } catch {
     /* some file systems refuse to fsync a directory; the rename is done */
+  }
+}
+
+/** The regular file at `path` (not followed if a symlink), or null when there is none to keep. */
+function existing(path: string): Stats | null {
+  try {
+    const st = lstatSync(path);
+    return st.isFile() ? st : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Give the temp file `owner`. Root can give any; another uid can only keep itself as the
+ * owner and give a group it is in: then the group is tried, and what cannot be given stays
+ * the running uid's (the mode is still kept, so readers that could read keep reading).
+ */
+function giveOwner(fd: number, owner: { uid: number; gid: number }): void {
+  const st = fstatSync(fd);
+  if (st.uid === owner.uid && st.gid === owner.gid) return;
+  if (process.getuid?.() === 0) {
+    fchownSync(fd, owner.uid, owner.gid);
+    return;
+  }
+  if (st.gid !== owner.gid) {
+    try {
+      fchownSync(fd, st.uid, owner.gid);
+    } catch {
+      /* not a member of that group */
+    }
+  }
+}
+
+/**
+ * Create the temp file, never opening one that is there: in a directory another uid can
+ * write, a name made in advance could be a hard link to a file of root's. One left behind
+ * (a writer that died with our pid) is unlinked, which touches only the name, and created anew.
+ */
+function openTemp(tmp: string): number {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  try {
+    return openSync(tmp, flags, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    unlinkSync(tmp);
+    return openSync(tmp, flags, 0o600);
   }
 }

@@ -7,8 +7,11 @@
 //
 // Location: the directory named by --listdir, else $QGREY_LISTDIR, else
 // /var/qmail/control/qgrey; the files in it are `whitelist` and `blacklist`. A missing file
-// is an empty list. A file that exists but cannot be read is a temporary error (the wrapper
-// then fails towards "try later", never towards a bounce).
+// is an empty list. A file that exists but cannot be read is a failure: the wrapper does
+// what QGREY_FAIL says (by default lets the client through, `FAIL open`; `closed`: 451),
+// never a bounce; a qgrey command exits 111. A rewrite keeps the file's mode and owner; a new
+// list is 0644 and a new list directory 0755, whatever the umask (the wrapper reads them as
+// the tcpserver uid).
 //
 // One entry per line, fields separated by one or more spaces or tabs:
 //
@@ -47,7 +50,7 @@
 //     198.51.100.7   never                 manual  "Go away %"  # sent 400 spams on 2026-03-01
 // ---------------------------------------------------------------------------------------
 
-import { closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
 import { basename, dirname, join } from 'node:path';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
@@ -599,30 +602,44 @@ export function withListLock<T>(path: string, fn: () => T, waitMs = 10000): T {
 
 /** Replace a list file with `text` atomically, keeping its mode and owner; never through a symlink. */
 export function writeListAtomic(path: string, text: string): void {
-  let mode = 0o644;
-  let owner: { uid: number; gid: number } | null = null;
   try {
     const st = lstatSync(path);
     if (st.isSymbolicLink()) throw permanent(`refusing to replace ${path}: it is a symbolic link (point --listdir at the real directory)`);
     if (!st.isFile()) throw permanent(`refusing to replace ${path}: not a regular file`);
-    mode = st.mode & 0o7777;
-    owner = { uid: st.uid, gid: st.gid };
   } catch (err) {
     if (err instanceof Error && err.name === 'QgreyError') throw err;
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw temporary(`unable to stat ${path}: ${reason(err)}`, err);
   }
-  writeFileAtomic(path, text, { mode, owner, encoding: 'latin1' });
+  // a new list is 0644 whatever the umask: the wrapper reads it as the tcpserver uid
+  writeFileAtomic(path, text, { mode: LIST_MODE, encoding: 'latin1' });
 }
 
-/** Create the list directory if only its last component is missing (the default is under /var/qmail/control). */
+/** Modes of a new list file and list directory: readable by the uid tcpserver runs the wrapper as. */
+export const LIST_MODE = 0o644;
+export const LISTDIR_MODE = 0o755;
+
+/**
+ * Create the list directory if only its last component is missing (the default is under
+ * /var/qmail/control), mode 0755 whatever the umask. An existing one is left as it is.
+ */
 export function ensureListDir(dir: string): void {
   try {
-    mkdirSync(dir, { mode: 0o755 });
+    mkdirSync(dir, { mode: 0o700 });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return;
     if (code === 'ENOENT') throw permanent(`unable to create list directory ${dir}: ${dirname(dir)} does not exist`, err);
     throw temporary(`unable to create list directory ${dir}: ${reason(err)}`, err);
+  }
+  // made 0700 above, opened without following a link, then given its mode: the umask cannot cut it
+  let fd = -1;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    fchmodSync(fd, LISTDIR_MODE);
+  } catch (err) {
+    throw temporary(`unable to set the mode of list directory ${dir}: ${reason(err)}`, err);
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }
 
