@@ -9,6 +9,18 @@
 // whitelist key that lies inside (or equals) a blacklist key is left out, since the
 // blacklist wins there. IPv6 entries cannot be expressed (Debian's tcprules refuses the
 // line) and are listed in a comment instead; so is a /0.
+//
+// With --merge, a rule of ours is more specific than some of the admin's, and tcprules then
+// uses ours alone: a partner whitelisted by `192.0.2.:allow,JGREYLIST=""` would lose the
+// QMAILQUEUE or RELAYCLIENT the admin's `:allow,...` or `10.:allow,...` gave it. So each rule
+// of ours carries the instruction and variables of the admin rule it hides (the one tcprules
+// would have used for those addresses without ours), JGREYLIST aside; a key whose hidden rule
+// is `deny` is left out (the client is refused whatever JGREYLIST says). tcpserver looks a
+// client up in this order (tested against tcprulescheck): `info@IP`, `info@=HOST`, the exact
+// IP, `=HOST`, the 3-, 2-, 1-octet prefixes, `=.DOMAIN` suffixes, `=`, the default rule. A
+// rule of ours can therefore also hide `=` rules, and which addresses those cover depends on
+// DNS: when such a rule gives something other than the address rule it would carry, the merge
+// is refused with a message naming both lines.
 
 import { spawnSync } from 'node:child_process';
 import { lstatSync } from 'node:fs';
@@ -88,11 +100,156 @@ function delimiterFor(text: string): string {
   throw permanent(`blacklist message ${quote(text)} uses every delimiter tcprules could take`);
 }
 
+// ---------------------------------------------------------------------------------------
+// the admin's rules, read as tcprules reads them
+
+/** What a rule gives a client: allow or deny, and the variables it sets (in order, as written). */
+export interface Outcome {
+  readonly allow: boolean;
+  /** the `,NAME=dVALUEd` settings other than JGREYLIST, as written */
+  readonly vars: readonly string[];
+}
+
+export interface AdminRule extends Outcome {
+  /** 1-based line in the rules file */
+  readonly line: number;
+  readonly text: string;
+  /** before the qgrey block (or the place it will go) */
+  readonly before: boolean;
+}
+
+/** The admin's rules by kind of key; the first rule of a key wins, as in tcprules. */
+export interface AdminRules {
+  /** IPv4 keys as tcpserver spells them: '' (default), `a.`, `a.b.`, `a.b.c.`, `a.b.c.d` */
+  readonly ip: Map<string, AdminRule>;
+  /** `=NAME`: looked up after the exact address, before the prefixes */
+  readonly host: AdminRule[];
+  /** `=.DOMAIN` and `=`: looked up after the prefixes, before the default */
+  readonly domain: AdminRule[];
+}
+
+const NO_RULE: Outcome = { allow: true, vars: [] };
+
+/** `allow,A="x",B=|y|` -> Outcome; a string says why it is not one. */
+function parseInstruction(text: string): Outcome | string {
+  const comma = text.indexOf(',');
+  const word = comma === -1 ? text : text.slice(0, comma);
+  if (word !== 'allow' && word !== 'deny') return `expected allow or deny after the colon, not ${quote(word)}`;
+  const vars: string[] = [];
+  let i = comma === -1 ? text.length : comma;
+  while (i < text.length) {
+    // at a comma: NAME=, a delimiter, the value, the same delimiter
+    const eq = text.indexOf('=', i + 1);
+    if (eq === -1 || eq + 1 >= text.length) return `expected NAME="value" after ${quote(text.slice(0, i + 1), 60)}`;
+    const d = text[eq + 1] as string;
+    const close = text.indexOf(d, eq + 2);
+    if (close === -1) return `the value of ${quote(text.slice(i + 1, eq))} has no closing ${d}`;
+    const end = close + 1;
+    if (end < text.length && text[end] !== ',') return `expected a comma after ${quote(text.slice(i + 1, end), 60)}`;
+    if (end === text.length - 1) return 'a comma at the end of the line';
+    const name = text.slice(i + 1, eq);
+    if (name !== 'JGREYLIST') vars.push(text.slice(i + 1, end));
+    i = end;
+  }
+  return { allow: word === 'allow', vars };
+}
+
+/** The keys a tcprules key stands for: its first `a-b` range expanded, as tcprules does. */
+function expandKey(key: string): string[] {
+  const dash = key.indexOf('-');
+  if (dash === -1) return [key];
+  let st = dash;
+  while (st > 0 && key.charCodeAt(st - 1) >= 48 && key.charCodeAt(st - 1) <= 57) st--;
+  let en = dash + 1;
+  while (en < key.length && key.charCodeAt(en) >= 48 && key.charCodeAt(en) <= 57) en++;
+  const a = Number(key.slice(st, dash) || '0');
+  const b = Number(key.slice(dash + 1, en) || '0');
+  const out: string[] = [];
+  for (let n = a; n <= b && out.length < 65536; n++) out.push(key.slice(0, st) + n + key.slice(en));
+  return out;
+}
+
+/**
+ * The rules outside the qgrey block of `text`. Lines are read as tcprules reads them:
+ * trailing blanks dropped, `#` at the start a comment, a line without a colon skipped; a line
+ * tcprules would refuse is refused here too, naming it.
+ */
+export function parseAdminRules(text: string, file: string): AdminRules {
+  const rules: AdminRules = { ip: new Map(), host: [], domain: [] };
+  const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  let inBlock = false;
+  let seenBlock = false;
+  lines.forEach((raw, k) => {
+    if (raw.startsWith(BEGIN)) {
+      inBlock = seenBlock = true;
+      return;
+    }
+    if (raw.startsWith(END)) {
+      inBlock = false;
+      return;
+    }
+    if (inBlock) return;
+    const line = raw.replace(/[ \t\r]+$/, '');
+    if (line === '' || line.startsWith('#')) return;
+    const colon = line.indexOf(':');
+    if (colon === -1) return;
+    const o = parseInstruction(line.slice(colon + 1));
+    if (typeof o === 'string') throw permanent(`unable to merge into ${file}: unable to parse line ${k + 1} ${quote(line)}: ${o} (tcprules would refuse it too)`);
+    // without a block yet, ours goes at the end: every admin rule comes before it
+    const rule: AdminRule = { ...o, line: k + 1, text: line, before: !seenBlock };
+    const key = line.slice(0, colon);
+    if (key.includes('@')) return; // info@...: looked up before anything of ours
+    if (key.startsWith('=')) {
+      (key === '=' || key.startsWith('=.') ? rules.domain : rules.host).push(rule);
+      return;
+    }
+    for (const kk of expandKey(key)) if (!rules.ip.has(kk)) rules.ip.set(kk, rule);
+  });
+  return rules;
+}
+
+const sameOutcome = (a: Outcome, b: Outcome) => a.allow === b.allow && a.vars.length === b.vars.length && a.vars.every((v, k) => valueOf(v) === valueOf(b.vars[k]!));
+/** `NAME=dVALUEd` -> `NAME=VALUE`: the same setting whatever the delimiter */
+const valueOf = (v: string) => {
+  const eq = v.indexOf('=');
+  return v.slice(0, eq + 1) + v.slice(eq + 2, -1);
+};
+
+/** What a rule of ours hides, for the aligned block `k`: the outcome to carry. Throws when it cannot tell. */
+export function hiddenOutcome(admin: AdminRules, k: Key, what: string, file: string): Outcome | AdminRule {
+  const o = [(k.lo >>> 24) & 255, (k.lo >>> 16) & 255, (k.lo >>> 8) & 255, k.lo & 255];
+  const keyAt = (d: number) => (d === 0 ? '' : d === 4 ? o.join('.') : o.slice(0, d).join('.') + '.');
+  const own = admin.ip.get(keyAt(k.depth));
+  if (own) return own; // the same key: without ours, this rule
+  // the rules tcpserver would try after ours, in order; the first address rule always matches
+  const unsure: AdminRule[] = k.depth === 4 ? [...admin.host] : [];
+  let sure: Outcome | AdminRule = NO_RULE;
+  for (let d = k.depth - 1; d >= 0; d--) {
+    if (d === 0) unsure.push(...admin.domain);
+    const r = admin.ip.get(keyAt(d));
+    if (r) {
+      sure = r;
+      break;
+    }
+  }
+  for (const u of unsure) {
+    if (sameOutcome(u, sure)) continue;
+    const carried = 'line' in sure ? `line ${sure.line} (${quote(sure.text, 80)})` : 'no rule (allow)';
+    throw permanent(
+      `unable to merge into ${file}: the rule for ${what} (${keyText(k.depth, k.lo, String(o[k.depth - 1]))}) would also hide line ${u.line} (${quote(u.text, 80)}) from clients whose host name it matches, ` +
+        `and that line gives something else than ${carried}; qgrey cannot tell which addresses those names have: give both lines the same variables, or set JGREYLIST in your own rules and leave out --merge`,
+    );
+  }
+  return sure;
+}
+
 export interface Block {
   readonly lines: string[];
   readonly black: number;
   readonly white: number;
   readonly skipped: string[];
+  /** keys left out because the admin rule they would hide denies the client */
+  readonly denied: number;
 }
 
 function live(path: string, now: number): ListEntry[] {
@@ -101,8 +258,12 @@ function live(path: string, now: number): ListEntry[] {
   return out;
 }
 
-/** The rules for both lists, as the lines of the marked block. */
-export function buildBlock(white: readonly ListEntry[], black: readonly ListEntry[]): Block {
+/**
+ * The rules for both lists, as the lines of the marked block. With `hidden` (--merge), each
+ * key carries what it returns: the instruction and variables of the admin rule it hides; a
+ * key that hides a `deny` is left out (counted in `denied`).
+ */
+export function buildBlock(white: readonly ListEntry[], black: readonly ListEntry[], hidden?: (k: Key, what: string) => Outcome): Block {
   const skipped: string[] = [];
   const bySize = (es: readonly ListEntry[]) => es.map((e, k) => ({ e, k })).sort((a, b) => netSize(a.e.net) - netSize(b.e.net) || a.k - b.k);
   const usable = (e: ListEntry, list: ListName): boolean => {
@@ -117,10 +278,10 @@ export function buildBlock(white: readonly ListEntry[], black: readonly ListEntr
     return true;
   };
   // black: key -> message (smallest entry first)
-  const blackKeys = new Map<string, { key: Key; message: string }>();
+  const blackKeys = new Map<string, { key: Key; message: string; what: string }>();
   for (const { e } of bySize(black)) {
     if (!usable(e, 'blacklist') || e.net.family !== 4) continue;
-    for (const k of keysOf(e.net.lo, e.net.hi)) if (!blackKeys.has(id(k))) blackKeys.set(id(k), { key: k, message: e.message ?? DEFAULT_BLACK_MESSAGE });
+    for (const k of keysOf(e.net.lo, e.net.hi)) if (!blackKeys.has(id(k))) blackKeys.set(id(k), { key: k, message: e.message ?? DEFAULT_BLACK_MESSAGE, what: `blacklist ${e.address}` });
   }
   const underBlack = (k: Key): boolean => {
     for (let d = 1; d <= k.depth; d++) {
@@ -129,34 +290,43 @@ export function buildBlock(white: readonly ListEntry[], black: readonly ListEntr
     }
     return false;
   };
-  const whiteKeys = new Map<string, Key>();
+  const whiteKeys = new Map<string, { key: Key; what: string }>();
   for (const { e } of bySize(white)) {
     if (!usable(e, 'whitelist') || e.net.family !== 4) continue;
-    for (const k of keysOf(e.net.lo, e.net.hi)) if (!underBlack(k) && !whiteKeys.has(id(k))) whiteKeys.set(id(k), k);
+    for (const k of keysOf(e.net.lo, e.net.hi)) if (!underBlack(k) && !whiteKeys.has(id(k))) whiteKeys.set(id(k), { key: k, what: `whitelist ${e.address}` });
   }
+  // rules grouped by what they set (JGREYLIST, then the carried variables), so ranges merge
+  let denied = 0;
+  const groups = new Map<string, { black: boolean; jg: string; vars: readonly string[]; keys: Key[] }>();
+  const put = (key: Key, what: string, black: boolean, jg: string) => {
+    const o = hidden ? hidden(key, what) : { allow: true, vars: [] };
+    if (!o.allow) {
+      denied++;
+      return;
+    }
+    const gid = `${black ? 0 : 1}\0${jg}\0${o.vars.join('\0')}`;
+    const g = groups.get(gid) ?? { black, jg, vars: o.vars, keys: [] };
+    g.keys.push(key);
+    groups.set(gid, g);
+  };
+  for (const { key, message, what } of blackKeys.values()) put(key, what, true, message);
+  for (const { key, what } of whiteKeys.values()) put(key, what, false, '');
   const lines: string[] = [];
-  // black rules grouped by message so ranges can be merged
-  const byMsg = new Map<string, Key[]>();
-  for (const { key, message } of blackKeys.values()) {
-    const a = byMsg.get(message) ?? [];
-    a.push(key);
-    byMsg.set(message, a);
-  }
   let nb = 0;
-  for (const [msg, keys] of [...byMsg].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
-    const d = delimiterFor(msg);
-    for (const p of patterns(keys)) {
-      lines.push(`${p}:allow,JGREYLIST=${d}${msg}${d}`);
-      nb++;
+  let nw = 0;
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const order = [...groups.entries()].sort((a, b) => Number(a[1].black ? 0 : 1) - Number(b[1].black ? 0 : 1) || cmp(a[1].jg, b[1].jg) || cmp(a[0], b[0]));
+  for (const [, g] of order) {
+    const d = g.black ? delimiterFor(g.jg) : '"';
+    const vars = g.vars.map((v) => ',' + v).join('');
+    for (const p of patterns(g.keys)) {
+      lines.push(`${p}:allow${vars},JGREYLIST=${d}${g.jg}${d}`);
+      if (g.black) nb++;
+      else nw++;
     }
   }
-  let nw = 0;
-  for (const p of patterns([...whiteKeys.values()])) {
-    lines.push(`${p}:allow,JGREYLIST=""`);
-    nw++;
-  }
   for (const s of skipped) lines.push(`# not exported: ${s.replace(/[^\x20-\x7e]/g, '?')}`);
-  return { lines, black: nb, white: nw, skipped };
+  return { lines, black: nb, white: nw, skipped, denied };
 }
 
 /** Put the block into `text` (replacing an existing block, else appending it). */
@@ -213,8 +383,7 @@ export async function run(argv: TcprulesArgs, now = Date.now() / 1000): Promise<
   const dir = listDir(argv.listdir);
   const white = live(listPath(dir, 'whitelist'), now);
   const black = live(listPath(dir, 'blacklist'), now);
-  const block = buildBlock(white, black);
-  for (const s of block.skipped) process.stderr.write(`qgrey: warning: not exported: ${s}\n`);
+  let block: Block;
   let rules: string;
   if (argv.merge !== undefined) {
     const file = argv.merge;
@@ -226,6 +395,9 @@ export async function run(argv: TcprulesArgs, now = Date.now() / 1000): Promise<
       throw isTemporaryErrno(err) ? temporary(msg, err) : permanent(msg, err);
     }
     const before = readListText(file);
+    const admin = parseAdminRules(before, file);
+    block = buildBlock(white, black, (k, what) => hiddenOutcome(admin, k, what, file));
+    for (const s of block.skipped) process.stderr.write(`qgrey: warning: not exported: ${s}\n`);
     rules = mergeBlock(before, block.lines, file);
     for (const d of duplicates(rules)) process.stderr.write(`qgrey: warning: duplicate address ${d}\n`);
     if (argv.dryRun) {
@@ -234,6 +406,8 @@ export async function run(argv: TcprulesArgs, now = Date.now() / 1000): Promise<
     }
     if (rules !== before) writeListAtomic(file, rules);
   } else {
+    block = buildBlock(white, black);
+    for (const s of block.skipped) process.stderr.write(`qgrey: warning: not exported: ${s}\n`);
     rules = [`${BEGIN} (generated by qgrey tcprules from the whitelist and blacklist; edits inside are replaced)`, ...block.lines, END].join('\n') + '\n';
     if (argv.dryRun || argv.cdb === undefined) {
       process.stdout.write(rules);
@@ -246,6 +420,7 @@ export async function run(argv: TcprulesArgs, now = Date.now() / 1000): Promise<
     if (argv.merge !== undefined) parts.push(`merged into ${argv.merge}`);
     if (argv.cdb !== undefined) parts.push(`compiled into ${argv.cdb}`);
     if (block.skipped.length) parts.push(`${block.skipped.length} entries not exported`);
+    if (block.denied) parts.push(`${block.denied} left to your deny rules`);
     process.stdout.write(`tcprules: ${parts.join(', ')}\n`);
   }
   return 0;
