@@ -3,6 +3,10 @@
 // import replaces that source's entries and no other. All domains are resolved first; a
 // temporary DNS failure anywhere exits 111 with nothing written; a domain with no usable
 // record is reported (exit 100) and its source left as it was, the others are applied.
+// What is left out on purpose (SPF ptr/exists/macros, a network wider than --min-prefix, a
+// private or loopback one) is known and expected, the same every run: it is listed on stdout
+// after the summary, not warned about, and -q leaves it out with the summary. What may be a
+// fault (an MX host without an address) is a warning on stderr, with -q too.
 
 import { readFileSync } from 'node:fs';
 import { QgreyError, isTemporaryErrno, permanent, quote, reason, temporary } from '../core/errors.js';
@@ -37,7 +41,10 @@ interface Found {
   readonly domain: string;
   readonly source: string;
   readonly entries: NewEntry[];
+  /** possible faults: stderr, always */
   readonly warnings: string[];
+  /** left out on purpose: stdout, unless -q */
+  readonly skipped: string[];
 }
 
 function checkDomains(domains: readonly string[]): string[] {
@@ -56,13 +63,13 @@ function excluded(c: Cidr): Cidr | undefined {
 }
 
 /** Turn networks into list entries, sorted by address, dropping private/loopback ones. */
-function toEntries(source: string, nets: readonly { cidr: Cidr; comment: string }[], warnings: string[]): NewEntry[] {
+function toEntries(source: string, nets: readonly { cidr: Cidr; comment: string }[], skipped: string[]): NewEntry[] {
   const out: NewEntry[] = [];
   const seen = new Set<string>();
   for (const n of nets) {
     const x = excluded(n.cidr);
     if (x) {
-      warnings.push(`${source}: ${formatCidr(n.cidr)} overlaps ${formatCidr(x)} (loopback, private or link-local): not whitelisted`);
+      skipped.push(`${source}: ${formatCidr(n.cidr)} overlaps ${formatCidr(x)} (loopback, private or link-local): not whitelisted`);
       continue;
     }
     const a = parseAddress(formatCidr(n.cidr));
@@ -104,7 +111,8 @@ async function mxLive(domain: string, dns: Lookups): Promise<Found> {
     }
   }
   if (nets.length === 0) throw permanent(`${source}: none of the MX hosts (${mxs.map((x) => normDomain(x.exchange)).join(', ')}) has an address`);
-  return { domain, source, entries: toEntries(source, nets, warnings), warnings };
+  const skipped: string[] = [];
+  return { domain, source, entries: toEntries(source, nets, skipped), warnings, skipped };
 }
 
 function mxDig(domain: string, recs: readonly DigRecord[], statuses: ReturnType<typeof parseDig>['statuses'], claimShort: boolean): Found {
@@ -122,25 +130,25 @@ function mxDig(domain: string, recs: readonly DigRecord[], statuses: ReturnType<
     const c = ip ? parseCidr(addr) : null;
     if (c) nets.push({ cidr: c, comment: via });
   }
-  const warnings = [...r.warnings];
-  return { domain, source, entries: toEntries(source, nets, warnings), warnings };
+  const skipped: string[] = [];
+  return { domain, source, entries: toEntries(source, nets, skipped), warnings: [...r.warnings], skipped };
 }
 
 async function spfLive(domain: string, dns: Lookups, min4: number, min6: number): Promise<Found> {
   const source = `spf:${domain}`;
   const r = await flattenSpf(domain, dns);
-  const warnings = [...r.warnings];
+  const skipped = [...r.skipped];
   const nets: { cidr: Cidr; comment: string }[] = [];
   for (const n of aggregate(r.nets)) {
     const min = n.cidr.ip.family === 4 ? min4 : min6;
     if (n.cidr.prefix < min) {
-      warnings.push(`${source}: ${n.via}: ${formatCidr(n.cidr)} is wider than /${min}: not whitelisted (see --min-prefix${n.cidr.ip.family})`);
+      skipped.push(`${source}: ${n.via}: ${formatCidr(n.cidr)} is wider than /${min}: not whitelisted (see --min-prefix${n.cidr.ip.family})`);
       continue;
     }
     nets.push({ cidr: n.cidr, comment: n.via });
   }
   if (nets.length === 0 && r.nets.length === 0) throw permanent(`${source}: the SPF record lets no network pass that qgrey can flatten`);
-  return { domain, source, entries: toEntries(source, nets, warnings), warnings };
+  return { domain, source, entries: toEntries(source, nets, skipped), warnings: [], skipped };
 }
 
 /** Run `f` over the domains, at most `limit` at a time; results in domain order. */
@@ -196,7 +204,10 @@ async function apply(argv: ImportCommon, domains: readonly string[], results: (F
       { dryRun: argv.dryRun },
     );
   }
-  if (!argv.quiet) for (const s of summaries) process.stdout.write(s + (argv.dryRun ? ' (dry run: not written)' : '') + '\n');
+  if (!argv.quiet) {
+    for (const s of summaries) process.stdout.write(s + (argv.dryRun ? ' (dry run: not written)' : '') + '\n');
+    for (const r of ok) for (const s of r.skipped) process.stdout.write(`${s}\n`);
+  }
   for (const f of failed) process.stderr.write(`qgrey: error: ${f.message}; that source is left as it was\n`);
   if (failed.length > 0) throw permanent(`${failed.length} of ${domains.length} domains failed (see above); the others were ${argv.dryRun ? 'checked' : 'applied'}`);
   return 0;

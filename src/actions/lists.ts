@@ -33,6 +33,8 @@ import {
 export interface ListCommonArgs {
   list: ListName;
   listdir?: string;
+  /** nothing on stdout on success (cron) */
+  quiet?: boolean;
 }
 
 const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
@@ -254,7 +256,7 @@ export async function runLoad(argv: LoadArgs, now = Date.now() / 1000): Promise<
     },
     { dryRun: argv.dryRun },
   );
-  say(`${argv.list} ${source}: ${summary}${bad.length ? `, ${bad.length} bad lines skipped` : ''}${argv.dryRun && changed ? ' (dry run: not written)' : ''}`);
+  if (!argv.quiet) say(`${argv.list} ${source}: ${summary}${bad.length ? `, ${bad.length} bad lines skipped` : ''}${argv.dryRun && changed ? ' (dry run: not written)' : ''}`);
   return 0;
 }
 
@@ -303,7 +305,7 @@ export async function runAdd(argv: AddArgs, now = Date.now() / 1000): Promise<nu
     },
     { dryRun: argv.dryRun },
   );
-  say(`${argv.list} manual: ${r.added} added, ${r.updated} updated, ${entries.length - r.added - r.updated} unchanged${argv.dryRun ? ' (dry run: not written)' : ''}`);
+  if (!argv.quiet) say(`${argv.list} manual: ${r.added} added, ${r.updated} updated, ${entries.length - r.added - r.updated} unchanged${argv.dryRun ? ' (dry run: not written)' : ''}`);
   return 0;
 }
 
@@ -339,7 +341,7 @@ export async function runRemove(argv: RemoveArgs): Promise<number> {
     },
     { dryRun: argv.dryRun },
   );
-  say(`${argv.list}: ${removed} entr${removed === 1 ? 'y' : 'ies'} removed${argv.dryRun ? ' (dry run: not written)' : ''}`);
+  if (!argv.quiet) say(`${argv.list}: ${removed} entr${removed === 1 ? 'y' : 'ies'} removed${argv.dryRun ? ' (dry run: not written)' : ''}`);
   return 0;
 }
 
@@ -413,6 +415,7 @@ export interface AddlistArgs {
   time?: string;
   listdir?: string;
   dryRun: boolean;
+  quiet?: boolean;
 }
 
 export async function runAddlist(argv: AddlistArgs, now = Date.now() / 1000): Promise<number> {
@@ -421,5 +424,5 @@ export async function runAddlist(argv: AddlistArgs, now = Date.now() / 1000): Pr
     throw permanent(`unable to parse expiry ${quote(argv.date + (argv.time ? ' ' + argv.time : ''))}: expected YYYY-MM-DD HH:MM:SS (local time)`);
   }
   const until = argv.time === undefined ? argv.date : `${argv.date} ${argv.time}`;
-  return runLoad({ list: argv.whitelist ? 'whitelist' : 'blacklist', listdir: argv.listdir, until, skipBad: false, dryRun: argv.dryRun, file: '-' }, now);
+  return runLoad({ list: argv.whitelist ? 'whitelist' : 'blacklist', listdir: argv.listdir, until, skipBad: false, dryRun: argv.dryRun, quiet: argv.quiet, file: '-' }, now);
 }

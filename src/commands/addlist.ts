@@ -16,6 +16,7 @@ export const addlist: CommandModule<object, AddlistArgs> = {
       .option('blacklist', { type: 'boolean', default: false, describe: 'load into the blacklist' })
       .option('listdir', { type: 'string', describe: 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'show what would change, write nothing' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'nothing on success (for cron); errors still go to stderr' })
       .example('$0 addlist -whitelist 9999-12-31 23:59:59 < whitelist_ip.txt', 'the seed\'s cron line, unchanged')
       .example('$0 addlist -blacklist 2026-12-31 23:59:59 < blacklist_ip.txt', 'blacklist until the end of 2026') as unknown as Argv<AddlistArgs>,
   handler: async (argv) => {

@@ -9,7 +9,9 @@ export const listdir = (y: Y, describe = 'directory of the list files (default: 
   y.option('listdir', { type: 'string', describe });
 
 export const common = (y: Y) =>
-  listdir(y).option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'show what would change, write nothing' });
+  listdir(y)
+    .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'show what would change, write nothing' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'nothing on success (for cron); warnings and errors still go to stderr' });
 
 export const until = (y: Y) => y.option('until', { type: 'string', describe: 'expiry: never (default), a duration from now (30d, 8w), a date, a local time, or ISO 8601' });
 

@@ -11,6 +11,7 @@ export const tcprules: CommandModule<object, TcprulesArgs> = {
       .option('merge', { type: 'string', describe: "replace (or append) the qgrey block in this rules file, keeping the admin's own rules" })
       .option('cdb', { type: 'string', describe: 'then compile the rules with tcprules into this cdb' })
       .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'print the resulting rules, write nothing' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary line after --merge or --cdb (for cron); warnings and errors still go to stderr' })
       .example('$0 tcprules', 'print the block')
       .example('$0 tcprules --merge /etc/tcp.smtp --cdb /etc/tcp.smtp.cdb', 'update tcp.smtp and rebuild tcp.smtp.cdb')
       .example('$0 tcprules --merge /etc/tcp.smtp --dry-run | diff /etc/tcp.smtp -', 'see what would change') as unknown as Argv<TcprulesArgs>,

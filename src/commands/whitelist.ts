@@ -4,8 +4,7 @@ import { common, listdir, listHandler, until, type ListVerb, type Y } from './li
 
 const dns = (y: Y) =>
   y
-    .option('dns-server', { type: 'string', describe: 'ask this DNS server (IP, IP:PORT, [IPv6]:PORT) instead of resolv.conf; default: $QGREY_DNS_SERVER' })
-    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary line on success (for cron)' });
+    .option('dns-server', { type: 'string', describe: 'ask this DNS server (IP, IP:PORT, [IPv6]:PORT) instead of resolv.conf; default: $QGREY_DNS_SERVER' });
 
 const handler = (what: ListVerb | 'mx' | 'spf') => {
   if (what !== 'mx' && what !== 'spf') return listHandler('whitelist', what);

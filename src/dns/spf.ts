@@ -6,11 +6,12 @@
 // 10 MX hosts per mx term, at most 2 "void" look-ups (no answer); an include or redirect
 // that comes back to a domain already being evaluated is a loop. Each is a permanent error
 // ("permerror") for the whole domain, as an SPF checker would report it.
-// Not flattenable, reported and skipped: macros (%{...}), exists, ptr. Skipping them only
+// Not flattenable, left out and reported in `skipped` (known and expected, the same on every
+// run: not warnings): macros (%{...}), exists, ptr. Skipping them only
 // ever whitelists less. `+all` would whitelist every address and is refused. Mechanisms
 // after `all` are never reached and are ignored; so is `redirect` when `all` is present.
 // Qualifiers: only pass (`+`, the default) networks are returned. A pass network that
-// overlaps a network an earlier `-`, `~` or `?` term named is dropped with a warning (the
+// overlaps a network an earlier `-`, `~` or `?` term named is dropped, reported in `skipped` (the
 // earlier term would decide for those addresses; dropping whitelists less, never more).
 
 import { permanent, quote } from '../core/errors.js';
@@ -26,8 +27,8 @@ export interface SpfNet {
 export interface SpfResult {
   readonly domain: string;
   readonly nets: SpfNet[];
-  /** terms that could not be flattened, and networks dropped */
-  readonly warnings: string[];
+  /** terms that could not be flattened, and networks dropped: expected, reported, not warnings */
+  readonly skipped: string[];
   /** DNS-querying terms counted against the limit of 10 */
   readonly lookups: number;
 }
@@ -54,7 +55,7 @@ const DUAL_CIDR = /^(?::([^/]*))?(?:\/([0-9]{1,3}))?(?:\/\/([0-9]{1,3}))?$/;
 
 export async function flattenSpf(domain: string, dns: Lookups, limits: SpfLimits = RFC_LIMITS): Promise<SpfResult> {
   const top = normDomain(domain);
-  const warnings: string[] = [];
+  const skipped: string[] = [];
   let lookups = 0;
   let voids = 0;
   const fail = (where: string, msg: string) => permanent(`spf:${top}: ${where ? where + ': ' : ''}${msg}`);
@@ -83,10 +84,10 @@ export async function flattenSpf(domain: string, dns: Lookups, limits: SpfLimits
     return out;
   }
 
-  /** The domain-spec of a term: a name, or null (with a warning) when it uses macros. */
+  /** The domain-spec of a term: a name, or null (reported in `skipped`) when it uses macros. */
   function target(spec: string, where: string): string | null {
     if (spec.includes('%')) {
-      warnings.push(`spf:${top}: ${where}: uses a macro: not flattenable, skipped`);
+      skipped.push(`spf:${top}: ${where}: uses a macro: not flattenable, skipped`);
       return null;
     }
     if (!validDomain(spec)) throw fail(where, `bad domain ${quote(spec)} (permerror)`);
@@ -117,7 +118,7 @@ export async function flattenSpf(domain: string, dns: Lookups, limits: SpfLimits
       }
       for (const n of nets) {
         const hole = failNets.find((f) => overlaps(f, n.cidr));
-        if (hole) warnings.push(`spf:${top}: ${where}: ${formatCidr(n.cidr)} overlaps ${formatCidr(hole)} named by an earlier non-pass term: dropped`);
+        if (hole) skipped.push(`spf:${top}: ${where}: ${formatCidr(n.cidr)} overlaps ${formatCidr(hole)} named by an earlier non-pass term: dropped`);
         else pass.push(n);
       }
     };
@@ -212,7 +213,7 @@ export async function flattenSpf(domain: string, dns: Lookups, limits: SpfLimits
         case 'exists':
         case 'ptr':
           count(where);
-          warnings.push(`spf:${top}: ${where}: ${name} depends on the connecting client: not flattenable, skipped`);
+          skipped.push(`spf:${top}: ${where}: ${name} depends on the connecting client: not flattenable, skipped`);
           break;
         default:
           throw fail(where, `unknown mechanism ${quote(name)} (permerror)`);
@@ -233,7 +234,7 @@ export async function flattenSpf(domain: string, dns: Lookups, limits: SpfLimits
   }
 
   const r = await evaluate(top, [], '');
-  return { domain: top, nets: r.pass, warnings, lookups };
+  return { domain: top, nets: r.pass, skipped, lookups };
 }
 
 /** Remove duplicates and networks contained in another one; keeps the first `via`. */

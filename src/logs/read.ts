@@ -5,6 +5,7 @@
 // directory counted once. Memory is bounded by the chunk size times the number of sources.
 
 import { isAscii } from 'node:buffer';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { compareStamp, type Stamp } from '../core/tai64n.js';
 import { Zone } from '../core/zone.js';
 import { parsePrefix, parseBody, acceptedFacts, type AcceptedFacts, type LogEvent } from '../core/logline.js';
@@ -25,6 +26,8 @@ export interface ReadOptions {
   warn?: (msg: string) => void;
   /** byte offset to start a plain file at (incremental runs); 0 = from the start */
   resume?: (file: { path: string; ino: number; size: number }) => number;
+  /** patterns among `paths` that may match no file (a command's defaults); others that match none are an error */
+  optional?: readonly string[];
   /**
    * false: never use the WebAssembly scan of accepted lines (src/native/accepted.c), as
    * QGREY_NO_WASM=1 does; the records are the same either way (tests compare the two)
@@ -117,6 +120,32 @@ function countNewlines(buf: Buffer, from: number, to: number): number {
 
 const MAX_LINE = 16 << 20;
 
+/**
+ * The newlines in the first `end` bytes of the plain file at `path` (the one with inode `ino`):
+ * the line number a resumed read starts after. 0 if the file is not that one any more, or
+ * cannot be read (the numbers in messages are then counted from the resume point).
+ */
+function linesBefore(path: string, ino: number, end: number): number {
+  let fd = -1;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    if (fstatSync(fd).ino !== ino) return 0;
+    const buf = Buffer.allocUnsafe(Math.min(end, 1 << 20));
+    let n = 0;
+    for (let pos = 0; pos < end; ) {
+      const got = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
+      if (got <= 0) break;
+      n += countNewlines(buf, 0, got);
+      pos += got;
+    }
+    return n;
+  } catch {
+    return 0;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
 async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stats: ReadStats): AsyncGenerator<LogRecord[]> {
   const warn = opts.warn ?? (() => {});
   const since = opts.since ?? null;
@@ -127,18 +156,21 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   }
   const first = await openLog(src.path, 0).catch((e: unknown) => Promise.reject(e));
   let log = first;
+  // lines before the resume point: messages count FILE:LINE from the start of the file
+  let skipped = 0;
   if (opts.resume && src.path !== '-') {
     const start = opts.resume({ path: src.path, ino: first.ino, size: first.size });
     if (start > 0 && first.compression === 'none') {
       // reopen at the offset (the first stream has not been consumed)
       await first.release();
       log = await openLog(src.path, start);
+      skipped = log.start > 0 ? linesBefore(src.path, log.ino, log.start) : 0;
     }
   }
   stats.files++;
   const needle = opts.needle ? Buffer.from(opts.needle, 'latin1') : null;
   const wasm = opts.needle === ACCEPTED_NEEDLE && opts.wasm !== false ? acceptedScanner() : null;
-  let lineno = 0;
+  let lineno = skipped;
   let offset = log.start;
   let last: Stamp = NO_TIME;
   let rest: Buffer | null = null;
@@ -308,8 +340,8 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   let endOffset = offset;
   if (rest && rest.length) {
     if (src.live) {
+      // the line multilog is writing: normal, read whole by the next run; counted, not warned about
       stats.partial++;
-      warn(`${src.path}:${lineno + 1}: left the unterminated last line for the next run (the file is still being written)`);
     } else {
       lineno++;
       const out: LogRecord[] = [];
@@ -319,7 +351,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     }
   }
   // every line read, also those a needle passed over
-  stats.lines += lineno;
+  stats.lines += lineno - skipped;
   if (src.path !== '-') stats.ends.set(src.path, { ino: log.ino, offset: endOffset });
 }
 
@@ -446,7 +478,7 @@ export function openLogs(paths: readonly string[], opts: ReadOptions = {}): Open
   const stats: ReadStats = { files: 0, skippedFiles: 0, lines: 0, bad: 0, partial: 0, folds: 0, gaps: 0, duplicates: 0, ends: new Map() };
   const zone = opts.zone ?? new Zone();
   const batches = (async function* () {
-    const sources = await expandSources(paths.length ? paths : ['-']);
+    const sources = await expandSources(paths.length ? paths : ['-'], opts.optional);
     const byGroup = new Map<number, FileSource[]>();
     for (const s of sources) {
       const g = byGroup.get(s.group);

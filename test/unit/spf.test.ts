@@ -45,7 +45,7 @@ test('non-pass terms: their networks are not whitelisted, and later overlapping 
   const l = fake({ txt: { 'x.test': spf('v=spf1 -ip4:192.0.2.8 ~include:s.test ip4:192.0.2.0/24 ip4:198.51.100.0/24 ?all'), 's.test': spf('v=spf1 ip4:10.0.0.0/8') } });
   const r = await flattenSpf('x.test', l);
   assert.deepEqual(r.nets.map((n) => formatCidr(n.cidr)), ['198.51.100.0/24']);
-  assert.match(r.warnings.join('\n'), /192\.0\.2\.0\/24 overlaps 192\.0\.2\.8 /);
+  assert.match(r.skipped.join('\n'), /192\.0\.2\.0\/24 overlaps 192\.0\.2\.8 /);
 });
 
 test('permanent errors: loops, limits, +all, bad terms, several records, includes without SPF', async () => {
@@ -87,7 +87,7 @@ test('macros, exists and ptr are reported and skipped; temporary errors propagat
   const l = fake({ txt: { 'm.test': spf('v=spf1 exists:%{i}.x.test ptr:example.org include:%{d}.y.test a:%{h}.z.test ip4:192.0.2.0/28 -all'), 't.test': spf('v=spf1 include:fail.test') } });
   const r = await flattenSpf('m.test', l);
   assert.deepEqual(r.nets.map((n) => formatCidr(n.cidr)), ['192.0.2.0/28']);
-  assert.equal(r.warnings.length, 4);
+  assert.equal(r.skipped.length, 4);
   await assert.rejects(flattenSpf('t.test', l), (e: unknown) => e instanceof QgreyError && e.temporary);
 });
 
