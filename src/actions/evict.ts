@@ -7,8 +7,9 @@
 // (so a `current` that multilog renamed to @….s is continued, not re-read) and, per key, the
 // bad events and the last accepted delivery still inside the window.
 
+import { dirname } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../store/atomic.js';
+import { ensureDir, writeFileAtomic } from '../store/atomic.js';
 import type { EvictArgs } from '../commands/evict.js';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
 import { keyOf, keyLabel, type Layout } from '../core/key.js';
@@ -78,6 +79,8 @@ function loadState(path: string, warn: (m: string) => void): State | null {
 }
 
 function saveState(path: string, s: State): void {
+  // as whitelist add creates the list directory (the README's state file is in it)
+  ensureDir(dirname(path), 'state directory');
   writeFileAtomic(path, JSON.stringify(s) + '\n', { mode: 0o600, what: 'state file' });
 }
 

@@ -150,7 +150,9 @@ export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promi
       const tScan = process.hrtime.bigint();
       const since = { sec: Math.floor(now - days * 86400), nsec: 0 };
       const fromLogs = new Map<string, Times>();
-      const { batches, stats } = openLogs(paths, { zone, since, needle: 'result=accepted code=250', warn });
+      // the default backup pattern matches nothing on a host without backups: skipped; one the admin typed is not
+      const optional = argv.paths.length ? [] : DEFAULT_LOGS;
+      const { batches, stats } = openLogs(paths, { zone, since, needle: 'result=accepted code=250', warn, optional });
       let badWarned = 0;
       for await (const batch of batches) {
         prog.tick(stats.lines);

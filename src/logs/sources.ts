@@ -34,7 +34,11 @@ function hasMagic(p: string): boolean {
   return /[*?[\]{}]/.test(p);
 }
 
-export async function expandSources(paths: readonly string[]): Promise<FileSource[]> {
+/**
+ * The files of `paths`. A pattern that matches no file is an error, unless it is in
+ * `optional` (the default patterns of a command: a host without backups has none).
+ */
+export async function expandSources(paths: readonly string[], optional: readonly string[] = []): Promise<FileSource[]> {
   const out: FileSource[] = [];
   let group = 0;
   const addFile = (path: string, st: Stats | null) => {
@@ -58,7 +62,10 @@ export async function expandSources(paths: readonly string[]): Promise<FileSourc
     if (st === null) {
       const { glob } = await import('glob');
       const hits = (await glob(p, { nodir: true, dot: false })).sort();
-      if (hits.length === 0) throw permanent(`unable to read log ${quote(p)}: the pattern matches no file`);
+      if (hits.length === 0) {
+        if (optional.includes(p)) continue;
+        throw permanent(`unable to read log ${quote(p)}: the pattern matches no file`);
+      }
       for (const h of hits) addFile(h, null);
       continue;
     }

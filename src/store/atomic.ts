@@ -7,7 +7,7 @@
 // after the open, so the umask does not cut it: a list written by root under `umask 077`
 // must stay readable by the tcpserver uid that runs the wrapper.
 
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { permanent, reason, temporary } from '../core/errors.js';
 
@@ -114,5 +114,30 @@ function openTemp(tmp: string): number {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     unlinkSync(tmp);
     return openSync(tmp, flags, 0o600);
+  }
+}
+
+/**
+ * Create the directory `dir` if only its last component is missing, with `mode` whatever the
+ * umask (made 0700, opened without following a link, then given its mode). An existing one is
+ * left as it is. `what` names it in messages ("list directory").
+ */
+export function ensureDir(dir: string, what: string, mode = 0o755): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code === 'ENOENT') throw permanent(`unable to create ${what} ${dir}: ${dirname(dir)} does not exist`, err);
+    throw temporary(`unable to create ${what} ${dir}: ${reason(err)}`, err);
+  }
+  let fd = -1;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    fchmodSync(fd, mode);
+  } catch (err) {
+    throw temporary(`unable to set the mode of ${what} ${dir}: ${reason(err)}`, err);
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }

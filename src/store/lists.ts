@@ -50,8 +50,8 @@
 //     198.51.100.7   never                 manual  "Go away %"  # sent 400 spams on 2026-03-01
 // ---------------------------------------------------------------------------------------
 
-import { closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { writeFileAtomic } from './atomic.js';
+import { closeSync, constants, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { ensureDir, writeFileAtomic } from './atomic.js';
 import { basename, dirname, join } from 'node:path';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
 import { formatCidr, parseCidr, type Cidr, type Ip, type Ip6 } from '../core/ip.js';
@@ -623,24 +623,7 @@ export const LISTDIR_MODE = 0o755;
  * /var/qmail/control), mode 0755 whatever the umask. An existing one is left as it is.
  */
 export function ensureListDir(dir: string): void {
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return;
-    if (code === 'ENOENT') throw permanent(`unable to create list directory ${dir}: ${dirname(dir)} does not exist`, err);
-    throw temporary(`unable to create list directory ${dir}: ${reason(err)}`, err);
-  }
-  // made 0700 above, opened without following a link, then given its mode: the umask cannot cut it
-  let fd = -1;
-  try {
-    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-    fchmodSync(fd, LISTDIR_MODE);
-  } catch (err) {
-    throw temporary(`unable to set the mode of list directory ${dir}: ${reason(err)}`, err);
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
+  ensureDir(dir, 'list directory', LISTDIR_MODE);
 }
 
 export function header(name: ListName): string {
