@@ -26,6 +26,7 @@ import { spawnSync } from 'node:child_process';
 import { lstatSync } from 'node:fs';
 import { isTemporaryErrno, permanent, quote, reason, temporary } from '../core/errors.js';
 import { formatCidr } from '../core/ip.js';
+import { renameAtomic } from '../store/atomic.js';
 import { DEFAULT_BLACK_MESSAGE, isExpired, listDir, listPath, netSize, readList, readListText, writeListAtomic, type ListEntry, type ListName } from '../store/lists.js';
 
 export const BEGIN = '# qgrey lists: begin';
@@ -365,10 +366,19 @@ function duplicates(merged: string): string[] {
   return out;
 }
 
+/**
+ * tcprules RULES into `cdb`. tcprules makes its cdb 0644 cut by the umask (root's cron
+ * under umask 077: 0600, which tcpserver, running as another uid, cannot read: every
+ * connection refused), so it writes a name of ours, which then gets the mode and owner of
+ * the cdb it replaces (a new one: 0644) and is renamed over it.
+ */
 function compile(cdb: string, rules: string): void {
   const tmp = `${cdb}.tmp`;
-  const r = spawnSync('tcprules', [cdb, tmp], { input: rules, encoding: 'utf8' });
-  if (r.error) {
+  const staged = `${cdb}.qgrey-new`;
+  const r = spawnSync('tcprules', [staged, tmp], { input: rules, encoding: 'utf8' });
+  // tcprules may fail (its temp file cannot be made) before reading all of its input: then
+  // the write gets EPIPE, and its own exit code and message say why
+  if (r.error && !((r.error as NodeJS.ErrnoException).code === 'EPIPE' && r.status !== null && r.status !== 0)) {
     const code = (r.error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw permanent('unable to run tcprules: not found in PATH (install ucspi-tcp)');
     throw temporary(`unable to run tcprules: ${reason(r.error)}`, r.error);
@@ -378,6 +388,7 @@ function compile(cdb: string, rules: string): void {
     const err = `tcprules ${cdb} failed (exit ${r.status}): ${msg.replace(/[^\x20-\x7e]/g, '?')}`;
     throw r.status === 111 ? temporary(err) : permanent(err);
   }
+  renameAtomic(staged, cdb, { what: 'rules cdb' });
 }
 
 export async function run(argv: TcprulesArgs, now = Date.now() / 1000): Promise<number> {

@@ -7,9 +7,9 @@
 // after the open, so the umask does not cut it: a list written by root under `umask 077`
 // must stay readable by the tcpserver uid that runs the wrapper.
 
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { permanent, reason, temporary } from '../core/errors.js';
+import { QgreyError, permanent, reason, temporary } from '../core/errors.js';
 
 export interface AtomicOptions {
   /** permission bits of a new file (default 0644); a file being replaced keeps its own */
@@ -139,5 +139,78 @@ export function ensureDir(dir: string, what: string, mode = 0o755): void {
     throw temporary(`unable to set the mode of ${what} ${dir}: ${reason(err)}`, err);
   } finally {
     if (fd >= 0) closeSync(fd);
+  }
+}
+
+/**
+ * The one message for a tree or list directory this uid cannot write (a lock or temp file it
+ * cannot create): permanent, since running again as the same uid cannot help. `what` names
+ * the directory ("greylist directory /var/qmail/jgreylist"), `owner` who should run instead.
+ */
+export function notWritable(what: string, dir: string, owner: string, err: unknown): QgreyError {
+  if ((err as NodeJS.ErrnoException).code === 'EROFS') return permanent(`${what} is on a read-only file system`, err);
+  let by = '';
+  try {
+    by = ` (it belongs to uid ${lstatSync(dir).uid})`;
+  } catch {
+    /* unknown */
+  }
+  return permanent(`${what} is not writable by uid ${process.getuid?.() ?? '?'}${by}; run as ${owner} or root`, err);
+}
+
+/** Throw notWritable() unless this uid may create files in `dir` (a missing `dir` is left to the caller). */
+export function checkWritable(what: string, dir: string, owner: string): void {
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw notWritable(what, dir, owner, err);
+  }
+}
+
+/**
+ * Put the file `staged` (written by another program, beside `path`) in the place of `path`
+ * as writeFileAtomic would: the mode and owner of the file it replaces (a new one: `mode`,
+ * default 0644, whatever the umask), fsync, rename, fsync of the directory. For the cdb that
+ * tcprules writes. `staged` is removed on failure.
+ */
+export function renameAtomic(staged: string, path: string, opts: AtomicOptions = {}): void {
+  const name = opts.what ? `${opts.what} ${path}` : path;
+  let mode = (opts.mode ?? 0o644) & 0o7777;
+  let owner = opts.owner ?? null;
+  const old = existing(path);
+  if (old) {
+    mode = old.mode & 0o7777;
+    if (opts.owner === undefined) owner = { uid: old.uid, gid: old.gid };
+  }
+  let fd = -1;
+  try {
+    fd = openSync(staged, constants.O_RDONLY | constants.O_NOFOLLOW);
+    if (!fstatSync(fd).isFile()) throw permanent(`unable to write ${name}: ${staged} is not a regular file`);
+    if (owner) giveOwner(fd, owner);
+    fchmodSync(fd, mode);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    renameSync(staged, path);
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(staged);
+    } catch {
+      /* gone */
+    }
+    if (err instanceof QgreyError) throw err;
+    throw temporary(`unable to write ${name}: ${reason(err)}`, err);
+  }
+  try {
+    const dfd = openSync(dirname(path), constants.O_RDONLY);
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* as in writeFileAtomic */
   }
 }

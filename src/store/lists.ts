@@ -51,7 +51,7 @@
 // ---------------------------------------------------------------------------------------
 
 import { closeSync, constants, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { ensureDir, writeFileAtomic } from './atomic.js';
+import { checkWritable, ensureDir, writeFileAtomic } from './atomic.js';
 import { basename, dirname, join } from 'node:path';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
 import { formatCidr, parseCidr, type Cidr, type Ip, type Ip6 } from '../core/ip.js';
@@ -653,6 +653,7 @@ export function updateList(path: string, change: (lines: ListLine[]) => ListLine
     return true;
   };
   if (opts.dryRun) return go();
+  checkWritable(`list directory ${dirname(path)}`, dirname(path), 'its owner');
   return withListLock(path, go);
 }
 

@@ -11,7 +11,9 @@
 // No npm imports.
 
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { QgreyError, reason } from '../core/errors.js';
+import { notWritable } from './atomic.js';
 
 export const LOCK_NAME = '.qgrey.lock';
 /** How long a second run waits for the lock before giving up with 111 (seconds). */
@@ -199,6 +201,12 @@ export async function lockFile(path: string, what: string, label: string, waitSe
     } catch (err) {
       const c = (err as NodeJS.ErrnoException).code;
       if (c === 'ENOENT' || c === 'ENOTDIR') throw new QgreyError(`${label} does not exist or is not a directory`, 100, { cause: err });
+      if (c === 'EACCES' || c === 'EPERM' || c === 'EROFS') {
+        // a directory this uid cannot write: say so, permanent, rather than 'unable to lock'
+        const dir = dirname(path);
+        const tree = label === `greylist directory ${dir}`;
+        throw notWritable(tree ? label : `${label}: directory ${dir}`, dir, tree ? "the tree's owner" : 'its owner', err);
+      }
       throw new QgreyError(`unable to lock ${path}: ${reason(err)}`, 111, { cause: err });
     }
     if (created) break;

@@ -108,3 +108,54 @@ for (const mask of ['027', '077']) {
     assert.equal(statSync(svg).gid, NOBODY);
   });
 }
+
+test('a tree or list directory this uid cannot write: one line naming it and the uid, exit 100, not a lock error', () => {
+  asRoot();
+  using d = openDir();
+  const tree = join(d.path, 'jgreylist');
+  mkdirSync(tree, { mode: 0o755 });
+  chmodSync(tree, 0o755);
+  const lists = join(d.path, 'lists');
+  mkdirSync(lists, { mode: 0o755 });
+  chmodSync(lists, 0o755);
+  const log = join(d.path, 'current');
+  writeFileSync(log, '');
+  chmodSync(log, 0o644);
+  const asNobody = (args: string[]) =>
+    run('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', process.execPath, QGREY, ...args], { env: { QGREY_LISTDIR: lists }, cwd: '/' });
+  const treeMsg = `qgrey: fatal: greylist directory ${tree} is not writable by uid ${NOBODY} (it belongs to uid 0); run as the tree's owner or root\n`;
+  for (const args of [['clean', '-q', '--dir', tree], ['rebuild', '-q', '--dir', tree, log], ['evict', '-q', '--dir', tree, log]]) {
+    const r = asNobody(args);
+    assert.equal(r.stderr, treeMsg, args.join(' '));
+    assert.equal(r.code, 100, args.join(' '));
+  }
+  const w = asNobody(['whitelist', 'add', '-q', '192.0.2.7']);
+  assert.equal(w.stderr, `qgrey: fatal: list directory ${lists} is not writable by uid ${NOBODY} (it belongs to uid 0); run as its owner or root\n`);
+  assert.equal(w.code, 100);
+});
+
+test('umask 077: tcprules --cdb writes a new cdb 0644 and keeps the mode and owner of the one it replaces; tcprulescheck as nobody reads it', () => {
+  asRoot();
+  using d = openDir();
+  const lists = join(d.path, 'lists');
+  const env = { QGREY_LISTDIR: lists };
+  const rules = join(d.path, 'tcp.smtp');
+  const cdb = join(d.path, 'tcp.smtp.cdb');
+  writeFileSync(rules, ':allow,QMAILQUEUE="/var/qmail/bin/simscan"\n');
+  chmodSync(rules, 0o644);
+  assert.equal(qgreyUmask('077', ['whitelist', 'add', '-q', '192.0.2.0/24'], env).code, 0);
+  const r = qgreyUmask('077', ['tcprules', '-q', '--merge', rules, '--cdb', cdb], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(mode(cdb).toString(8), '644');
+  assert.equal(mode(rules).toString(8), '644');
+  chmodSync(cdb, 0o640);
+  chownSync(cdb, 0, NOBODY);
+  assert.equal(qgreyUmask('077', ['whitelist', 'add', '-q', '198.51.100.0/24'], env).code, 0);
+  const r2 = qgreyUmask('077', ['tcprules', '-q', '--merge', rules, '--cdb', cdb], env);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(mode(cdb).toString(8), '640');
+  assert.equal(statSync(cdb).gid, NOBODY);
+  const c = run('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', 'tcprulescheck', cdb], { env: { TCPREMOTEIP: '198.51.100.7' } });
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /^rule 198\.51\.100\.:\nset environment variable QMAILQUEUE=\/var\/qmail\/bin\/simscan\nset environment variable JGREYLIST=\nallow connection\n$/);
+});
