@@ -4,7 +4,7 @@
 
 import yargs from 'yargs';
 import { commands } from './commands/index.js';
-import { QgreyError } from './core/errors.js';
+import { QgreyError, isTemporaryErrno } from './core/errors.js';
 
 export const PROG = 'qgrey';
 
@@ -21,7 +21,7 @@ export function fatal(err: unknown): number {
     return 100;
   }
   const e = err as { code?: string; message?: string; stack?: string };
-  if (e && (e.code === 'ENOSPC' || e.code === 'EDQUOT' || e.code === 'EIO' || e.code === 'EAGAIN' || e.code === 'EMFILE')) {
+  if (isTemporaryErrno(e)) {
     process.stderr.write(`${PROG}: fatal: ${e.message ?? String(err)}\n`);
     return 111;
   }

@@ -42,21 +42,12 @@ export function reason(err: unknown): string {
   return String(err);
 }
 
-/** System errors that mean "temporary": the resource may come back. */
+/** The one table of system errors that mean "temporary": the resource may come back. */
+export const TEMPORARY_ERRNOS: ReadonlySet<string> = new Set(['EAGAIN', 'EBUSY', 'ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'ENOMEM', 'EINTR', 'ETIMEDOUT']);
+
 export function isTemporaryErrno(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return (
-    code === 'EAGAIN' ||
-    code === 'EBUSY' ||
-    code === 'ENOSPC' ||
-    code === 'EDQUOT' ||
-    code === 'EIO' ||
-    code === 'EMFILE' ||
-    code === 'ENFILE' ||
-    code === 'ENOMEM' ||
-    code === 'EINTR' ||
-    code === 'ETIMEDOUT'
-  );
+  return typeof code === 'string' && TEMPORARY_ERRNOS.has(code);
 }
 
 /** Quote untrusted text for a one-line message: printable ASCII kept, the rest escaped, length capped. */
