@@ -8,7 +8,8 @@ import { openLogs, type LogRecord } from '../logs/read.js';
 import { Zone } from '../core/zone.js';
 import { parseWhen } from '../core/when.js';
 import { permanent, quote, reason } from '../core/errors.js';
-import { StatsCollector, DECISION_NAMES, type DecisionName, type StatsResult, type Row } from '../core/stats.js';
+import { StatsCollector, type StatsResult, type Row } from '../core/stats.js';
+import { DECISIONS, DECISION_COLUMNS, columnCount } from '../core/decision.js';
 import { painterFor, type Painter } from '../render/colour.js';
 import { renderTable, formatDelay, type Cell, type Column } from '../render/table.js';
 import { renderSvg } from '../render/svg.js';
@@ -16,20 +17,6 @@ import { zoneOption } from './options.js';
 import { progress } from '../render/progress.js';
 import { acceptedFacts } from '../core/logline.js';
 import type { StatsArgs } from '../commands/stats.js';
-
-const DECISION_TEXT: Record<DecisionName, string> = {
-  firstTime: 'GREY first time',
-  tooSoon: 'GREY too soon',
-  known: 'OK known',
-  whitelisted: 'OK whitelisted',
-  relayclient: 'OK relayclient',
-  blacklisted: 'DENY blacklisted',
-  noReverseDns: 'DENY no reverse DNS',
-  tooManyRcpt: 'HANGUP too many RCPT',
-  clientClosed: 'HANGUP client closed',
-  failOpen: 'FAIL open',
-  failClosed: 'FAIL closed',
-};
 
 function wholeNumber(v: number, flag: string, min: number): number {
   if (!Number.isInteger(v) || v < min) throw permanent(`unable to use ${flag} ${quote(String(v))}: expected a whole number of at least ${min}`);
@@ -100,10 +87,11 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
   out.push('');
 
   const d = res.decisions;
-  const decRows: Cell[][] = DECISION_NAMES.filter((n) => d[n] > 0 || n === 'firstTime' || n === 'tooSoon' || n === 'known' || n === 'whitelisted').map((n) => [
-    DECISION_TEXT[n].replace(/ /g, '_'),
-    d[n],
-    { text: pctText(d.total ? (100 * d[n]) / d.total : 0), style: 'dim' },
+  const always = new Set(['firstTime', 'tooSoon', 'known', 'whitelisted']);
+  const decRows: Cell[][] = DECISIONS.filter(({ name }) => d[name] > 0 || always.has(name)).map(({ name, text }) => [
+    text,
+    d[name],
+    { text: pctText(d.total ? (100 * d[name]) / d.total : 0), style: 'dim' },
   ]);
   decRows.push(['total', d.total, { text: '100.0', style: 'dim' }]);
   out.push(...renderTable([{ title: 'decision' }, { title: 'count' }, { title: '%' }], decRows, p));
@@ -115,11 +103,11 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
   const g = res.greylisted;
   out.push(
     ...renderTable(
-      [{ title: 'greylisted_keys' }, { title: 'count' }, { title: '%' }],
+      [{ title: 'greylisted keys' }, { title: 'count' }, { title: '%' }],
       [
-        ['came_back_and_delivered', { text: g.delivered.count, style: 'good' }, { text: pctText(g.delivered.pct), style: 'dim' }],
-        ['came_back_no_mail', g.backNotDelivered.count, { text: pctText(g.backNotDelivered.pct), style: 'dim' }],
-        ['never_came_back', { text: g.neverBack.count, style: 'warn' }, { text: pctText(g.neverBack.pct), style: 'dim' }],
+        ['came back and delivered', { text: g.delivered.count, style: 'good' }, { text: pctText(g.delivered.pct), style: 'dim' }],
+        ['came back, no mail', g.backNotDelivered.count, { text: pctText(g.backNotDelivered.pct), style: 'dim' }],
+        ['never came back', { text: g.neverBack.count, style: 'warn' }, { text: pctText(g.neverBack.pct), style: 'dim' }],
         ['keys', g.keys, { text: g.keys ? '100.0' : '0.0', style: 'dim' }],
       ],
       p,
@@ -138,12 +126,12 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
     ...renderTable(
       [{ title: 'clients' }, { title: 'count' }],
       [
-        ['read_failed_hang-ups', cl.hangups],
-        ['  null_session_(evictable)', cl.nullSessionHangups],
-        ['GREETDELAY_disconnects_(evictable)', cl.greetdelayDisconnects],
-        ['GREETDELAY_pregreet', cl.pregreet],
-        ['evictable_clients', cl.evictableClients],
-        ['  of_them_greylisted', cl.evictableGreylisted],
+        ['read failed hang-ups', cl.hangups],
+        ['  null session (evictable)', cl.nullSessionHangups],
+        ['GREETDELAY disconnects (evictable)', cl.greetdelayDisconnects],
+        ['GREETDELAY pregreet', cl.pregreet],
+        ['evictable clients', cl.evictableClients],
+        ['  of them greylisted', cl.evictableGreylisted],
       ].map((r) => [String(r[0]).replace(/^ {2}/, '- '), r[1] as number]),
       p,
     ),
@@ -151,15 +139,15 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
   out.push('');
   out.push(
     ...renderTable(
-      [{ title: 'accepted_mail' }, { title: 'count' }],
+      [{ title: 'accepted mail' }, { title: 'count' }],
       [
         ['messages', a.messages],
-        ['- after_OK_known', a.messagesAfter.known],
-        ['- after_OK_whitelisted', a.messagesAfter.whitelisted],
-        ['- after_OK_relayclient', a.messagesAfter.relayclient],
-        ['- after_FAIL_open', a.messagesAfter.failOpen],
-        ['- no_wrapper_decision', a.messagesAfter.none + a.messagesAfter.other],
-        ['- relay_or_AUTH_clients', a.relayOrAuth],
+        ['- after OK known', a.messagesAfter.known],
+        ['- after OK whitelisted', a.messagesAfter.whitelisted],
+        ['- after OK relayclient', a.messagesAfter.relayclient],
+        ['- after FAIL open', a.messagesAfter.failOpen],
+        ['- no wrapper decision', a.messagesAfter.none + a.messagesAfter.other],
+        ['- relay or AUTH clients', a.relayOrAuth],
         ['recipients', a.recipients],
       ],
       p,
@@ -171,7 +159,7 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
     out.push(p.paint('head', `top ${res.top.networks.length} networks greylisted`));
     out.push(
       ...renderTable(
-        [{ title: 'network' }, { title: 'greylists' }, { title: 'addresses' }, { title: 'never_retried' }, { title: 'delivered' }],
+        [{ title: 'network' }, { title: 'greylists' }, { title: 'addresses' }, { title: 'never retried' }, { title: 'delivered' }],
         res.top.networks.map((n) => [n.network, n.greylists, n.addresses, n.neverRetried, n.delivered]),
         p,
       ),
@@ -193,7 +181,7 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
     out.push(p.paint('head', `top ${res.top.neverRetried.length} networks whose greylisted senders never retried`));
     out.push(
       ...renderTable(
-        [{ title: 'network' }, { title: 'never_retried' }, { title: 'addresses' }, { title: 'greylists' }],
+        [{ title: 'network' }, { title: 'never retried' }, { title: 'addresses' }, { title: 'greylists' }],
         res.top.neverRetried.map((n) => [n.network, n.neverRetried, n.addresses, n.greylists]),
         p,
       ),
@@ -207,27 +195,20 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
     ...renderTable(
       [
         { title: res.by === 'net' ? 'key' : res.by },
-        { title: 'first' },
-        { title: 'too_soon' },
-        { title: 'known' },
-        { title: 'white' },
-        { title: 'denied' },
-        { title: 'other' },
+        ...DECISION_COLUMNS.map((title) => ({ title })),
         { title: 'messages' },
         { title: 'hang-ups' },
         { title: 'greylisted' },
         { title: 'delivered' },
-        { title: 'back_only' },
+        { title: 'back only' },
         { title: 'never' },
       ],
       rows.map((r: Row) => [
-        r.label.replace(/ /g, '_'),
-        r.decisions.firstTime,
-        r.decisions.tooSoon,
-        r.decisions.known,
-        r.decisions.whitelisted,
-        r.denied ? { text: r.denied, style: 'bad' } : 0,
-        r.decisions.relayclient + r.decisions.tooManyRcpt + r.decisions.clientClosed + r.decisions.failOpen + r.decisions.failClosed,
+        r.label,
+        ...DECISION_COLUMNS.map((col): Cell => {
+          const n = columnCount(r.decisions, col);
+          return col === 'denied' && n ? { text: n, style: 'bad' } : n;
+        }),
         r.messages,
         r.hangups,
         r.greylisted,

@@ -4,6 +4,7 @@
 import { decodeLabel, type Stamp } from './tai64n.js';
 import { daysFromCivil, type Zone } from './zone.js';
 import { parseIp, formatIp, type Ip } from './ip.js';
+import { isDecision, type Decision } from './decision.js';
 
 // ---------------------------------------------------------------------------------------
 // prefixes
@@ -110,33 +111,6 @@ export interface ReadFailedEvent {
   readonly nullSession: boolean;
 }
 
-export type Decision =
-  | 'GREY first time'
-  | 'GREY too soon'
-  | 'OK known'
-  | 'OK whitelisted'
-  | 'OK relayclient'
-  | 'DENY blacklisted'
-  | 'DENY no reverse DNS'
-  | 'HANGUP too many RCPT commands'
-  | 'HANGUP client closed'
-  | 'FAIL open'
-  | 'FAIL closed';
-
-export const DECISIONS: readonly Decision[] = [
-  'GREY first time',
-  'GREY too soon',
-  'OK known',
-  'OK whitelisted',
-  'OK relayclient',
-  'DENY blacklisted',
-  'DENY no reverse DNS',
-  'HANGUP too many RCPT commands',
-  'HANGUP client closed',
-  'FAIL open',
-  'FAIL closed',
-];
-
 export interface DecisionEvent {
   readonly kind: 'decision';
   readonly program: 'jgreylist' | 'greylist' | 'qgreylist';
@@ -214,23 +188,20 @@ const DECISION = /^(jgreylist|greylist|qgreylist)(?:\[([0-9]+)\])?: (\S+): ([A-Z
 
 function decisionOf(body: string): DecisionEvent | null {
   const m = DECISION.exec(body);
-  if (!m || !(DECISIONS as readonly string[]).includes(m[4]!)) return null;
+  const decision = m?.[4];
+  if (!m || decision === undefined || !isDecision(decision)) return null;
   return {
     kind: 'decision',
     program: m[1] as DecisionEvent['program'],
     pid: m[2] === undefined ? null : Number(m[2]),
     remoteip: m[3]!,
-    ip: ipOf(m[3]!),
-    decision: m[4] as Decision,
+    ip: parseIp(m[3]!),
+    decision,
     ...(m[5] !== undefined ? { detail: m[5] } : {}),
   };
 }
 const RBLSMTPD = /^rblsmtpd: (\S*) pid ([0-9]+): (451|553) (.*)$/;
 const TCPSERVER = /^tcpserver: (?:(status): [0-9]+\/[0-9]+(?:\/[0-9]+)?|(pid) ([0-9]+) from (\S+)|(ok|deny) ([0-9]+) \S* (\S*)|(end) ([0-9]+) status ([0-9]+))$/;
-
-function ipOf(s: string): Ip | null {
-  return parseIp(s);
-}
 
 /** Parse the body of a line (prefix already removed). Never throws. */
 export function parseBody(raw: string): LogEvent {
@@ -260,7 +231,7 @@ export function parseBody(raw: string): LogEvent {
           localip: m[17]!,
           localport: m[18]!,
           remoteip: m[19]!,
-          ip: ipOf(m[19]!),
+          ip: parseIp(m[19]!),
           remoteport: m[20]!,
           remotehost: m[21]!,
           qp: m[22]!,
@@ -284,7 +255,7 @@ export function parseBody(raw: string): LogEvent {
                 : text.startsWith('client sent data before greeting')
                   ? 'pregreet-ignored'
                   : 'error';
-          return { kind: 'greetdelay', pid: Number(m[1]), remoteip: m[2]!, ip: ipOf(m[2]!), what, text };
+          return { kind: 'greetdelay', pid: Number(m[1]), remoteip: m[2]!, ip: parseIp(m[2]!), what, text };
         }
       } else if (body.startsWith('qmail-smtpd: read failed')) {
         const m = READFAILED.exec(body);
@@ -307,7 +278,7 @@ export function parseBody(raw: string): LogEvent {
             why,
             mailfrom,
             remoteip: m[3]!,
-            ip: ipOf(m[3]!),
+            ip: parseIp(m[3]!),
             to,
             helo,
             nullSession: wording !== 'other' && mailfrom === '' && to === '' && helo === 'unknown',
@@ -320,18 +291,18 @@ export function parseBody(raw: string): LogEvent {
     if (d) return d;
   } else if (c0 === 114 /* r */) {
     const m = RBLSMTPD.exec(body);
-    if (m) return { kind: 'rblsmtpd', remoteip: m[1]!, ip: ipOf(m[1]!), pid: Number(m[2]), code: Number(m[3]), text: m[4]! };
+    if (m) return { kind: 'rblsmtpd', remoteip: m[1]!, ip: parseIp(m[1]!), pid: Number(m[2]), code: Number(m[3]), text: m[4]! };
   } else if (c0 === 116 /* t */) {
     const m = TCPSERVER.exec(body);
     if (m) {
       if (m[1]) return { kind: 'tcpserver', what: 'status', pid: null, remoteip: '', ip: null, status: null, text: body };
-      if (m[2]) return { kind: 'tcpserver', what: 'pid', pid: Number(m[3]), remoteip: m[4]!, ip: ipOf(m[4]!), status: null, text: body };
+      if (m[2]) return { kind: 'tcpserver', what: 'pid', pid: Number(m[3]), remoteip: m[4]!, ip: parseIp(m[4]!), status: null, text: body };
       if (m[5]) {
         // LOCALHOST:LOCALIP:LOCALPORT REMOTEHOST:REMOTEIP:REMOTEINFO:REMOTEPORT; IPv6 colons make it ambiguous
         const remote = m[7]!;
         const parts = remote.split(':');
         const guess = parts.length === 4 ? parts[1]! : parts.slice(1, -2).join(':');
-        const ip = ipOf(guess);
+        const ip = parseIp(guess);
         return { kind: 'tcpserver', what: m[5] as 'ok' | 'deny', pid: Number(m[6]), remoteip: ip ? guess : '', ip, status: null, text: body };
       }
       if (m[8]) return { kind: 'tcpserver', what: 'end', pid: Number(m[9]), remoteip: '', ip: null, status: Number(m[10]), text: body };

@@ -1,7 +1,7 @@
 // What the wrapper decides for one connection, as a pure function of what it was given.
 // Shared by qgreylist (which then acts) and `qgrey check` (which only reports).
 
-import type { Decision } from './logline.js';
+import type { Decision } from './decision.js';
 
 export interface PolicyInput {
   /** seconds since the epoch */

@@ -5,6 +5,7 @@
 // legend repeats the totals, so what is drawn can be checked against --json.
 
 import type { Row, StatsResult } from '../core/stats.js';
+import { columnCount, decisionText } from '../core/decision.js';
 
 export interface Series {
   readonly id: string;
@@ -14,17 +15,12 @@ export interface Series {
 }
 
 export const DECISION_SERIES: readonly Series[] = [
-  { id: 'firstTime', label: 'GREY first time', colour: '#e8a33d', value: (r) => r.decisions.firstTime },
-  { id: 'tooSoon', label: 'GREY too soon', colour: '#f3d27a', value: (r) => r.decisions.tooSoon },
-  { id: 'known', label: 'OK known', colour: '#4a9c5d', value: (r) => r.decisions.known },
-  { id: 'whitelisted', label: 'OK whitelisted', colour: '#8fd19e', value: (r) => r.decisions.whitelisted },
-  { id: 'denied', label: 'DENY', colour: '#c0392b', value: (r) => r.denied },
-  {
-    id: 'other',
-    label: 'other (relayclient, HANGUP, FAIL)',
-    colour: '#95a5a6',
-    value: (r) => r.decisions.relayclient + r.decisions.tooManyRcpt + r.decisions.clientClosed + r.decisions.failOpen + r.decisions.failClosed,
-  },
+  { id: 'firstTime', label: decisionText('firstTime'), colour: '#e8a33d', value: (r) => r.decisions.firstTime },
+  { id: 'tooSoon', label: decisionText('tooSoon'), colour: '#f3d27a', value: (r) => r.decisions.tooSoon },
+  { id: 'known', label: decisionText('known'), colour: '#4a9c5d', value: (r) => r.decisions.known },
+  { id: 'whitelisted', label: decisionText('whitelisted'), colour: '#8fd19e', value: (r) => r.decisions.whitelisted },
+  { id: 'denied', label: 'DENY', colour: '#c0392b', value: (r) => columnCount(r.decisions, 'denied') },
+  { id: 'other', label: 'other (relayclient, HANGUP, FAIL)', colour: '#95a5a6', value: (r) => columnCount(r.decisions, 'other') },
 ];
 
 export const OUTCOME_SERIES: readonly Series[] = [

@@ -1,6 +1,6 @@
-// Plain text tables: one record per line, columns separated by at least two spaces, numbers
-// right-aligned, no cell containing a space, so `awk '{print $3}'` works. Colour, when the
-// painter has it, is added after padding so the columns line up either way.
+// Plain text tables: one record per line, columns separated by at least two spaces and no
+// cell holding two spaces in a row, so `awk -F '  +'` splits them; numbers right-aligned.
+// Colour, when the painter has it, is added after padding so the columns line up either way.
 
 import type { Painter, Style } from './colour.js';
 
@@ -12,7 +12,7 @@ export interface Column {
 export type Cell = string | number | { text: string | number; style: Style };
 
 function textOf(c: Cell): string {
-  return typeof c === 'object' ? String(c.text) : String(c);
+  return (typeof c === 'object' ? String(c.text) : String(c)).replace(/ {2,}/g, ' ');
 }
 
 function styleOf(c: Cell): Style {

@@ -7,7 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import { QgreyError, quote } from '../core/errors.js';
 import { parseIp, type Ip } from '../core/ip.js';
 import { keyOf } from '../core/key.js';
-import type { Decision } from '../core/logline.js';
+import type { Decision } from '../core/decision.js';
 import { decide, substitute, type Outcome, type PolicyInput } from '../core/policy.js';
 import { findInList, listPath, type ListName } from '../store/lists.js';
 import { openEntries } from '../store/open-entries.js';

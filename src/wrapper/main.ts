@@ -14,6 +14,7 @@
 // Imports node: builtins, src/core and src/store only (no npm package, no CLI code).
 
 import { writeSync } from 'node:fs';
+import type { Decision } from '../core/decision.js';
 import { parseIp } from '../core/ip.js';
 import { readConfig, type WrapperConfig } from './config.js';
 import { findRblsmtpd, logLine, PROG, run } from './connection.js';
@@ -77,10 +78,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     timeoutMs: cfg.timeout * 1000,
     trace: cfg.logSmtp ? log : null,
   });
-  if (cfg.log) {
-    if (ending === 'limit') log(`${who}: HANGUP too many RCPT commands`);
-    else if (ending === 'closed') log(`${who}: HANGUP client closed`);
-  }
+  const hangup: Decision | null = ending === 'limit' ? 'HANGUP too many RCPT commands' : ending === 'closed' ? 'HANGUP client closed' : null;
+  if (cfg.log && hangup !== null) log(`${who}: ${hangup}`);
   return 0;
 }
 

@@ -156,7 +156,7 @@ test('text report: plain in pipes and with NO_COLOR, coloured with FORCE_COLOR, 
   assert.doesNotMatch(plain.stdout, /\x1b\[/);
   const lines = plain.stdout.split('\n');
   assert.match(lines[0] ?? '', /^qgrey stats: 2026-11-20 10:00 to 2026-11-21 23:30 \(UTC\), 65 lines in 2 files/);
-  assert.ok(lines.includes('never_came_back              3   37.5'), plain.stdout);
+  assert.ok(lines.includes('never came back              3   37.5'), plain.stdout);
   assert.ok(lines.some((l) => /^delay from first greylist to first accepted mail: median 20m01s, p90 12h00m, max 12h00m \(3 keys\)$/.test(l)));
   assert.ok(lines.some((l) => /^2026-11-21 +4 +2 +1 +0 +2 +2 +3 +2 +3 +0 +1 +2$/.test(l)), plain.stdout);
   for (const l of lines) assert.equal(l, l.trimEnd(), 'no trailing spaces');

@@ -1,0 +1,279 @@
+// The collection half of `qgrey stats`: feed every event with its time (Unix seconds, NaN
+// when the line had none) in log order; result.ts turns what was counted into the report.
+// Pure: no I/O, no clock.
+//
+// Memory: one row per greylisted key and one per greylisted address (table.ts: about 180
+// bytes a row with the Map's growth, as bench/stats.bench.ts measures); besides, one entry
+// per open connection, per evictable address, per time bucket, and with by='net' one small
+// object per key seen. Each map stops at `maxKeys`; what did not fit is counted in `truncated`.
+
+import { keyLabel, type Layout } from '../key.js';
+import type { Ip } from '../ip.js';
+import { decisionName, zeroCounts } from '../decision.js';
+import type { DecisionEvent, LogEvent } from '../logline.js';
+import { formatCivil, type Zone } from '../zone.js';
+import type { ConnectionKind, DecisionCounts, QlogFacts, StatsBy, StatsOptions, StatsResult } from './schema.js';
+import { BACK, DELIVERED, Table, ipId, keyId, keyOfId, type Id } from './table.js';
+import { resultOf } from './result.js';
+
+/** An open connection: its decision, address and time, until `tcpserver: end`. */
+interface Conn {
+  kind: ConnectionKind;
+  ip: Id;
+  t: number;
+}
+
+/** One row of the per-day (per-hour, per-key) table. */
+export class Bucket {
+  readonly d: DecisionCounts = zeroCounts();
+  messages = 0;
+  recipients = 0;
+  hangups = 0;
+  evictable = 0;
+  greylisted = 0;
+  delivered = 0;
+  backNotDelivered = 0;
+  neverBack = 0;
+  constructor(
+    readonly label: string,
+    readonly start: number | null,
+  ) {}
+}
+
+const HOUR = 3600;
+const DAY = 86400;
+/** a connection's decision and its qlog lines are at most this far apart */
+const CONN_WINDOW = 3600;
+
+export class StatsCollector {
+  readonly layout: Layout;
+  readonly by: StatsBy;
+  readonly zone: Zone;
+  readonly top: number;
+  private readonly maxKeys: number;
+  readonly recent: number;
+
+  // the state below is read by result.ts (resultOf), and written here only
+  from = NaN;
+  to = NaN;
+  events = 0;
+  readonly decisions = zeroCounts();
+  readonly programs = { jgreylist: 0, greylist: 0, qgreylist: 0 };
+  badAddresses = 0;
+  readonly keys: Table;
+  readonly ips: Table;
+  private readonly conns = new Map<number, Conn>();
+  readonly evictable = new Set<Id>();
+  readonly nets = new Map<Id, Bucket>();
+  readonly buckets = new Map<number, Bucket>();
+  noTime: Bucket | null = null;
+  readonly clients = { hangups: 0, nullSessionHangups: 0, greetdelayDisconnects: 0, pregreet: 0, evictableEvents: 0 };
+  readonly accepted = {
+    messages: 0,
+    recipients: 0,
+    messagesAfter: { known: 0, whitelisted: 0, relayclient: 0, failOpen: 0, other: 0, none: 0 } as Record<ConnectionKind, number>,
+    relayOrAuth: 0,
+  };
+  readonly truncated = { keys: 0, addresses: 0, nets: 0, evictable: 0 };
+  // bucket lookup cache: the zone offset is constant within a 15-minute quarter
+  private lastQuarter = NaN;
+  private lastOffset = 0;
+
+  constructor(opts: StatsOptions) {
+    this.layout = opts.layout ?? 'classc';
+    this.by = opts.by ?? 'day';
+    this.zone = opts.zone;
+    this.top = opts.top ?? 10;
+    this.maxKeys = opts.maxKeys ?? 1_000_000;
+    this.recent = opts.recent ?? HOUR;
+    this.keys = new Table(true, this.maxKeys);
+    this.ips = new Table(false, this.maxKeys);
+  }
+
+  /** Bucket size in seconds: hours for by=hour, days otherwise (the chart is per day then). */
+  private get span(): number {
+    return this.by === 'hour' ? HOUR : DAY;
+  }
+
+  private localOf(t: number): number {
+    const q = Math.floor(t / 900);
+    if (q !== this.lastQuarter) {
+      this.lastQuarter = q;
+      this.lastOffset = this.zone.offsetAt(q * 900);
+    }
+    return t + this.lastOffset;
+  }
+
+  /** The time row of `t` (made when first needed). */
+  bucketAt(t: number): Bucket {
+    if (Number.isNaN(t)) return (this.noTime ??= new Bucket('(no time)', null));
+    const n = Math.floor(this.localOf(t) / this.span);
+    let b = this.buckets.get(n);
+    if (!b) {
+      b = this.newBucket(n);
+      this.buckets.set(n, b);
+    }
+    return b;
+  }
+
+  /** The time row number `n` (days or hours since the epoch, local time). */
+  newBucket(n: number): Bucket {
+    const civil = formatCivil(n * this.span);
+    const label = this.span === DAY ? civil.slice(0, 10) : civil.slice(0, 10) + 'T' + civil.slice(11, 16);
+    // the first instant of the bucket in UTC (its local start minus the offset then)
+    const startLocal = n * this.span;
+    return new Bucket(label, startLocal - this.zone.offsetAt(startLocal));
+  }
+
+  private netRow(kid: Id): Bucket | null {
+    if (this.by !== 'net') return null;
+    let b = this.nets.get(kid);
+    if (!b) {
+      if (this.nets.size >= this.maxKeys) {
+        this.truncated.nets++;
+        return null;
+      }
+      b = new Bucket(keyLabel(keyOfId(kid, this.layout)), null);
+      this.nets.set(kid, b);
+    }
+    return b;
+  }
+
+  /** Feed one event, in log order. `time` is Unix seconds (fractions allowed), NaN if unknown. */
+  add(e: LogEvent, time: number): void {
+    this.events++;
+    if (!Number.isNaN(time)) {
+      if (!(time >= this.from)) this.from = time;
+      if (!(time <= this.to)) this.to = time;
+    }
+    switch (e.kind) {
+      case 'decision':
+        this.decision(e, time);
+        return;
+      case 'qlogenvelope':
+      case 'qlogreceived':
+        this.qlog(e, time);
+        return;
+      case 'readfailed': {
+        this.clients.hangups++;
+        const b = this.bucketAt(time);
+        b.hangups++;
+        if (e.nullSession) {
+          this.clients.nullSessionHangups++;
+          this.evict(e.ip, b);
+        }
+        return;
+      }
+      case 'greetdelay': {
+        if (e.what === 'pregreet') this.clients.pregreet++;
+        if (e.what !== 'disconnected') return;
+        this.clients.greetdelayDisconnects++;
+        const b = this.bucketAt(time);
+        b.hangups++;
+        this.evict(e.ip, b);
+        return;
+      }
+      case 'tcpserver':
+        if (e.what === 'end' && e.pid !== null) this.conns.delete(e.pid);
+        return;
+      case 'rblsmtpd':
+      case 'other':
+        return;
+    }
+  }
+
+  /**
+   * Feed the facts of one qlog line (a QlogEvent has them all). The log reader's fast path for
+   * accepted lines (acceptedFacts) gives them without the full parse.
+   */
+  addQlog(e: QlogFacts, time: number): void {
+    this.events++;
+    if (!Number.isNaN(time)) {
+      if (!(time >= this.from)) this.from = time;
+      if (!(time <= this.to)) this.to = time;
+    }
+    this.qlog(e, time);
+  }
+
+  private qlog(e: QlogFacts, time: number): void {
+    if (!e.ip) return;
+    const kid = keyId(e.ip, this.layout);
+    const iid = ipId(e.ip);
+    const k = this.keys.index.get(kid);
+    if (k !== undefined) this.keys.flags[k]! |= BACK;
+    const r = this.ips.index.get(iid);
+    if (r !== undefined) this.ips.flags[r]! |= BACK;
+    if (e.result !== 'accepted' || e.code !== '250') return;
+    const c = this.conns.get(e.pid);
+    const conn = c && c.ip === iid && time - c.t < CONN_WINDOW ? c.kind : 'none';
+    const b = this.bucketAt(time);
+    const nb = this.netRow(kid);
+    if (e.kind === 'qlogreceived') {
+      this.accepted.messages++;
+      this.accepted.messagesAfter[conn]++;
+      b.messages++;
+      if (nb) nb.messages++;
+    } else {
+      this.accepted.recipients++;
+      b.recipients++;
+      if (nb) nb.recipients++;
+    }
+    if (e.relay || e.authuser !== '') {
+      if (e.kind === 'qlogreceived') this.accepted.relayOrAuth++;
+      return;
+    }
+    if (k !== undefined && Number.isNaN(this.keys.delivered[k])) this.keys.delivered[k] = time;
+    if (r !== undefined) this.ips.flags[r]! |= DELIVERED;
+  }
+
+  private evict(ip: Ip | null, b: Bucket): void {
+    this.clients.evictableEvents++;
+    b.evictable++;
+    if (!ip) return;
+    const id = ipId(ip);
+    if (this.evictable.has(id)) return;
+    if (this.evictable.size >= this.maxKeys) this.truncated.evictable++;
+    else this.evictable.add(id);
+  }
+
+  private decision(e: DecisionEvent, time: number): void {
+    const name = decisionName(e.decision);
+    this.decisions[name]++;
+    this.programs[e.program]++;
+    this.bucketAt(time).d[name]++;
+    if (!e.ip) {
+      this.badAddresses++;
+      return;
+    }
+    const kid = keyId(e.ip, this.layout);
+    const iid = ipId(e.ip);
+    const nb = this.netRow(kid);
+    if (nb) nb.d[name]++;
+    const grey = name === 'firstTime' || name === 'tooSoon';
+    const k = this.keys.index.get(kid);
+    if (k !== undefined) {
+      this.keys.flags[k]! |= BACK;
+      if (grey) this.keys.greys[k]!++;
+    } else if (grey && this.keys.add(kid, time) < 0) this.truncated.keys++;
+    const r = this.ips.index.get(iid);
+    if (r !== undefined) {
+      this.ips.flags[r]! |= BACK;
+      if (grey) this.ips.greys[r]!++;
+    } else if (grey && this.ips.add(iid, time) < 0) this.truncated.addresses++;
+    if (e.pid !== null) {
+      const kind: ConnectionKind =
+        name === 'known' || name === 'whitelisted' || name === 'relayclient' || name === 'failOpen' ? name : 'other';
+      this.conns.set(e.pid, { kind, ip: iid, t: time });
+      if (this.conns.size > 65536) {
+        // connections whose `tcpserver: end` line was not in the logs: forget the old ones
+        for (const [pid, c] of this.conns) if (!(time - c.t < CONN_WINDOW)) this.conns.delete(pid);
+        if (this.conns.size > 65536) this.conns.clear();
+      }
+    }
+  }
+
+  /** The aggregate of everything fed so far (can be asked more than once). */
+  result(): StatsResult {
+    return resultOf(this);
+  }
+}

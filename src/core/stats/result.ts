@@ -1,0 +1,195 @@
+// The report of `qgrey stats` from what the collector counted: outcomes per greylisted key,
+// delays, networks and senders, the time rows. Pure.
+//
+// Definitions (the man page repeats them):
+// - a "key" is what the greylist stores: the class C (IPv4) or /64 (IPv6) of the address, or
+//   the address itself with layout 'byip' (src/core/key.ts);
+// - a key is "greylisted" when it got a GREY decision (first time or too soon) in the logs
+//   read; its first greylist is the first such decision;
+// - a greylisted key "came back" when any later decision or qmail-smtpd qlog line names it;
+//   it "delivered" when a later `result=accepted code=250` line (not relay, not AUTH) names it;
+//   the delay is from its first greylist to its first accepted line after it;
+// - a greylisted sender address "never retried" when no later decision or qlog line names
+//   that address;
+// - a connection ties a wrapper decision to qmail-smtpd's lines by pid (FORMATS.md §3): the
+//   decision's `[pid]` equals the qlog line's `pid=`, the address agrees, and the pair is
+//   less than an hour apart (tcpserver's `end PID` line closes the connection).
+
+import { formatIp } from '../ip.js';
+import { DECISION_NAMES, columnCount, type DecisionCounts } from '../decision.js';
+import type { Bucket, StatsCollector } from './collector.js';
+import type { NetworkTop, Row, SenderTop, StatsResult } from './schema.js';
+import { BACK, DELIVERED, byId, ipOfId, netOfIpId, type Id } from './table.js';
+
+/** The first `n` items in `cmp` order, without sorting them all. */
+export function topN<T>(items: Iterable<T>, n: number, cmp: (a: T, b: T) => number): T[] {
+  const out: T[] = [];
+  if (n <= 0) return out;
+  for (const x of items) {
+    if (out.length === n && cmp(x, out[n - 1] as T) >= 0) continue;
+    let i = out.length === n ? n - 1 : out.length;
+    while (i > 0 && cmp(x, out[i - 1] as T) < 0) {
+      out[i] = out[i - 1] as T;
+      i--;
+    }
+    out[i] = x;
+  }
+  return out;
+}
+
+function pct(n: number, of: number): number {
+  return of === 0 ? 0 : Math.round((1000 * n) / of) / 10;
+}
+
+/** Nearest-rank percentile of sorted values (p in 0..100). */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1] as number;
+}
+
+export function resultOf(c: StatsCollector): StatsResult {
+  const rowsOf = (m: Iterable<Bucket>): Row[] =>
+    [...m].map((b) => ({
+      label: b.label,
+      start: b.start,
+      decisions: { ...b.d },
+      denied: columnCount(b.d, 'denied'),
+      messages: b.messages,
+      recipients: b.recipients,
+      hangups: b.hangups,
+      evictable: b.evictable,
+      greylisted: b.greylisted,
+      delivered: b.delivered,
+      backNotDelivered: b.backNotDelivered,
+      neverBack: b.neverBack,
+    }));
+  // outcome of every greylisted key, attributed to the row of its first greylist
+  for (const b of c.buckets.values()) b.greylisted = b.delivered = b.backNotDelivered = b.neverBack = 0;
+  if (c.noTime) c.noTime.greylisted = c.noTime.delivered = c.noTime.backNotDelivered = c.noTime.neverBack = 0;
+  for (const b of c.nets.values()) b.greylisted = b.delivered = b.backNotDelivered = b.neverBack = 0;
+  let delivered = 0;
+  let backOnly = 0;
+  let never = 0;
+  let neverRecent = 0;
+  const delays: number[] = [];
+  const K = c.keys;
+  for (const [kid, k] of K.index) {
+    const first = K.first[k] as number;
+    const rows = [c.bucketAt(first)];
+    const nb = c.by === 'net' ? c.nets.get(kid) : undefined;
+    if (nb) rows.push(nb);
+    for (const b of rows) b.greylisted++;
+    const got = K.delivered[k] as number;
+    if (!Number.isNaN(got)) {
+      delivered++;
+      if (!Number.isNaN(first)) delays.push(got - first);
+      for (const b of rows) b.delivered++;
+    } else if (K.flags[k]! & BACK) {
+      backOnly++;
+      for (const b of rows) b.backNotDelivered++;
+    } else {
+      never++;
+      if (first > c.to - c.recent) neverRecent++;
+      for (const b of rows) b.neverBack++;
+    }
+  }
+  delays.sort((a, b) => a - b);
+  const round = (x: number | null) => (x === null ? null : Math.round(x * 1000) / 1000);
+  const nkeys = c.keys.size;
+
+  // networks (class C / IPv6 /64) of the greylisted addresses; only the top entries get labels
+  const groups = new Map<Id, { id: Id; greylists: number; addresses: number; neverRetried: number; delivered: number }>();
+  let neverRetried = 0;
+  const I = c.ips;
+  for (const [iid, r] of I.index) {
+    const nid = typeof iid === 'number' ? iid >>> 8 : iid.slice(0, 16);
+    let n = groups.get(nid);
+    if (!n) groups.set(nid, (n = { id: nid, greylists: 0, addresses: 0, neverRetried: 0, delivered: 0 }));
+    n.greylists += I.greys[r]!;
+    n.addresses++;
+    if (!(I.flags[r]! & BACK)) {
+      n.neverRetried++;
+      neverRetried++;
+    }
+    if (I.flags[r]! & DELIVERED) n.delivered++;
+  }
+  const netLabel = (nid: Id) => netOfIpId(typeof nid === 'number' ? nid * 256 : nid);
+  const asTop = (n: { id: Id; greylists: number; addresses: number; neverRetried: number; delivered: number }): NetworkTop => ({
+    network: netLabel(n.id),
+    greylists: n.greylists,
+    addresses: n.addresses,
+    neverRetried: n.neverRetried,
+    delivered: n.delivered,
+  });
+  const topNets = topN(groups.values(), c.top, (a, b) => b.greylists - a.greylists || b.addresses - a.addresses || byId(a.id, b.id)).map(asTop);
+  const topNever = topN(
+    [...groups.values()].filter((n) => n.neverRetried > 0),
+    c.top,
+    (a, b) => b.neverRetried - a.neverRetried || b.greylists - a.greylists || byId(a.id, b.id),
+  ).map(asTop);
+  const senders = topN(I.index.entries(), c.top, (a, b) => I.greys[b[1]]! - I.greys[a[1]]! || byId(a[0], b[0])).map(
+    ([iid, r]): SenderTop => ({
+      address: formatIp(ipOfId(iid)),
+      network: netOfIpId(iid),
+      greylists: I.greys[r]!,
+      retried: (I.flags[r]! & BACK) !== 0,
+      delivered: (I.flags[r]! & DELIVERED) !== 0,
+    }),
+  );
+
+  let evictableGreylisted = 0;
+  for (const id of c.evictable) if (I.index.has(id)) evictableGreylisted++;
+
+  const total = (d: DecisionCounts) => DECISION_NAMES.reduce((s, n) => s + d[n], 0);
+  // every day (hour) from the first to the last, the quiet ones too
+  const ns = [...c.buckets.keys()].sort((a, b) => a - b);
+  const timeRows: Bucket[] = [];
+  if (ns.length) {
+    const lo = ns[0] as number;
+    const hi = ns[ns.length - 1] as number;
+    if (hi - lo <= 100_000) for (let n = lo; n <= hi; n++) timeRows.push(c.buckets.get(n) ?? c.newBucket(n));
+    else for (const n of ns) timeRows.push(c.buckets.get(n) as Bucket);
+  }
+  if (c.noTime) timeRows.push(c.noTime);
+  const nets =
+    c.by === 'net'
+      ? rowsOf([...c.nets.values()].sort((a, b) => total(b.d) - total(a.d) || b.greylisted - a.greylisted || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0)))
+      : [];
+  return {
+    layout: c.layout,
+    by: c.by,
+    zone: c.zone.name,
+    from: Number.isNaN(c.from) ? null : round(c.from),
+    to: Number.isNaN(c.to) ? null : round(c.to),
+    events: c.events,
+    decisions: { ...c.decisions, total: total(c.decisions), denied: columnCount(c.decisions, 'denied') },
+    programs: { ...c.programs },
+    badAddresses: c.badAddresses,
+    greylisted: {
+      keys: nkeys,
+      delivered: { count: delivered, pct: pct(delivered, nkeys) },
+      backNotDelivered: { count: backOnly, pct: pct(backOnly, nkeys) },
+      neverBack: { count: never, pct: pct(never, nkeys) },
+      neverBackRecent: neverRecent,
+      delay: {
+        count: delays.length,
+        median: round(percentile(delays, 50)),
+        p90: round(percentile(delays, 90)),
+        max: round(delays.length ? (delays[delays.length - 1] as number) : null),
+      },
+      addresses: c.ips.size,
+      addressesNeverRetried: neverRetried,
+    },
+    clients: { ...c.clients, evictableClients: c.evictable.size, evictableGreylisted },
+    accepted: { ...c.accepted, messagesAfter: { ...c.accepted.messagesAfter } },
+    top: {
+      networks: topNets,
+      senders,
+      neverRetried: topNever,
+    },
+    rows: rowsOf(timeRows),
+    nets,
+    truncated: { ...c.truncated },
+  };
+}
