@@ -27,22 +27,13 @@ export function writeFileAtomic(path: string, data: string | Buffer, opts: Atomi
   const name = opts.what ? `${opts.what} ${path}` : path;
   const tmp = join(dir, `.${basename(path)}.tmp.${process.pid}`);
   const buf = typeof data === 'string' ? Buffer.from(data, opts.encoding ?? 'utf8') : data;
-  let mode = (opts.mode ?? 0o644) & 0o7777;
-  let owner = opts.owner ?? null;
-  const old = existing(path);
-  if (old) {
-    mode = old.mode & 0o7777;
-    if (opts.owner === undefined) owner = { uid: old.uid, gid: old.gid };
-  }
+  const { mode, owner } = kept(path, opts);
   let fd = -1;
   try {
     fd = openTemp(tmp);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off);
-    if (owner) giveOwner(fd, owner);
-    // after the chown, which clears set-id bits; fchmod is not cut by the umask
-    fchmodSync(fd, mode);
-    fsyncSync(fd);
+    settle(fd, mode, owner);
     closeSync(fd);
     fd = -1;
     renameSync(tmp, path);
@@ -58,6 +49,24 @@ export function writeFileAtomic(path: string, data: string | Buffer, opts: Atomi
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'EISDIR') throw permanent(`unable to write ${name}: ${reason(err)}`, err);
     throw temporary(`unable to write ${name}: ${reason(err)}`, err);
   }
+  syncDir(dir);
+}
+
+/** The mode and owner a rewrite of `path` gets: those of the regular file it replaces, else the options'. */
+function kept(path: string, opts: AtomicOptions): { mode: number; owner: { uid: number; gid: number } | null } {
+  const old = existing(path);
+  if (old) return { mode: old.mode & 0o7777, owner: opts.owner !== undefined ? opts.owner : { uid: old.uid, gid: old.gid } };
+  return { mode: (opts.mode ?? 0o644) & 0o7777, owner: opts.owner ?? null };
+}
+
+/** Owner, then mode (the chown clears set-id bits; fchmod is not cut by the umask), then fsync. */
+function settle(fd: number, mode: number, owner: { uid: number; gid: number } | null): void {
+  if (owner) giveOwner(fd, owner);
+  fchmodSync(fd, mode);
+  fsyncSync(fd);
+}
+
+function syncDir(dir: string): void {
   try {
     const dfd = openSync(dir, constants.O_RDONLY);
     try {
@@ -176,20 +185,12 @@ export function checkWritable(what: string, dir: string, owner: string): void {
  */
 export function renameAtomic(staged: string, path: string, opts: AtomicOptions = {}): void {
   const name = opts.what ? `${opts.what} ${path}` : path;
-  let mode = (opts.mode ?? 0o644) & 0o7777;
-  let owner = opts.owner ?? null;
-  const old = existing(path);
-  if (old) {
-    mode = old.mode & 0o7777;
-    if (opts.owner === undefined) owner = { uid: old.uid, gid: old.gid };
-  }
+  const { mode, owner } = kept(path, opts);
   let fd = -1;
   try {
     fd = openSync(staged, constants.O_RDONLY | constants.O_NOFOLLOW);
     if (!fstatSync(fd).isFile()) throw permanent(`unable to write ${name}: ${staged} is not a regular file`);
-    if (owner) giveOwner(fd, owner);
-    fchmodSync(fd, mode);
-    fsyncSync(fd);
+    settle(fd, mode, owner);
     closeSync(fd);
     fd = -1;
     renameSync(staged, path);
@@ -203,14 +204,5 @@ export function renameAtomic(staged: string, path: string, opts: AtomicOptions =
     if (err instanceof QgreyError) throw err;
     throw temporary(`unable to write ${name}: ${reason(err)}`, err);
   }
-  try {
-    const dfd = openSync(dirname(path), constants.O_RDONLY);
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* as in writeFileAtomic */
-  }
+  syncDir(dirname(path));
 }
