@@ -30,32 +30,8 @@ import { hostname } from 'node:os';
 import type { Redis as Client, RedisOptions } from 'ioredis';
 import { permanent, temporary, QgreyError } from '../core/errors.js';
 import { validKey, type Layout } from '../core/key.js';
-import type { Entry } from './store.js';
+import type { Entry, MergeOptions, Removed, StoreLock, Walked } from './store.js';
 import type { RedisTarget } from './redis-url.js';
-
-/** An entry as a scan saw it, with its whole-second times as removeIfUnchanged compares them. */
-export interface Walked extends Entry {
-  readonly mtime: number;
-  readonly atime: number;
-}
-
-export interface MergeOptions {
-  /** a stored entry last seen at or after this keeps its earlier first / later last seen; an older one is replaced */
-  readonly keepSince: number;
-  /** no stored time later than this is kept */
-  readonly now: number;
-}
-
-export interface Removed {
-  readonly removed: number;
-  readonly changed: number;
-  readonly gone: number;
-}
-
-export interface StoreLock {
-  readonly recovered: number;
-  release(): Promise<void>;
-}
 
 /**
  * How the client behaves when Redis is away: 'server' (qgreyd) never queues a command while

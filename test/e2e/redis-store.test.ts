@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QgreyError } from '../../src/core/errors.js';
 import { parseStoreUrl } from '../../src/store/redis-url.js';
-import { RedisStore, type Walked } from '../../src/store/redis.js';
+import { RedisStore } from '../../src/store/redis.js';
+import type { Walked } from '../../src/store/store.js';
 import { freePort, rawCommand, startRedis, startSentinels } from './redis-harness.js';
 
 const NOW = Math.floor(Date.now() / 1000);
