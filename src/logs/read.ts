@@ -22,6 +22,13 @@ export interface ReadOptions {
   until?: Stamp | null;
   /** only lines containing this text are delivered (a fast byte search, before any parsing) */
   needle?: string;
+  /**
+   * Without a needle: a TAI64N-labelled line is delivered only when this says yes to its body
+   * (`buf[at]` is the body's first byte, `end` the index of its newline). It looks at bytes, so
+   * a line passed over costs no string, no parse and no record. Lines without a label, and
+   * labels that are not well-formed (reported as usual), are always delivered.
+   */
+  keep?: (buf: Buffer, at: number, end: number) => boolean;
   /** one-line warnings: "FILE:LINE: ..." */
   warn?: (msg: string) => void;
   /** byte offset to start a plain file at (incremental runs); 0 = from the start */
@@ -108,6 +115,30 @@ type Latin1 = Buffer & { latin1Slice(start: number, end: number): string };
 const HI_BASE = 0x40000000;
 const HI_SPAN = 1 << 21;
 
+/**
+ * The stamp of a well-formed TAI64N label at buf[ls] followed by a space, as decodeLabel reads
+ * it, into `into`; false when it is not one (make() then reports it as usual).
+ */
+function labelAt(buf: Buffer, ls: number, into: { sec: number; nsec: number }): boolean {
+  if (buf[ls] !== 64 || buf[ls + 25] !== 32) return false;
+  let hi = 0;
+  let lo = 0;
+  let ns = 0;
+  for (let i = 1; i <= 24; i++) {
+    const c = buf[ls + i]!;
+    const d = c <= 57 ? c - 48 : c - 87;
+    if (d < 0 || d > 15 || (c > 57 && c < 97)) return false;
+    if (i <= 8) hi = hi * 16 + d;
+    else if (i <= 16) lo = lo * 16 + d;
+    else ns = ns * 16 + d;
+  }
+  const rel = hi - HI_BASE;
+  if (rel <= -HI_SPAN || rel >= HI_SPAN) return false;
+  into.sec = rel * 4294967296 + lo - 10;
+  into.nsec = ns;
+  return true;
+}
+
 function countNewlines(buf: Buffer, from: number, to: number): number {
   let n = 0;
   let i = buf.indexOf(10, from);
@@ -173,12 +204,20 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   let lineno = skipped;
   let offset = log.start;
   let last: Stamp = NO_TIME;
+  // the stamp of the last line `keep` passed over, when it is later than `last` (made a Stamp only when a line needs it)
+  const passed = { sec: 0, nsec: 0 };
+  let passedLast = false;
+  const keep = needle ? undefined : opts.keep;
   let rest: Buffer | null = null;
 
   // whether the whole chunk being scanned is ASCII (one SIMD pass per chunk); if not, each
   // line finds out for itself when asked
   let chunkAscii: true | undefined;
   const make = (buf: Buffer, ls: number, le: number, out: LogRecord[]) => {
+    if (passedLast) {
+      last = { sec: passed.sec, nsec: passed.nsec };
+      passedLast = false;
+    }
     const line = buf.toString('latin1', ls, le);
     const p = parsePrefix(line, zone);
     if (p.type === 'bad') {
@@ -281,7 +320,8 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       while (ls <= lastNl) {
         const le = buf.indexOf(10, ls);
         lineno++;
-        make(buf, ls, le, out);
+        if (keep !== undefined && le - ls > 26 && !keep(buf, ls + 26, le) && labelAt(buf, ls, passed)) passedLast = true;
+        else make(buf, ls, le, out);
         ls = le + 1;
       }
     }
