@@ -26,7 +26,9 @@ export interface ReadOptions {
    * Without a needle: a TAI64N-labelled line is delivered only when this says yes to its body
    * (`buf[at]` is the body's first byte, `end` the index of its newline). It looks at bytes, so
    * a line passed over costs no string, no parse and no record. Lines without a label, and
-   * labels that are not well-formed (reported as usual), are always delivered.
+   * labels that are not well-formed (reported as usual), are always delivered. Ignored when the
+   * paths make more than one group (a backup next to the live log): lines found in both are
+   * counted as duplicates, so every line is needed for the count.
    */
   keep?: (buf: Buffer, at: number, end: number) => boolean;
   /** one-line warnings: "FILE:LINE: ..." */
@@ -525,7 +527,9 @@ export function openLogs(paths: readonly string[], opts: ReadOptions = {}): Open
       if (g) g.push(s);
       else byGroup.set(s.group, [s]);
     }
-    const groups = [...byGroup.values()].map((files) => groupRecords(files, opts, zone, stats));
+    // with several groups every line takes part in the dedupe (and its count), so none is passed over
+    const o = byGroup.size > 1 && opts.keep ? { ...opts, keep: undefined } : opts;
+    const groups = [...byGroup.values()].map((files) => groupRecords(files, o, zone, stats));
     yield* merge(groups, stats);
   })();
   const records = (async function* () {

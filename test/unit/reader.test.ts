@@ -202,3 +202,26 @@ test('lines of 17 MiB (over the 16 MiB cap) are skipped with their own line numb
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('keep: labelled lines it refuses are counted and passed over; malformed labels, unlabelled lines and several groups are not', async () => {
+  using d = tempDir();
+  const f = join(d.path, 'log');
+  writeFileSync(f, L(1, 'qone') + L(2, 'xdrop') + '@4000 xshort\n' + L(3, 'xdrop again') + 'plain xline\n' + L(4, 'qtwo'));
+  const keep = (b: Buffer, at: number) => b[at] === 113;
+  const { out, stats, warnings } = await readAll([f], { keep });
+  assert.deepEqual(out.map((r) => r.body), ['qone', 'plain xline', 'qtwo']);
+  assert.deepEqual(out.map((r) => r.lineno), [1, 5, 6]);
+  assert.equal(stats.lines, 6);
+  assert.equal(stats.bad, 1);
+  assert.equal(warnings.length, 1);
+  // the unlabelled line takes its order from the passed-over line before it, as without keep
+  const all = await readAll([f]);
+  assert.deepEqual(out[1]!.order, all.out.find((r) => r.body === 'plain xline')!.order);
+  // a second group: every line is read, so duplicates are counted the same with or without keep
+  const g = join(d.path, 'backup');
+  writeFileSync(g, L(2, 'xdrop') + L(3, 'xdrop again'));
+  const two = await readAll([f, g], { keep });
+  const none = await readAll([f, g]);
+  assert.equal(two.stats.duplicates, none.stats.duplicates);
+  assert.deepEqual(two.out.map((r) => r.body), none.out.map((r) => r.body));
+});
