@@ -8,5 +8,8 @@
 # by test/unit/wrapper-bundle.test.ts.
 set -eu
 cd "$(dirname "$0")/.."
-exec esbuild dist/src/wrapper/main.js --bundle --platform=node --format=cjs --target=node20 \
+esbuild dist/src/wrapper/main.js --bundle --platform=node --format=cjs --target=node20 \
   --outfile=dist/src/wrapper/qgreylist.cjs --metafile=dist/wrapper-bundle.meta.json --log-level=warning
+# qgrey-spp's per-process program (bin/qgrey-spp), the same way and under the same rule
+exec esbuild dist/src/spp/main.js --bundle --platform=node --format=cjs --target=node20 \
+  --outfile=dist/src/spp/qgrey-spp.cjs --metafile=dist/spp-bundle.meta.json --log-level=warning

@@ -5,6 +5,9 @@
 //
 //     qgreyd1 SECRET PID EUID          the shared secret, the connection's pid (for the log
 //                                      line) and the client's effective uid
+//     qgreyd1 SECRET PID EUID rcpt     the same for one RCPT of bin/qgrey-spp (triplet
+//                                      greylisting, src/spp/); a qgreyd without it refuses
+//                                      the header as malformed, and the client falls back
 //     NAME=VALUE                       one per variable that is set, in any order; NAME is
 //     ...                              [A-Za-z_][A-Za-z0-9_]*; in VALUE `%`, LF and CR are
 //                                      written %25, %0A, %0D (any %HH is decoded)
@@ -20,6 +23,7 @@
 //     qgreyd1 rbl NL TIMEOUT NL PATH NL RBLSMTPD NL LOG NL . NL   exec PATH -t TIMEOUT with RBLSMTPD
 //     qgreyd1 local NL WHY NL . NL                           nothing was decided: use the per-process
 //                                                            program (its own dialogue, another tree)
+//     qgreyd1 spp NL COMMAND NL LOG NL . NL                  (rcpt) print COMMAND, if any, for qmail-spp
 //     qgreyd1 error NL WHY NL . NL                           refused, malformed, busy: nothing was
 //                                                            decided; the client falls back and logs it
 //
@@ -34,6 +38,8 @@ export interface Request {
   readonly secret: string;
   readonly pid: number;
   readonly euid: number;
+  /** a connection (bin/qgreylist) or one RCPT (bin/qgrey-spp) */
+  readonly kind: 'connection' | 'rcpt';
   readonly env: Record<string, string>;
 }
 
@@ -47,7 +53,7 @@ export class Malformed extends Error {
   }
 }
 
-const HEADER = /^qgreyd1 (\S{1,256}) ([0-9]{1,10}) ([0-9]{1,10})$/;
+const HEADER = /^qgreyd1 (\S{1,256}) ([0-9]{1,10}) ([0-9]{1,10})( rcpt)?$/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 /**
@@ -115,7 +121,7 @@ export function parseRequest(buf: Buffer): Request {
     if (v === null) throw new Malformed('bad %HH escape', line());
     env[name] = v.toString('utf8');
   }
-  return { secret: m[1]!, pid: Number(m[2]), euid: Number(m[3]), env };
+  return { secret: m[1]!, pid: Number(m[2]), euid: Number(m[3]), kind: m[4] === undefined ? 'connection' : 'rcpt', env };
 }
 
 /** Encode one value as the client does (for tests and other clients). */
@@ -124,8 +130,8 @@ export function encodeValue(v: string): string {
 }
 
 /** A request's bytes, as bin/qgreylist writes them. */
-export function formatRequest(r: Request): Buffer {
-  let s = `${VERSION} ${r.secret} ${r.pid} ${r.euid}\n`;
+export function formatRequest(r: Omit<Request, 'kind'> & { readonly kind?: Request['kind'] }): Buffer {
+  let s = `${VERSION} ${r.secret} ${r.pid} ${r.euid}${r.kind === 'rcpt' ? ' rcpt' : ''}\n`;
   for (const [k, v] of Object.entries(r.env)) s += `${k}=${encodeValue(v)}\n`;
   return Buffer.from(s + '\n', 'utf8');
 }
@@ -133,6 +139,7 @@ export function formatRequest(r: Request): Buffer {
 export type Reply =
   | { readonly kind: 'exec'; readonly log: string | null }
   | { readonly kind: 'rbl'; readonly timeout: number; readonly path: string; readonly rblsmtpd: string; readonly log: string | null }
+  | { readonly kind: 'spp'; readonly command: string | null; readonly log: string | null }
   | { readonly kind: 'local' | 'error'; readonly why: string };
 
 /** The reply's bytes (latin1: the log line and the texts are what the per-process program writes). */
@@ -144,6 +151,9 @@ export function formatReply(r: Reply): Buffer {
       break;
     case 'rbl':
       s = `${VERSION} rbl\n${r.timeout}\n${r.path}\n${r.rblsmtpd}\n${r.log ?? ''}\n.\n`;
+      break;
+    case 'spp':
+      s = `${VERSION} spp\n${(r.command ?? '').replace(/[\r\n]/g, ' ')}\n${r.log ?? ''}\n.\n`;
       break;
     case 'local':
     case 'error':

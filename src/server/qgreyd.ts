@@ -21,6 +21,8 @@ import { openEntries } from '../store/open-entries.js';
 import { atoi, readConfig, type WrapperConfig } from '../wrapper/config.js';
 import { findRblsmtpd, logLine, PROG, run, type Io } from '../wrapper/connection.js';
 import { logAddress } from '../wrapper/text.js';
+import { readSppConfig, runRcpt, sppLogLine, SPP_PROG, type SppIo } from '../spp/rcpt.js';
+import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
 import { ListCache } from './lists.js';
 import { formatReply, Malformed, MAX_REQUEST, parseRequest, requestEnd, type Reply } from './protocol.js';
 
@@ -44,6 +46,8 @@ Settings come from the environment:
   JGREYLIST_DIR         the greylist tree (/var/qmail/jgreylist)
   JGREYLIST_BY_IP       non-zero: per-IP entries, as for qgreylist
   QGREY_LISTDIR         the whitelist and blacklist directory (/var/qmail/control/qgrey)
+  QGREY_RCPT_DIR        the triplets of qgrey-spp(8), greylisting at RCPT
+                        (${DEFAULT_RCPT_DIR})
 
 Signals: SIGTERM or SIGINT: finish the requests in flight, exit 0; SIGHUP: read the lists
 and the secret again. Exit status: 0 stopped, 100 usage, 111 unable to start. See qgreyd(8).
@@ -57,6 +61,8 @@ export interface ServerConfig {
   readonly timeoutMs: number;
   /** the tree and the lists qgreyd serves: a request naming others is left to the per-process program */
   readonly wrapper: WrapperConfig;
+  /** the triplet directory of qgrey-spp's requests (the same rule) */
+  readonly rcptDir: string;
 }
 
 export class StartError extends Error {}
@@ -75,7 +81,7 @@ export function serverConfig(env: NodeJS.ProcessEnv): ServerConfig {
   const t = env.QGREYD_TIMEOUT ? Number(env.QGREYD_TIMEOUT) : 2;
   if (!(t > 0 && t <= 300)) throw new StartError(`bad QGREYD_TIMEOUT ${quote(env.QGREYD_TIMEOUT ?? '')}: expected seconds, more than 0 and at most 300`);
   const wrapper = readConfig({ ...env, JGREYLIST_DIR: env.JGREYLIST_DIR || '/var/qmail/jgreylist' });
-  return { host, port, secretFile: env.QGREY_SECRET || DEFAULT_SECRET, maxConnections: max, timeoutMs: t * 1000, wrapper };
+  return { host, port, secretFile: env.QGREY_SECRET || DEFAULT_SECRET, maxConnections: max, timeoutMs: t * 1000, wrapper, rcptDir: env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR };
 }
 
 const SECRET = /^[A-Za-z0-9_+/=.-]{16,256}$/;
@@ -209,6 +215,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
       refused(`${NAME}: refused ${peer}: wrong secret`);
       return { kind: 'error', why: 'refused: wrong secret' };
     }
+    if (req.kind === 'rcpt') return decideRcpt(req.env, req.pid, req.euid);
     const c = readConfig(req.env);
     const who = logAddress(c.remoteIp, c.remoteIp !== '' && parseIp(c.remoteIp) !== null);
     const local = (why: string): Reply => {
@@ -232,6 +239,31 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
     const v = r.verdict;
     if (v.kind === 'pass') return { kind: 'exec', log: full };
     return { kind: 'rbl', timeout: c.timeout, path: rbl, rblsmtpd: (v.permanent ? '-' : '') + v.text, log: full };
+  };
+
+  // one RCPT of bin/qgrey-spp: the same runRcpt() as the per-process program, with qgreyd's
+  // lists and triplet store
+  const triplets = new TreeTriplets(cfg.rcptDir);
+  const sppIo: SppIo = {
+    triplets: () => triplets,
+    list: (name: ListName, c, ip, now) => lists.find(listPath(c.listDir, name), ip, now),
+  };
+  const decideRcpt = (env: Record<string, string>, pid: number, clientEuid: number): Reply => {
+    const c = readSppConfig(env);
+    const who = logAddress(c.remoteIp, c.remoteIp !== '' && parseIp(c.remoteIp) !== null);
+    const local = (why: string): Reply => {
+      log(`${NAME}: ${who}: RCPT left to the per-process program: ${why}`);
+      return { kind: 'local', why };
+    };
+    if (clientEuid !== euid) return local(`the client's uid ${clientEuid} is not qgreyd's (${euid})`);
+    if (c.dir !== cfg.rcptDir) return local(`another triplet directory: QGREY_RCPT_DIR ${safe(c.dir)}`);
+    if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
+    const r = runRcpt(c, Date.now(), env, sppIo);
+    decided++;
+    const line = sppLogLine(c, r);
+    const full = line === null ? null : `${SPP_PROG}[${pid}]: ${line}`;
+    if (full !== null) log(full);
+    return { kind: 'spp', command: r.command, log: full };
   };
 
   const finish = () => {

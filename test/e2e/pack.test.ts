@@ -51,7 +51,7 @@ test('npm pack: the tarball installs with the system Node and every command runs
   assert.equal(pack.code, 0, pack.stderr);
   const [info] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
   const shipped = info.files.map((f) => f.path);
-  for (const f of ['bin/qgrey', 'bin/qgreylist', 'bin/qgreyd', 'dist/src/server/qgreyd.js', 'man/qgreyd.8', 'dist/src/cli.js', 'dist/src/wrapper/qgreylist.cjs', 'dist/src/wrapper/main.js', 'man/qgrey.1', 'man/qgrey.5', 'man/qgreylist.8', 'README.md', 'fixtures/logs/live_pipeline_current.log']) {
+  for (const f of ['bin/qgrey', 'bin/qgreylist', 'bin/qgreyd', 'dist/src/server/qgreyd.js', 'man/qgreyd.8', 'dist/src/cli.js', 'dist/src/wrapper/qgreylist.cjs', 'dist/src/wrapper/main.js', 'bin/qgrey-spp', 'dist/src/spp/qgrey-spp.cjs', 'man/qgrey-spp.8', 'man/qgrey.1', 'man/qgrey.5', 'man/qgreylist.8', 'README.md', 'fixtures/logs/live_pipeline_current.log']) {
     assert.ok(shipped.includes(f), `${f} is not in the tarball`);
   }
   for (const f of shipped) assert.doesNotMatch(f, /^(?:src|test|bench|scripts|dist\/test|dist\/bench)\//, `${f} should not ship`);
@@ -60,7 +60,7 @@ test('npm pack: the tarball installs with the system Node and every command runs
   const inst = run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(t.path, info.filename)], { env });
   assert.equal(inst.code, 0, inst.stderr);
   const bin = join(prefix, 'bin');
-  for (const m of ['man1/qgrey.1', 'man5/qgrey.5', 'man8/qgreylist.8', 'man8/qgreyd.8']) assert.ok(existsSync(join(prefix, 'share/man', m)), `man page ${m} not installed`);
+  for (const m of ['man1/qgrey.1', 'man5/qgrey.5', 'man8/qgreylist.8', 'man8/qgreyd.8', 'man8/qgrey-spp.8']) assert.ok(existsSync(join(prefix, 'share/man', m)), `man page ${m} not installed`);
 
   const qgrey = (args: string[]) => run(join(bin, 'qgrey'), args, { env });
   const v = qgrey(['--version']);
@@ -106,4 +106,13 @@ test('npm pack: the tarball installs with the system Node and every command runs
   const qd = run(join(bin, 'qgreyd'), ['--help'], { env });
   assert.equal(qd.code, 0, qd.stderr);
   assert.match(qd.stdout, /^usage: qgreyd\n/);
+  // the RCPT plugin, as qmail-spp runs it: a new triplet is deferred
+  const rcpt = join(t.path, 'rcpt');
+  mkdirSync(rcpt, { mode: 0o700 });
+  const spp = run(join(bin, 'qgrey-spp'), [], {
+    env: { ...env, QGREY_SECRET: '', QGREY_RCPT_DIR: rcpt, QGREY_LISTDIR: join(t.path, 'lists'), GLCONFIGFILE: join(t.path, 'none'), GREYLISTING: '', TCPREMOTEIP: '192.0.2.7', SMTPMAILFROM: 'a@b.example', SMTPRCPTTO: 'c@d.example' },
+  });
+  assert.equal(spp.code, 0, spp.stderr);
+  assert.equal(spp.stdout, 'E451 greylisted, please try again later (#4.7.1)\n');
+  assert.match(spp.stderr, /^qgrey-spp\[[0-9]+\]: 192\.0\.2\.7: RCPT GREY new <a@b\.example> -> <c@d\.example>\n$/);
 });

@@ -1,0 +1,45 @@
+// qgrey-spp's per-process program: bin/qgrey-spp runs it for one RCPT when qgreyd is not set
+// up or does not answer. stdin is /dev/null (a qmail-spp plugin never reads it), fd 1 is
+// qmail-spp's pipe (the command, one line, or nothing), fd 2 the log (one line), argv[2] the
+// PID to log (qmail-smtpd's, as bin/qgrey-spp gives it). It exits 0 whatever happens (a
+// plugin must never exit 120); what breaks goes through QGREY_FAIL.
+//
+// Imports node: builtins, src/core, src/store and src/wrapper/text only (no npm package).
+
+import { writeSync } from 'node:fs';
+import { readSppConfig, runRcpt, sppLogLine, SPP_PROG } from './rcpt.js';
+
+function writeAll(fd: number, text: string): void {
+  const b = Buffer.from(text, 'latin1');
+  for (let off = 0, spins = 0; off < b.length; ) {
+    try {
+      off += writeSync(fd, b, off, b.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && spins++ < 1000) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
+  const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.ppid;
+  const cfg = readSppConfig(env);
+  const r = runRcpt(cfg, Date.now(), env);
+  const line = sppLogLine(cfg, r);
+  try {
+    if (line !== null) writeAll(2, `${SPP_PROG}[${pid}]: ${line}\n`);
+  } catch {
+    /* no log: nothing better to do */
+  }
+  try {
+    if (r.command !== null) writeAll(1, r.command + '\n');
+  } catch {
+    return 1;
+  }
+  return 0;
+}
+
+process.exitCode = main(process.argv.slice(2), process.env);

@@ -1,0 +1,150 @@
+// One RCPT's decision for the qmail-spp plugin (bin/qgrey-spp, qgrey-spp(8)): the settings
+// from the environment qmail-spp gives the plugin, our lists, the triplet store, and the
+// qmail-spp command to print. qgreyd (src/server/) and the per-process program (main.ts) both
+// call runRcpt(), so the answer and the stored triplet are the same either way.
+//
+// qmail-spp (its documentation, "plugin commands"): a plugin prints commands on stdout, one
+// per line; `Emsg` refuses this command with msg (the SMTP code is part of msg); printing
+// nothing accepts it as far as this plugin goes and lets the next plugin of the [rcpt]
+// section run (`N` would accept it and skip the remaining plugins, which is not ours to
+// decide). The plugin never reads stdin and logs on stderr.
+//
+// No npm imports: the per-RCPT path.
+
+import { isAbsolute, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { QgreyError, quote } from '../core/errors.js';
+import { parseIp, type Ip } from '../core/ip.js';
+import { decideTriplet, readTimers, tripletId, tripletKey, type Timers, type TripletEvent } from '../core/triplet.js';
+import { findInList, listDir, listPath, type ListName } from '../store/lists.js';
+import { DEFAULT_RCPT_DIR, TreeTriplets, type TripletAccess } from '../store/triplets.js';
+import { clean, logAddress, replyText } from '../wrapper/text.js';
+import { substitute } from '../core/policy.js';
+
+export const SPP_PROG = 'qgrey-spp';
+export const DEFAULT_CONTROL = '/var/qmail/control/greylisting';
+export const DEFER = 'E451 greylisted, please try again later (#4.7.1)';
+export const FAIL_DEFER = 'E451 temporary local problem, please try again later (#4.3.0)';
+
+export interface SppConfig {
+  /** GREYLISTING is set (any value, as the MySQL plugin reads it) */
+  readonly greylisting: boolean;
+  readonly relayclient: boolean;
+  /** SMTPAUTHUSER, '' when unset */
+  readonly authUser: string;
+  /** TCPREMOTEIP, else TCP6REMOTEIP */
+  readonly remoteIp: string;
+  readonly from: string | undefined;
+  readonly to: string | undefined;
+  /** QGREY_RCPT_DIR */
+  readonly dir: string;
+  /** QGREY_RCPT_BY_IP non-zero: the client's address, not its /24 or /64 */
+  readonly byIp: boolean;
+  /** the control file of the timers: GLCONFIGFILE (the MySQL plugin's variable), resolved against PWD */
+  readonly control: string;
+  readonly listDir: string;
+  readonly fail: 'open' | 'closed';
+  readonly log: boolean;
+}
+
+/** The plugin's settings, one pure function of its environment. */
+export function readSppConfig(env: NodeJS.ProcessEnv): SppConfig {
+  const tcp = env.TCPREMOTEIP ?? '';
+  const gl = env.GLCONFIGFILE || DEFAULT_CONTROL;
+  const by = env.QGREY_RCPT_BY_IP ?? '';
+  return {
+    greylisting: env.GREYLISTING !== undefined,
+    relayclient: env.RELAYCLIENT !== undefined,
+    authUser: env.SMTPAUTHUSER ?? '',
+    remoteIp: tcp !== '' ? tcp : (env.TCP6REMOTEIP ?? ''),
+    from: env.SMTPMAILFROM,
+    to: env.SMTPRCPTTO,
+    dir: env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR,
+    byIp: by !== '' && by !== '0',
+    control: isAbsolute(gl) ? gl : resolve(env.PWD || '/', gl),
+    listDir: listDir(undefined, env),
+    fail: env.QGREY_FAIL === 'closed' ? 'closed' : 'open',
+    log: env.JGREYLIST_LOG !== '0',
+  };
+}
+
+/** The timers from the control file (a missing file: the defaults; an unreadable one: an error). */
+export function timersFrom(path: string, env: NodeJS.ProcessEnv): Timers {
+  let text: string | null = null;
+  try {
+    text = readFileSync(path, 'latin1');
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw new QgreyError(`unable to read ${path}: ${(err as Error).message.replace(/^[A-Z]+: /, '').replace(/, open .*$/, '')}`, 111);
+  }
+  return readTimers(text, env);
+}
+
+export type SppEvent =
+  | `RCPT GREY ${Exclude<TripletEvent, 'passed' | 'known'>}`
+  | `RCPT OK ${Extract<TripletEvent, 'passed' | 'known'>}`
+  | 'RCPT OK whitelisted'
+  | 'RCPT DENIED blacklisted'
+  | 'FAIL open'
+  | 'FAIL closed';
+
+export interface SppResult {
+  /** the qmail-spp command line to print (without its LF), or null for none */
+  readonly command: string | null;
+  /** null: the plugin does not apply (no GREYLISTING, a relay client, an authenticated one): no log line */
+  readonly event: SppEvent | null;
+  readonly detail?: string;
+}
+
+/** Where the decision reads and records; qgreyd passes its own (lists in memory, one store). */
+export interface SppIo {
+  readonly triplets?: (cfg: SppConfig) => TripletAccess;
+  readonly timers?: (cfg: SppConfig) => Timers;
+  readonly list?: (name: ListName, cfg: SppConfig, ip: Ip, now: number) => { readonly label: string; readonly message: string } | null;
+}
+
+/** Whether the plugin has anything to do for this session (the bash client checks the same first). */
+export function applies(cfg: SppConfig): boolean {
+  return cfg.greylisting && !cfg.relayclient && cfg.authUser === '';
+}
+
+/** Decide one RCPT and record the triplet. Never throws: what breaks is a FAIL result. */
+export function runRcpt(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo = {}): SppResult {
+  if (!applies(cfg)) return { command: null, event: null };
+  try {
+    return decide(cfg, nowMs, env, io);
+  } catch (err) {
+    const why = err instanceof QgreyError ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
+    return cfg.fail === 'closed' ? { command: FAIL_DEFER, event: 'FAIL closed', detail: why } : { command: null, event: 'FAIL open', detail: why };
+  }
+}
+
+function decide(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo): SppResult {
+  if (cfg.remoteIp === '') throw new QgreyError('TCPREMOTEIP is empty or missing', 111);
+  const ip = parseIp(cfg.remoteIp);
+  if (ip === null) throw new QgreyError(`TCPREMOTEIP is not an address: ${quote(cfg.remoteIp, 64)}`, 111);
+  if (cfg.from === undefined || cfg.to === undefined) throw new QgreyError('SMTPMAILFROM or SMTPRCPTTO is not set (not run by qmail-spp at RCPT?)', 111);
+  const now = nowMs / 1000;
+  const listOf = io.list ?? ((name: ListName, c: SppConfig, a: Ip, t: number) => findInList(listPath(c.listDir, name), a, t));
+  const black = listOf('blacklist', cfg, ip, Math.floor(now));
+  if (black !== null) return { command: `E553 ${replyText('DENIED ' + substitute(black.message, cfg.remoteIp))}`, event: 'RCPT DENIED blacklisted' };
+  if (listOf('whitelist', cfg, ip, Math.floor(now)) !== null) return { command: null, event: 'RCPT OK whitelisted' };
+
+  const timers = (io.timers ?? ((c: SppConfig) => timersFrom(c.control, env)))(cfg);
+  const store = (io.triplets ?? ((c: SppConfig) => new TreeTriplets(c.dir)))(cfg);
+  const key = tripletKey(ip, cfg.from, cfg.to, cfg.byIp);
+  const id = tripletId(key);
+  const d = decideTriplet(store.getTriplet(id), key, now, timers);
+  store.putTriplet(id, d.next);
+  if (d.pass) return { command: null, event: d.event === 'passed' ? 'RCPT OK passed' : 'RCPT OK known' };
+  return { command: DEFER, event: d.event === 'new' ? 'RCPT GREY new' : 'RCPT GREY too soon' };
+}
+
+/** The RCPT's log line after `qgrey-spp[PID]: `, or null for none. Addresses cleaned, at most 100 characters each. */
+export function sppLogLine(cfg: SppConfig, r: SppResult): string | null {
+  if (r.event === null) return null;
+  const who = logAddress(cfg.remoteIp, cfg.remoteIp !== '' && parseIp(cfg.remoteIp) !== null);
+  const addr = (a: string | undefined) => (a === undefined ? '-' : `<${clean(a.replace(/^<(.*)>$/, '$1'), 100, false)}>`);
+  if (r.detail !== undefined) return `${who}: ${r.event}: ${clean(r.detail, 300)}`;
+  if (!cfg.log) return null;
+  return `${who}: ${r.event} ${addr(cfg.from)} -> ${addr(cfg.to)}`;
+}

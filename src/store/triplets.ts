@@ -1,0 +1,225 @@
+// Where the RCPT plugin (qgrey-spp) keeps its triplets (core/triplet.ts): a directory tree of
+// its own, next to the jgreylist tree and never inside it (jgreylist and `qgrey clean` would
+// see foreign names there), and an in-memory store for tests.
+//
+//   ROOT/HH/ID      one triplet: ID is its SHA-256 id (64 hex digits), HH its first two;
+//                   the file holds the one-line stored form (core/triplet.ts, formatTriplet)
+//   ROOT/HH/.ID.*   a write in progress (temp file, then rename over ID)
+//
+// ROOT is QGREY_RCPT_DIR (default /var/qmail/qgrey-rcpt), made by the admin and owned by the
+// tcpserver uid (the plugin runs as qmail-smtpd's uid). Directories 0700, files 0600. No path
+// is ever built from an address: only from a validated id. Every directory is lstat'ed (a
+// symlink is refused), files are opened with O_NOFOLLOW and checked with fstat, new files are
+// made with O_EXCL, and a rewrite is a rename of a complete file, so a reader never sees half.
+//
+// No npm imports: the per-RCPT path.
+
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { QgreyError, reason } from '../core/errors.js';
+import { formatTriplet, parseTriplet, TRIPLET_ID, type Triplet } from '../core/triplet.js';
+
+export const DEFAULT_RCPT_DIR = '/var/qmail/qgrey-rcpt';
+
+/** Synchronous access, one triplet at a time (the per-RCPT decision). */
+export interface TripletAccess {
+  readonly where: string;
+  getTriplet(id: string): Triplet | null;
+  putTriplet(id: string, t: Triplet): void;
+}
+
+/** The whole store, for the admin commands. */
+export interface TripletStore extends TripletAccess {
+  /** every triplet, with its id */
+  scanTriplets(): Iterable<[string, Triplet]>;
+  /** remove it; false when it was gone */
+  removeTriplet(id: string): boolean;
+}
+
+function code(err: unknown): string | undefined {
+  return (err as { code?: string } | null)?.code;
+}
+
+function checkId(id: string): void {
+  if (!TRIPLET_ID.test(id)) throw new QgreyError(`not a triplet id: ${JSON.stringify(id.slice(0, 80))}`, 100);
+}
+
+const O_READ = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY;
+const O_TEMP = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY;
+const MAX = 4096;
+
+export class TreeTriplets implements TripletStore {
+  readonly where: string;
+
+  constructor(readonly root: string) {
+    this.where = root;
+  }
+
+  private fail(verb: string, path: string, err: unknown): QgreyError {
+    return new QgreyError(`unable to ${verb} ${path}: ${reason(err)}`, 111);
+  }
+
+  /** The root must be a real directory (not a symlink), there already. */
+  private checkRoot(): void {
+    let st;
+    try {
+      st = lstatSync(this.root);
+    } catch (err) {
+      throw this.fail('open the triplet directory', this.root, err);
+    }
+    if (!st.isDirectory()) throw new QgreyError(`the triplet directory ${this.root} is not a directory (a symbolic link is refused)`, 111);
+  }
+
+  /** ROOT/HH: true when it is a directory; false when absent; throws on anything else. */
+  private sub(hh: string, make: boolean): boolean {
+    const p = `${this.root}/${hh}`;
+    for (;;) {
+      try {
+        const st = lstatSync(p);
+        if (!st.isDirectory()) throw new QgreyError(`unsafe triplet directory ${p}: not a directory (a symbolic link is refused); left alone`, 111);
+        return true;
+      } catch (err) {
+        if (err instanceof QgreyError) throw err;
+        if (code(err) !== 'ENOENT') throw this.fail('examine', p, err);
+      }
+      if (!make) return false;
+      try {
+        mkdirSync(p, 0o700);
+      } catch (err) {
+        if (code(err) !== 'EEXIST') throw this.fail('create directory', p, err);
+      }
+    }
+  }
+
+  private readFile(path: string): Triplet | null {
+    let fd: number;
+    try {
+      fd = openSync(path, O_READ);
+    } catch (err) {
+      if (code(err) === 'ENOENT') return null;
+      if (code(err) === 'ELOOP') throw new QgreyError(`unsafe triplet ${path}: a symbolic link; left alone`, 111);
+      throw this.fail('open', path, err);
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new QgreyError(`unsafe triplet ${path}: not a regular file; left alone`, 111);
+      const buf = Buffer.alloc(MAX);
+      const n = readSync(fd, buf, 0, MAX, 0);
+      // a damaged file counts as no triplet (the next write replaces it)
+      return parseTriplet(buf.toString('latin1', 0, n));
+    } catch (err) {
+      if (err instanceof QgreyError) throw err;
+      throw this.fail('read', path, err);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  getTriplet(id: string): Triplet | null {
+    checkId(id);
+    this.checkRoot();
+    if (!this.sub(id.slice(0, 2), false)) return null;
+    return this.readFile(`${this.root}/${id.slice(0, 2)}/${id}`);
+  }
+
+  putTriplet(id: string, t: Triplet): void {
+    checkId(id);
+    this.checkRoot();
+    const hh = id.slice(0, 2);
+    this.sub(hh, true);
+    const dir = `${this.root}/${hh}`;
+    const tmp = `${dir}/.${id}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    let fd: number;
+    try {
+      fd = openSync(tmp, O_TEMP, 0o600);
+    } catch (err) {
+      throw this.fail('create', tmp, err);
+    }
+    try {
+      const b = Buffer.from(formatTriplet(t), 'latin1');
+      let off = 0;
+      while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+    } catch (err) {
+      closeSync(fd);
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* gone */
+      }
+      throw this.fail('write', tmp, err);
+    }
+    closeSync(fd);
+    try {
+      renameSync(tmp, `${dir}/${id}`);
+    } catch (err) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* gone */
+      }
+      throw this.fail('rename', tmp, err);
+    }
+  }
+
+  *scanTriplets(): Iterable<[string, Triplet]> {
+    this.checkRoot();
+    let subs: string[];
+    try {
+      subs = readdirSync(this.root).filter((n) => /^[0-9a-f]{2}$/.test(n)).sort();
+    } catch (err) {
+      throw this.fail('read directory', this.root, err);
+    }
+    for (const hh of subs) {
+      if (!this.sub(hh, false)) continue;
+      let names: string[];
+      try {
+        names = readdirSync(`${this.root}/${hh}`).sort();
+      } catch (err) {
+        throw this.fail('read directory', `${this.root}/${hh}`, err);
+      }
+      for (const id of names) {
+        if (!TRIPLET_ID.test(id) || !id.startsWith(hh)) continue;
+        const t = this.readFile(`${this.root}/${hh}/${id}`);
+        if (t !== null) yield [id, t];
+      }
+    }
+  }
+
+  removeTriplet(id: string): boolean {
+    checkId(id);
+    this.checkRoot();
+    if (!this.sub(id.slice(0, 2), false)) return false;
+    try {
+      unlinkSync(`${this.root}/${id.slice(0, 2)}/${id}`);
+      return true;
+    } catch (err) {
+      if (code(err) === 'ENOENT') return false;
+      throw this.fail('remove', `${this.root}/${id.slice(0, 2)}/${id}`, err);
+    }
+  }
+}
+
+/** The same contract in memory (tests; a model for other stores). */
+export class MemoryTriplets implements TripletStore {
+  private readonly data = new Map<string, Triplet>();
+  constructor(readonly where = 'memory') {}
+
+  getTriplet(id: string): Triplet | null {
+    checkId(id);
+    return this.data.get(id) ?? null;
+  }
+
+  putTriplet(id: string, t: Triplet): void {
+    checkId(id);
+    this.data.set(id, { ...t });
+  }
+
+  *scanTriplets(): Iterable<[string, Triplet]> {
+    for (const id of [...this.data.keys()].sort()) yield [id, this.data.get(id)!];
+  }
+
+  removeTriplet(id: string): boolean {
+    checkId(id);
+    return this.data.delete(id);
+  }
+}
