@@ -4,11 +4,83 @@
 
 import yargs from 'yargs';
 import { commands } from './commands/index.js';
-import { QgreyError, isTemporaryErrno } from './core/errors.js';
+import { current } from './commands/define.js';
+import { QgreyError, isTemporaryErrno, quote } from './core/errors.js';
 
 export const PROG = 'qgrey';
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** the --help to try: 'qgrey whitelist add' */
+  readonly where: string;
+  constructor(message: string, where: string) {
+    super(message);
+    this.where = where;
+  }
+}
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.max(1, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = distance(word, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best;
+}
+
+const flag = (name: string) => (name.length === 1 ? '-' : '--') + name;
+
+/** yargs' usage messages, said the way our other errors are: what was typed, what was expected. */
+export function usageMessage(msg: string, argv: readonly string[]): string {
+  const text = msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  const options = current.path.length ? current.options : ['help', 'version', 'h'];
+  const typed = (name: string) => argv.find((a) => a === flag(name) || a.startsWith(flag(name) + '=') || a === '-' + name);
+  let m = /^Unknown arguments?: (.+)$/.exec(text);
+  if (m) {
+    const names = m[1]!.split(', ');
+    const opt = names.find((n) => typed(n) !== undefined);
+    if (opt !== undefined) {
+      const near = closest(opt, options.filter((o) => o.length > 1));
+      return `unknown option ${quote(typed(opt)!.split('=')[0]!)}${near ? ` (did you mean --${near}?)` : ''}`;
+    }
+    return `unexpected argument ${quote(names[0]!)}: ${PROG} ${[...current.path.slice(0, -1), current.usage].join(' ') || '<command>'} takes no more`;
+  }
+  if (current.path.length === 0 && /a command is required/.test(text)) {
+    const unknown = argv.find((a) => a.startsWith('-'));
+    if (unknown !== undefined) {
+      const name = unknown.replace(/^-+/, '').split('=')[0]!;
+      const near = closest(name, ['help', 'version']);
+      return `unknown option ${quote(unknown.split('=')[0]!)}${near ? ` (did you mean --${near}?)` : ''}`;
+    }
+    return `a command is required: ${commands.map((c) => String(c.command).split(' ')[0]).join(', ')}`;
+  }
+  m = /^Did you mean (.+)\?$/.exec(text);
+  if (m) {
+    const word = argv.filter((a) => !a.startsWith('-'))[current.path.length] ?? '';
+    return `unknown command ${quote(word)} (did you mean ${m[1]}?)`;
+  }
+  if (/^Not enough non-option arguments/.test(text) && current.usage) {
+    const missing = [...current.usage.matchAll(/<([^>]+)>/g)].map((x) => `<${x[1]}>`);
+    return `missing ${missing.join(' ') || 'argument'}: usage: ${PROG} ${[...current.path.slice(0, -1), current.usage].join(' ')}`;
+  }
+  m = /^Invalid values?: Argument: ([^,]+), Given: (.+), Choices: (.+)$/.exec(text);
+  if (m) {
+    const given = m[2]!.replace(/^"(.*)"$/, '$1');
+    return `unable to parse --${m[1]} ${quote(given)}: expected one of ${m[3]!.replace(/"/g, '')}`;
+  }
+  return text;
+}
 
 export function fatal(err: unknown): number {
   if (err instanceof QgreyError) {
@@ -16,8 +88,7 @@ export function fatal(err: unknown): number {
     return err.exitCode;
   }
   if (err instanceof UsageError) {
-    const msg = err.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
-    process.stderr.write(`${PROG}: usage: ${msg} (try '${PROG} --help')\n`);
+    process.stderr.write(`${PROG}: usage: ${err.message} (try '${err.where} --help')\n`);
     return 100;
   }
   const e = err as { code?: string; message?: string; stack?: string };
@@ -55,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(100, process.stdout.columns ?? 80))
     .fail((msg, err) => {
       if (err) throw err;
-      throw new UsageError(msg ?? 'bad usage');
+      throw new UsageError(usageMessage(msg ?? 'bad usage', argv), [PROG, ...current.path].join(' '));
     })
     .command(commands);
   try {

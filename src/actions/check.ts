@@ -3,7 +3,6 @@
 // What tcp.smtp sets per connection (JGREYLIST, RELAYCLIENT) and TCPREMOTEHOST are not known
 // here: the check assumes none of them (the report says so).
 
-import type { CheckArgs } from '../commands/check.js';
 import { permanent, quote } from '../core/errors.js';
 import { formatIp, parseIp } from '../core/ip.js';
 import { keyOf, keyLabel } from '../core/key.js';
@@ -15,14 +14,25 @@ import { byIpFromEnv, holdtimeFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { AnomalyError, layoutName, type Entry } from '../store/store.js';
 
+/** What `qgrey check` is given (built by src/commands/check.ts). */
+export interface CheckArgs {
+  ip: string;
+  dir?: string;
+  /** true: per-IP tree, false: class-C, undefined: the tree's own layout (else $JGREYLIST_BY_IP) */
+  byIp?: boolean;
+  holdtime?: number;
+  listdir?: string;
+  json: boolean;
+}
+
 const iso = (sec: number) => formatCivil(Math.floor(sec)).replace(' ', 'T') + 'Z';
 
 export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise<number> {
   const ip = parseIp(argv.ip);
   if (!ip) throw permanent(`unable to parse address ${quote(argv.ip)}: expected an IPv4 or IPv6 address such as 192.0.2.7 or 2001:db8::25`);
   const root = treeDir(argv.dir);
-  const asked = argv['by-ip'] === true ? 'byip' : argv['by-ip'] === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
-  const tree = await open({ dir: root, layout: asked, layoutSource: argv['by-ip'] === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined });
+  const asked = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
+  const tree = await open({ dir: root, layout: asked, layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined });
   const key = keyOf(ip, tree.layout);
   const now = Date.now() / 1000;
   const hold = argv.holdtime ?? holdtimeFromEnv();

@@ -6,12 +6,23 @@
 // Also drops expired entries from the white- and blacklist files.
 
 import { resolve } from 'node:path';
-import type { CleanArgs } from '../commands/clean.js';
 import { parseDuration } from '../core/when.js';
 import { treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { anomalyLine, type Walked } from '../store/store.js';
 import { listDir, listPath, purgeExpired, LIST_NAMES } from '../store/lists.js';
+
+/** What `qgrey clean` is given (built by src/commands/clean.ts). */
+export interface CleanArgs {
+  dir?: string;
+  maxAge: string;
+  oneTime: string;
+  lists: boolean;
+  listdir?: string;
+  dryRun: boolean;
+  json: boolean;
+  quiet: boolean;
+}
 
 export interface CleanReport {
   dir: string;
@@ -40,9 +51,9 @@ export function expired(w: Walked, now: number, maxAge: number, oneTime: number)
 export async function run(argv: CleanArgs, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
   const root = resolve(treeDir(argv.dir));
-  const maxAge = parseDuration(argv['max-age'], '--max-age');
-  const oneTime = parseDuration(argv['one-time'], '--one-time');
-  const dry = argv['dry-run'];
+  const maxAge = parseDuration(argv.maxAge, '--max-age');
+  const oneTime = parseDuration(argv.oneTime, '--one-time');
+  const dry = argv.dryRun;
   const rep: CleanReport = {
     dir: root,
     dryRun: dry,

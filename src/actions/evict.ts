@@ -10,7 +10,6 @@
 import { dirname } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { ensureDir, writeFileAtomic } from '../store/atomic.js';
-import type { EvictArgs } from '../commands/evict.js';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
 import { keyOf, keyLabel, type Layout } from '../core/key.js';
 import { isEvictable } from '../core/logline.js';
@@ -20,6 +19,21 @@ import { byIpFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { AnomalyError, anomalyLine } from '../store/store.js';
 import { zoneOption } from './options.js';
+
+/** What `qgrey evict` is given (built by src/commands/evict.ts). */
+export interface EvictArgs {
+  /** log sources; empty: DEFAULT_EVICT_LOGS */
+  paths: string[];
+  dir?: string;
+  since: string;
+  state?: string;
+  minEvents: number;
+  byIp?: boolean;
+  tz?: string;
+  dryRun: boolean;
+  json: boolean;
+  quiet: boolean;
+}
 
 export const DEFAULT_EVICT_LOGS = ['/var/log/qmail/smtpd'];
 const STATE_VERSION = 1;
@@ -89,18 +103,18 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
   const root = treeDir(argv.dir);
   const zone = zoneOption(argv.tz, '--tz');
   const window = parseDuration(argv.since, '--since');
-  const minEvents = argv['min-events'];
+  const minEvents = argv.minEvents;
   if (!Number.isInteger(minEvents) || minEvents < 1) throw permanent(`unable to use --min-events ${quote(String(minEvents))}: expected a whole number of at least 1`);
-  const dry = argv['dry-run'];
+  const dry = argv.dryRun;
   const paths = argv.paths.length ? argv.paths : DEFAULT_EVICT_LOGS;
   const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
-  const asked: Layout | undefined = argv['by-ip'] === true ? 'byip' : argv['by-ip'] === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
+  const asked: Layout | undefined = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
 
   let anomalies = 0;
   const tree = await open({
     dir: root,
     layout: asked,
-    layoutSource: argv['by-ip'] === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined,
+    layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined,
     onAnomaly: (a) => {
       anomalies++;
       warn(anomalyLine(root, a));

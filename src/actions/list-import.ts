@@ -25,7 +25,7 @@ export interface ImportCommon {
   listdir?: string;
   dnsServer?: string;
   dryRun: boolean;
-  quiet?: boolean;
+  quiet: boolean;
 }
 
 export interface MxArgs extends ImportCommon {

@@ -6,13 +6,19 @@
 //   UNREADABLE|KEY|DETAIL
 // FIRST and LAST are seconds since the epoch (mtime and atime). --json: one object per line.
 
-import type { ListArgs } from '../commands/list.js';
 import { keyLabel } from '../core/key.js';
 import { formatCivil } from '../core/zone.js';
 import { holdtimeFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { keyLayout, sanitizeName, type Anomaly } from '../store/store.js';
 import { LineWriter } from '../render/writer.js';
+
+/** What `qgrey list` is given (built by src/commands/list.ts). */
+export interface ListArgs {
+  dir?: string;
+  holdtime?: number;
+  json: boolean;
+}
 
 const iso = (sec: number) => formatCivil(sec).replace(' ', 'T') + 'Z';
 

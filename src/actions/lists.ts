@@ -33,8 +33,6 @@ import {
 export interface ListCommonArgs {
   list: ListName;
   listdir?: string;
-  /** nothing on stdout on success (cron) */
-  quiet?: boolean;
 }
 
 const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
@@ -42,18 +40,19 @@ const say = (m: string) => process.stdout.write(m + '\n');
 const clean = (t: string) => t.replace(/[^\x20-\x7e]/g, '?');
 
 /** `never`, a duration from now (`30d`), a date or a local time (`2026-12-31 23:59:59`), ISO 8601. */
-export function parseUntil(text: string | undefined, now: number, zone = Zone.of()): number | null {
+export function parseUntil(text: string | undefined, now: number, zone = Zone.of(), what = '--until'): number | null {
   if (text === undefined || text === '' || text === 'never') return null;
   const t = text.trim();
   let at: number;
-  if (/^[0-9]+(?:\.[0-9]+)?[smhdw]$/.test(t)) at = now + parseDuration(t, '--until');
+  if (/^[0-9]+(?:\.[0-9]+)?[smhdw]$/.test(t)) at = now + parseDuration(t, what);
   else {
     if (/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(t)) {
       // a bare date means to the end of that day
-      at = parseWhen(t + ' 23:59:59', now, zone, '--until').sec;
-    } else at = parseWhen(t, now, zone, '--until').sec;
+      parseWhen(t, now, zone, what); // a day that does not exist is named as typed
+      at = parseWhen(t + ' 23:59:59', now, zone, what).sec;
+    } else at = parseWhen(t, now, zone, what).sec;
   }
-  if (at <= now) throw permanent(`--until ${quote(text)} is in the past`);
+  if (at <= now) throw permanent(`${what} ${quote(text)} is in the past: expected a time still to come`);
   return at >= 253370764800 ? null : Math.floor(at);
 }
 
@@ -224,6 +223,8 @@ export interface LoadArgs extends ListCommonArgs {
   skipBad: boolean;
   message?: string;
   dryRun: boolean;
+  /** nothing on stdout on success (cron) */
+  quiet: boolean;
 }
 
 export async function runLoad(argv: LoadArgs, now = Date.now() / 1000): Promise<number> {
@@ -269,6 +270,8 @@ export interface AddArgs extends ListCommonArgs {
   comment?: string;
   message?: string;
   dryRun: boolean;
+  /** nothing on stdout on success (cron) */
+  quiet: boolean;
 }
 
 function parseArgsAddresses(addresses: readonly string[]): NewEntry[] {
@@ -313,6 +316,8 @@ export interface RemoveArgs extends ListCommonArgs {
   addresses: string[];
   source?: string;
   dryRun: boolean;
+  /** nothing on stdout on success (cron) */
+  quiet: boolean;
 }
 
 export async function runRemove(argv: RemoveArgs): Promise<number> {
@@ -415,7 +420,7 @@ export interface AddlistArgs {
   time?: string;
   listdir?: string;
   dryRun: boolean;
-  quiet?: boolean;
+  quiet: boolean;
 }
 
 export async function runAddlist(argv: AddlistArgs, now = Date.now() / 1000): Promise<number> {
@@ -424,5 +429,6 @@ export async function runAddlist(argv: AddlistArgs, now = Date.now() / 1000): Pr
     throw permanent(`unable to parse expiry ${quote(argv.date + (argv.time ? ' ' + argv.time : ''))}: expected YYYY-MM-DD HH:MM:SS (local time)`);
   }
   const until = argv.time === undefined ? argv.date : `${argv.date} ${argv.time}`;
+  parseUntil(until, now, Zone.of(), 'expiry');
   return runLoad({ list: argv.whitelist ? 'whitelist' : 'blacklist', listdir: argv.listdir, until, skipBad: false, dryRun: argv.dryRun, quiet: argv.quiet, file: '-' }, now);
 }

@@ -8,8 +8,19 @@ import { cidrContains } from '../core/ip.js';
 import { eventIp, eventToJson, type EventKind } from '../core/logline.js';
 import { formatNanos } from '../core/tai64n.js';
 import { formatCivil } from '../core/zone.js';
-import type { LogsArgs } from '../commands/logs.js';
 import { LineWriter } from '../render/writer.js';
+
+/** What `qgrey logs` is given (built by src/commands/logs.ts). */
+export interface LogsArgs {
+  paths: string[];
+  since?: string;
+  until?: string;
+  utc: boolean;
+  tz?: string;
+  ip: string[];
+  kind: EventKind[];
+  json: boolean;
+}
 
 function isoUtc(r: LogRecord): string | null {
   if (!r.stamp) return null;
@@ -23,7 +34,7 @@ export async function run(argv: LogsArgs): Promise<number> {
   const since = argv.since !== undefined ? parseWhen(argv.since, now, inZone, '--since') : null;
   const until = argv.until !== undefined ? parseWhen(argv.until, now, inZone, '--until') : null;
   const nets = cidrOptions(argv.ip, '--ip');
-  const kinds = argv.kind?.length ? new Set(argv.kind as EventKind[]) : null;
+  const kinds = argv.kind.length ? new Set(argv.kind) : null;
   const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
   const { records, stats } = openLogs(argv.paths, { zone: inZone, since, until, warn });
   const out = new LineWriter(process.stdout, !argv.json && process.stdout.isTTY === true);

@@ -21,3 +21,22 @@ export function cidrOptions(list: readonly string[] | undefined, flag: string): 
     return c;
   });
 }
+
+/** A whole-number option (`--holdtime 120`, `--top 0`), given as the text typed. */
+export function wholeOption(text: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER, unit = ''): number {
+  const t = text.trim();
+  const n = /^[0-9]+$/.test(t) ? Number(t) : NaN;
+  if (!(n >= min && n <= max)) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
+    throw permanent(`unable to parse ${flag} ${quote(text)}: expected a whole number${unit ? ` of ${unit}` : ''}, ${range}`);
+  }
+  return n;
+}
+
+/** A number option above 0 (`--days 30`, `--days 0.5`), given as the text typed. */
+export function positiveOption(text: string, flag: string, unit: string): number {
+  const t = text.trim();
+  const n = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)$/.test(t) ? Number(t) : NaN;
+  if (!(n > 0)) throw permanent(`unable to parse ${flag} ${quote(text)}: expected a number of ${unit} above 0 (such as 30 or 0.5)`);
+  return n;
+}

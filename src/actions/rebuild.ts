@@ -13,7 +13,6 @@
 // A crash or a full disk before the swap leaves the live tree as it was; during 5-6 every
 // entry is either its old or its new self. The next run's lock removes the leftovers.
 
-import type { RebuildArgs } from '../commands/rebuild.js';
 import { permanent, quote } from '../core/errors.js';
 import { DEFAULT_EXCLUDES, parseCidr, cidrContains, type Cidr, type Ip } from '../core/ip.js';
 import { keyOf, type Layout } from '../core/key.js';
@@ -85,21 +84,38 @@ function excluder(nets: readonly Cidr[]): (ip: Ip) => boolean {
   };
 }
 
+/** What `qgrey rebuild` is given (built by src/commands/rebuild.ts). */
+export interface RebuildArgs {
+  /** log sources; empty: DEFAULT_LOGS */
+  paths: string[];
+  dir?: string;
+  days: number;
+  byIp?: boolean;
+  exclude: string[];
+  defaultExcludes: boolean;
+  keepRecent: string;
+  owner?: string;
+  tz?: string;
+  dryRun: boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
 export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
   const root = treeDir(argv.dir);
   const zone = zoneOption(argv.tz, '--tz');
   const days = argv.days;
   if (!(days > 0)) throw permanent(`unable to use --days ${quote(String(days))}: expected a number of days above 0`);
-  const keepRecent = parseDuration(argv['keep-recent'], '--keep-recent');
-  const nets = [...(argv['default-excludes'] ? DEFAULT_EXCLUDES.map((t) => parseCidr(t)!) : []), ...cidrOptions(argv.exclude, '--exclude')];
+  const keepRecent = parseDuration(argv.keepRecent, '--keep-recent');
+  const nets = [...(argv.defaultExcludes ? DEFAULT_EXCLUDES.map((t) => parseCidr(t)!) : []), ...cidrOptions(argv.exclude, '--exclude')];
   const excluded = excluder(nets);
-  const dry = argv['dry-run'];
+  const dry = argv.dryRun;
   const paths = argv.paths.length ? argv.paths : DEFAULT_LOGS;
   // a month of logs takes a while: a line count on a terminal, nothing in cron
   const prog = progress('rebuild');
   const warn = prog.warn;
-  const asked: Layout | undefined = argv['by-ip'] === true ? 'byip' : argv['by-ip'] === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
+  const asked: Layout | undefined = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
   const rep: RebuildReport = {
     dir: root,
     layout: 'classc',
@@ -127,7 +143,7 @@ export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promi
   const store = await open({
     dir: root,
     layout: asked,
-    layoutSource: argv['by-ip'] === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined,
+    layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined,
     owner: argv.owner,
     onAnomaly: (a) => {
       rep.anomalies++;

@@ -16,7 +16,21 @@ import { renderSvg } from '../render/svg.js';
 import { zoneOption } from './options.js';
 import { progress } from '../render/progress.js';
 import { acceptedFacts } from '../core/logline.js';
-import type { StatsArgs } from '../commands/stats.js';
+
+/** What `qgrey stats` is given (built by src/commands/stats.ts). */
+export interface StatsArgs {
+  paths: string[];
+  since?: string;
+  until?: string;
+  tz?: string;
+  utc: boolean;
+  by: 'day' | 'hour' | 'net';
+  byIp: boolean;
+  top: number;
+  json: boolean;
+  svg?: string;
+  maxKeys: number;
+}
 
 function wholeNumber(v: number, flag: string, min: number): number {
   if (!Number.isInteger(v) || v < min) throw permanent(`unable to use ${flag} ${quote(String(v))}: expected a whole number of at least ${min}`);
@@ -248,12 +262,12 @@ export async function run(argv: StatsArgs): Promise<number> {
   const since = argv.since !== undefined ? parseWhen(argv.since, now, inZone, '--since') : null;
   const until = argv.until !== undefined ? parseWhen(argv.until, now, inZone, '--until') : null;
   const top = wholeNumber(argv.top, '--top', 0);
-  const maxKeys = wholeNumber(argv['max-keys'], '--max-keys', 1);
+  const maxKeys = wholeNumber(argv.maxKeys, '--max-keys', 1);
   if (argv.svg !== undefined) {
     if (argv.svg === '') throw permanent('unable to use --svg \'\': expected a file name');
     checkSvgTarget(argv.svg);
   }
-  const c = new StatsCollector({ layout: argv['by-ip'] ? 'byip' : 'classc', by: argv.by, zone: outZone, top, maxKeys });
+  const c = new StatsCollector({ layout: argv.byIp ? 'byip' : 'classc', by: argv.by, zone: outZone, top, maxKeys });
   // progress on a terminal only (never in cron mail): a line count, redrawn once a second
   const prog = progress('stats');
   const paths = argv.paths.length ? argv.paths : DEFAULT_STATS_LOGS;

@@ -37,7 +37,7 @@ export interface TcprulesArgs {
   merge?: string;
   cdb?: string;
   dryRun: boolean;
-  quiet?: boolean;
+  quiet: boolean;
 }
 
 /** An aligned block: the first `depth` octets fixed (depth 1..4). */

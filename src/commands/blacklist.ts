@@ -1,78 +1,110 @@
 // qgrey blacklist add|remove|list|load|lookup: addresses that are refused (553) outright.
-import type { CommandModule } from 'yargs';
-import { common, listdir, listHandler, until, type ListVerb, type Y } from './list-options.js';
+import type { Argv } from 'yargs';
+import { defineCommand, value, type AnyCommand } from './define.js';
+import { common, listdir, lists, until } from './list-options.js';
 
-const message = (y: Y) =>
-  y.option('message', { type: 'string', describe: "text after '553 DENIED ' (the first % becomes the client's address); default '% is blacklisted'" });
+const message = <T>(y: Argv<T>) =>
+  y.option('message', { ...value, describe: "text after '553 DENIED ' (the first % becomes the client's address); default '% is blacklisted'" });
 
-const handler = (what: ListVerb) => listHandler('blacklist', what);
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const subcommands: CommandModule<any, any>[] = [
-  {
+const subcommands: AnyCommand[] = [
+  defineCommand({
     command: 'add <addresses..>',
     describe: 'add manual entries (addresses, prefixes such as 203.0.113, CIDR networks, ranges, IPv6)',
     builder: (y) =>
       message(until(common(y)))
-        .positional('addresses', { type: 'string', array: true, describe: 'what to blacklist' })
-        .option('comment', { type: 'string', describe: 'comment stored with the entries' })
+        .positional('addresses', { type: 'string', array: true, default: undefined, describe: 'what to blacklist' })
+        .option('comment', { ...value, describe: 'comment stored with the entries' })
         .example("$0 blacklist add 203.0.113.7 --message 'Go away %'", 'refuse one address with a message')
         .example('$0 blacklist add 198.51.100.0/24 --until 30d --comment "spam run"', 'a network, for 30 days'),
-    handler: handler('add'),
-  },
-  {
+    handler: async (argv) => {
+      const m = await lists();
+      process.exitCode = await m.runAdd({
+        list: 'blacklist',
+        addresses: argv.addresses ?? [],
+        until: argv.until,
+        comment: argv.comment,
+        message: argv.message,
+        listdir: argv.listdir,
+        dryRun: argv.dryRun,
+        quiet: argv.quiet,
+      });
+    },
+  }),
+  defineCommand({
     command: 'remove <addresses..>',
     describe: 'remove the entries for exactly these addresses or networks',
     builder: (y) =>
       common(y)
-        .positional('addresses', { type: 'string', array: true })
-        .option('source', { type: 'string', describe: 'only entries of this source' })
+        .positional('addresses', { type: 'string', array: true, default: undefined, describe: 'what to remove' })
+        .option('source', { ...value, describe: 'only entries of this source' })
         .example('$0 blacklist remove 203.0.113.7', 'let it be greylisted normally again'),
-    handler: handler('remove'),
-  },
-  {
+    handler: async (argv) => {
+      const m = await lists();
+      process.exitCode = await m.runRemove({ list: 'blacklist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, dryRun: argv.dryRun, quiet: argv.quiet });
+    },
+  }),
+  defineCommand({
     command: 'list',
     describe: 'print the live entries, one per line: BLACK|ADDRESS|EXPIRY|SOURCE|MESSAGE|COMMENT',
     builder: (y) =>
       listdir(y)
-        .option('source', { type: 'string', describe: 'only entries of this source' })
+        .option('source', { ...value, describe: 'only entries of this source' })
         .option('all', { type: 'boolean', default: false, describe: 'include expired entries' })
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
         .example('$0 blacklist list', 'every live entry')
         .example('$0 blacklist list --all --json', 'also the expired ones, as JSON'),
-    handler: handler('list'),
-  },
-  {
+    handler: async (argv) => {
+      const m = await lists();
+      process.exitCode = await m.runList({ list: 'blacklist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir });
+    },
+  }),
+  defineCommand({
     command: 'load [file]',
     describe: "load addlist-style input: one address or 1-3 octet prefix per line, '# comment' allowed",
     builder: (y) =>
       message(until(common(y)))
         .positional('file', { type: 'string', describe: "input file, or '-' for stdin (the default)" })
-        .option('source', { type: 'string', describe: 'tag the entries with this source; a named source is replaced as a whole on every load (default: manual, merged)' })
+        .option('source', { ...value, describe: 'tag the entries with this source; a named source is replaced as a whole on every load (default: manual, merged)' })
         .option('skip-bad', { type: 'boolean', default: false, describe: 'load the good lines even if some are bad (each bad line is still reported)' })
         .example('$0 blacklist load blacklist_ip.txt', 'the seed\'s blacklist_ip.txt, for ever')
         .example('$0 blacklist load --source feed:drop --until 2d --message "listed in DROP" drop.txt', 'a daily feed'),
-    handler: handler('load'),
-  },
-  {
+    handler: async (argv) => {
+      const m = await lists();
+      process.exitCode = await m.runLoad({
+        list: 'blacklist',
+        file: argv.file,
+        until: argv.until,
+        source: argv.source,
+        skipBad: argv.skipBad,
+        message: argv.message,
+        listdir: argv.listdir,
+        dryRun: argv.dryRun,
+        quiet: argv.quiet,
+      });
+    },
+  }),
+  defineCommand({
     command: 'lookup <ips..>',
     describe: 'is this address blacklisted, and by which entry? (BLACK|IP|ENTRY|SOURCE|EXPIRY|MESSAGE or NONE|IP||||)',
     builder: (y) =>
       listdir(y, 'directory of the list files')
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
-        .positional('ips', { type: 'string', array: true })
+        .positional('ips', { type: 'string', array: true, default: undefined, describe: 'the client addresses' })
         .example('$0 blacklist lookup 203.0.113.7', 'prints the entry and the message the client gets'),
-    handler: handler('lookup'),
-  },
+    handler: async (argv) => {
+      const m = await lists();
+      process.exitCode = await m.runLookup({ list: 'blacklist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir });
+    },
+  }),
 ];
 
-export const blacklist: CommandModule<object, object> = {
-  command: 'blacklist <command>',
+export const blacklist = defineCommand({
+  command: 'blacklist',
   describe: 'manage the blacklist (refused with 553): add, remove, list, load, lookup',
   builder: (y) =>
     y
       .command(subcommands)
-      .demandCommand(1, 'a blacklist command is required')
+      .demandCommand(1, 'a blacklist command is required: add, remove, list, load, lookup')
       .example('$0 blacklist load < blacklist_ip.txt', 'addlist-style loading'),
-  handler: () => undefined,
-};
+  handler: async () => undefined,
+});

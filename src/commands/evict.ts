@@ -1,19 +1,7 @@
-import type { CommandModule } from 'yargs';
+import { defineCommand, value } from './define.js';
+import { wholeOption } from '../actions/options.js';
 
-export interface EvictArgs {
-  paths: string[];
-  dir?: string;
-  since: string;
-  state?: string;
-  'min-events': number;
-  'by-ip'?: boolean;
-  tz?: string;
-  'dry-run': boolean;
-  json: boolean;
-  quiet: boolean;
-}
-
-export const evict: CommandModule<object, EvictArgs> = {
+export const evict = defineCommand({
   command: 'evict [paths..]',
   describe: 'remove the entries of clients that hang up before the greeting or after a null-HELO session',
   builder: (y) =>
@@ -22,14 +10,14 @@ export const evict: CommandModule<object, EvictArgs> = {
         describe: "multilog directories, files, glob patterns, or '-' (default: /var/log/qmail/smtpd)",
         type: 'string',
         array: true,
-        default: [] as string[],
+        default: undefined,
       })
-      .option('dir', { type: 'string', describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
-      .option('since', { type: 'string', default: '1d', describe: 'the window: bad events and accepted mail of this long ago count' })
-      .option('state', { type: 'string', describe: 'remember here how far each log was read (and the window\'s events), so the next run reads only new lines' })
-      .option('min-events', { type: 'number', default: 1, describe: 'bad events a key needs inside the window to be evicted' })
+      .option('dir', { ...value, describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
+      .option('since', { ...value, default: '1d', describe: 'the window: bad events and accepted mail of this long ago count' })
+      .option('state', { ...value, describe: 'remember here how far each log was read (and the window\'s events), so the next run reads only new lines' })
+      .option('min-events', { ...value, default: '1', defaultDescription: '1', describe: 'bad events a key needs inside the window to be evicted' })
       .option('by-ip', { type: 'boolean', describe: 'the tree is per IP, for an empty tree (default: the layout the tree has, else $JGREYLIST_BY_IP)' })
-      .option('tz', { type: 'string', describe: 'zone of readable stamps that carry none; default: TZ' })
+      .option('tz', { ...value, describe: 'zone of readable stamps that carry none; default: TZ' })
       .option('dry-run', { type: 'boolean', default: false, alias: 'n', describe: 'change nothing (not even the state file); say what would be removed' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object' })
       .option('quiet', { type: 'boolean', default: false, alias: 'q', describe: 'no summary line (warnings and errors still go to stderr)' })
@@ -37,6 +25,17 @@ export const evict: CommandModule<object, EvictArgs> = {
       .example('$0 evict --dry-run --since 7d --min-events 3 /var/log/qmail/smtpd', 'who a stricter rule would evict this week'),
   handler: async (argv) => {
     const { run } = await import('../actions/evict.js');
-    process.exitCode = await run(argv);
+    process.exitCode = await run({
+      paths: argv.paths ?? [],
+      dir: argv.dir,
+      since: argv.since,
+      state: argv.state,
+      minEvents: wholeOption(argv.minEvents, '--min-events', 1),
+      byIp: argv.byIp,
+      tz: argv.tz,
+      dryRun: argv.dryRun,
+      json: argv.json,
+      quiet: argv.quiet,
+    });
   },
-};
+});

@@ -1,6 +1,6 @@
 // Every subcommand, in the order --help lists them. One thin file each; the work is in
 // src/actions/, imported lazily by the handler.
-import type { CommandModule } from 'yargs';
+import type { AnyCommand } from './define.js';
 import { logs } from './logs.js';
 import { clean } from './clean.js';
 import { evict } from './evict.js';
@@ -13,5 +13,4 @@ import { addlist } from './addlist.js';
 import { tcprules } from './tcprules.js';
 import { stats } from './stats.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [logs, rebuild, clean, evict, list, check, whitelist, blacklist, addlist, tcprules, stats];
+export const commands: AnyCommand[] = [logs, rebuild, clean, evict, list, check, whitelist, blacklist, addlist, tcprules, stats];

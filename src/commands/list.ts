@@ -1,18 +1,13 @@
-import type { CommandModule } from 'yargs';
+import { defineCommand, value } from './define.js';
+import { wholeOption } from '../actions/options.js';
 
-export interface ListArgs {
-  dir?: string;
-  holdtime?: number;
-  json: boolean;
-}
-
-export const list: CommandModule<object, ListArgs> = {
+export const list = defineCommand({
   command: 'list',
   describe: 'print every greylist entry, one typed record per line: KIND|LABEL|KEY|FIRST|LAST',
   builder: (y) =>
     y
-      .option('dir', { type: 'string', describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
-      .option('holdtime', { type: 'number', describe: 'seconds an entry stays GREY before it is KNOWN (default: $JGREYLIST_HOLDTIME, else 120)' })
+      .option('dir', { ...value, describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
+      .option('holdtime', { ...value, describe: 'seconds an entry stays GREY before it is KNOWN (default: $JGREYLIST_HOLDTIME, else 120)' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line (kind, label, key, layout, first, last, firstSeen, lastSeen)' })
       .epilog(
         'Kinds: GREY (inside the hold time), KNOWN (past it); SYMLINK, ODD, UNREADABLE for things in the tree that are not entries (KIND|KEY|DETAIL). FIRST and LAST are seconds since the epoch (mtime = first seen, atime = last seen).',
@@ -21,6 +16,10 @@ export const list: CommandModule<object, ListArgs> = {
       .example("$0 list | awk -F'|' '$1 == \"GREY\"' | wc -l", 'how many senders are waiting out the hold time'),
   handler: async (argv) => {
     const { run } = await import('../actions/list.js');
-    process.exitCode = await run(argv);
+    process.exitCode = await run({
+      dir: argv.dir,
+      holdtime: argv.holdtime === undefined ? undefined : wholeOption(argv.holdtime, '--holdtime', 0, Number.MAX_SAFE_INTEGER, 'seconds'),
+      json: argv.json,
+    });
   },
-};
+});

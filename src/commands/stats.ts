@@ -1,20 +1,7 @@
-import type { CommandModule } from 'yargs';
+import { defineCommand, value } from './define.js';
+import { wholeOption } from '../actions/options.js';
 
-export interface StatsArgs {
-  paths: string[];
-  since?: string;
-  until?: string;
-  tz?: string;
-  utc: boolean;
-  by: 'day' | 'hour' | 'net';
-  'by-ip': boolean;
-  top: number;
-  json: boolean;
-  svg?: string;
-  'max-keys': number;
-}
-
-export const stats: CommandModule<object, StatsArgs> = {
+export const stats = defineCommand({
   command: 'stats [paths..]',
   describe: 'show what greylisting did: decisions, who came back and after what delay, who never did',
   builder: (y) =>
@@ -23,23 +10,40 @@ export const stats: CommandModule<object, StatsArgs> = {
         describe: 'multilog directories, files (gzip/bzip2/xz/zstd too), glob patterns, or - for stdin (default: /var/log/qmail/smtpd)',
         type: 'string',
         array: true,
-        default: [] as string[],
+        default: undefined,
       })
-      .option('since', { type: 'string', describe: 'only lines at or after this time: a duration ago (90m, 36h, 30d) or a date' })
-      .option('until', { type: 'string', describe: 'only lines at or before this time' })
-      .option('tz', { type: 'string', describe: 'zone of readable stamps that carry none (backups converted by tai64nlocal); default: TZ' })
+      .option('since', { ...value, describe: 'only lines at or after this time: a duration ago (90m, 36h, 30d) or a date' })
+      .option('until', { ...value, describe: 'only lines at or before this time' })
+      .option('tz', { ...value, describe: 'zone of readable stamps that carry none (backups converted by tai64nlocal); default: TZ' })
       .option('utc', { type: 'boolean', default: false, describe: 'days and hours in UTC instead of the local zone (TZ)' })
-      .option('by', { choices: ['day', 'hour', 'net'] as const, default: 'day' as const, describe: 'one table row per day, per hour, or per greylist key (network)' })
+      .option('by', { nargs: 1, choices: ['day', 'hour', 'net'] as const, default: 'day' as const, describe: 'one table row per day, per hour, or per greylist key (network)' })
       .option('by-ip', { type: 'boolean', default: false, describe: 'keys are single addresses (JGREYLIST_BY_IP=1) instead of class C / IPv6 /64' })
-      .option('top', { type: 'number', default: 10, describe: 'entries in each top list (0 for none)' })
+      .option('top', { ...value, default: '10', defaultDescription: '10', describe: 'entries in each top list (0 for none)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the whole result as one JSON document' })
-      .option('svg', { type: 'string', describe: 'also write a chart of decisions and outcomes per day to this SVG file (atomically)' })
-      .option('max-keys', { type: 'number', default: 1000000, describe: 'follow at most this many greylisted keys and addresses (bounds memory: about 200 bytes each)' })
+      .option('svg', { ...value, describe: 'also write a chart of decisions and outcomes per day to this SVG file (atomically)' })
+      .option('max-keys', {
+        ...value,
+        default: '1000000',
+        defaultDescription: '1000000',
+        describe: 'follow at most this many greylisted keys and addresses (bounds memory: about 200 bytes each)',
+      })
       .example('$0 stats /var/log/qmail/smtpd', 'the live log: totals, top 10 lists, one row per day')
       .example("$0 stats --since 7d --svg /tmp/grey.svg /var/log/qmail/smtpd '/var/log/qmail/backup/qmail-smtpd.*'", 'the last week, with a chart')
       .example('$0 stats --by hour --since 36h --json /var/log/qmail/smtpd', 'per hour, for a script'),
   handler: async (argv) => {
     const { run } = await import('../actions/stats.js');
-    process.exitCode = await run(argv);
+    process.exitCode = await run({
+      paths: argv.paths ?? [],
+      since: argv.since,
+      until: argv.until,
+      tz: argv.tz,
+      utc: argv.utc,
+      by: argv.by,
+      byIp: argv.byIp,
+      top: wholeOption(argv.top, '--top', 0),
+      json: argv.json,
+      svg: argv.svg,
+      maxKeys: wholeOption(argv.maxKeys, '--max-keys', 1),
+    });
   },
-};
+});

@@ -1,22 +1,21 @@
 // qgrey tcprules: the lists as tcp.smtp rules for sites that keep the C jgreylist.
-import type { Argv, CommandModule } from 'yargs';
-import type { TcprulesArgs } from '../actions/tcprules.js';
+import { defineCommand, value } from './define.js';
 
-export const tcprules: CommandModule<object, TcprulesArgs> = {
+export const tcprules = defineCommand({
   command: 'tcprules',
   describe: 'print the lists as tcprules lines (JGREYLIST="" white, JGREYLIST="text" black) in a marked block',
   builder: (y) =>
     y
-      .option('listdir', { type: 'string', describe: 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
-      .option('merge', { type: 'string', describe: "replace (or append) the qgrey block in this rules file, keeping the admin's own rules" })
-      .option('cdb', { type: 'string', describe: 'then compile the rules with tcprules into this cdb' })
+      .option('listdir', { ...value, describe: 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
+      .option('merge', { ...value, describe: "replace (or append) the qgrey block in this rules file, keeping the admin's own rules" })
+      .option('cdb', { ...value, describe: 'then compile the rules with tcprules into this cdb' })
       .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'print the resulting rules, write nothing' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary line after --merge or --cdb (for cron); warnings and errors still go to stderr' })
       .example('$0 tcprules', 'print the block')
       .example('$0 tcprules --merge /etc/tcp.smtp --cdb /etc/tcp.smtp.cdb', 'update tcp.smtp and rebuild tcp.smtp.cdb')
-      .example('$0 tcprules --merge /etc/tcp.smtp --dry-run | diff /etc/tcp.smtp -', 'see what would change') as unknown as Argv<TcprulesArgs>,
+      .example('$0 tcprules --merge /etc/tcp.smtp --dry-run | diff /etc/tcp.smtp -', 'see what would change'),
   handler: async (argv) => {
     const { run } = await import('../actions/tcprules.js');
-    process.exitCode = await run(argv);
+    process.exitCode = await run({ listdir: argv.listdir, merge: argv.merge, cdb: argv.cdb, dryRun: argv.dryRun, quiet: argv.quiet });
   },
-};
+});

@@ -3,7 +3,7 @@
 
 import { permanent, quote } from './errors.js';
 import { decodeLabel, type Stamp } from './tai64n.js';
-import { daysFromCivil, type Zone } from './zone.js';
+import { civilFromDays, daysFromCivil, type Zone } from './zone.js';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
@@ -31,6 +31,11 @@ export function parseWhen(text: string, now: number, zone: Zone, what = 'time'):
   if (m) {
     const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4] ?? '0', m[5] ?? '0', m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
     if (mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && s <= 59) {
+      // 2027-02-30 is no day, not March 2
+      if (civilFromDays(daysFromCivil(y, mo, d))[2] !== d) {
+        const days = daysFromCivil(mo === 12 ? y + 1 : y, mo === 12 ? 1 : mo + 1, 1) - daysFromCivil(y, mo, 1);
+        throw permanent(`unable to parse ${what} ${quote(text)}: ${m[1]}-${m[2]} has ${days} days, not ${d}`);
+      }
       const local = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
       const nsec = m[7] ? Number(m[7].padEnd(9, '0')) : 0;
       const z = m[8];

@@ -86,8 +86,8 @@ const SEED: Entry[] = [
 test('clean: the same report and the same entries left on the tree and in memory', async () => {
   const p = pair('classc', SEED);
   try {
-    const args = { dir: p.tree, 'max-age': '30d', 'one-time': '1d', lists: false, 'dry-run': false, json: true, quiet: false };
-    const dry = { ...args, 'dry-run': true };
+    const args = { dir: p.tree, maxAge: '30d', oneTime: '1d', lists: false, dryRun: false, json: true, quiet: false };
+    const dry = { ...args, dryRun: true };
     const [td, md] = [strip(await capture(() => clean(dry))), strip(await capture(() => clean(dry, p.mem)))];
     assert.deepEqual({ ...td[0], removedDirs: 0 }, md[0]);
     const [t, m] = [strip(await capture(() => clean(args))), strip(await capture(() => clean(args, p.mem)))];
@@ -109,7 +109,7 @@ test('rebuild: the same report and the same merged entries on the tree and in me
     [NOW - 100, accepted('198.51.100.9')],
   ]);
   try {
-    const args = { paths: [`${logs.path}/current`], dir: p.tree, days: 35, 'default-excludes': false, 'keep-recent': '1h', tz: 'UTC', 'dry-run': false, json: true, quiet: false };
+    const args = { paths: [`${logs.path}/current`], dir: p.tree, days: 35, exclude: [], defaultExcludes: false, keepRecent: '1h', tz: 'UTC', dryRun: false, json: true, quiet: false };
     const t = strip(await capture(() => rebuild(args)));
     const m = strip(await capture(() => rebuild(args, p.mem)));
     assert.deepEqual(t, m);
@@ -139,7 +139,7 @@ test('evict, list and check: the same on the tree and in memory', async () => {
     const cm = strip(await capture(() => check({ ip: '198.51.100.7', dir: p.tree, listdir: logs.path, json: true }, p.mem)));
     assert.deepEqual(ct, cm);
     assert.equal((ct[0] as { action: string }).action, 'pass');
-    const args = { paths: [`${logs.path}/current`], dir: p.tree, since: '1d', 'min-events': 1, tz: 'UTC', 'dry-run': false, json: true, quiet: false };
+    const args = { paths: [`${logs.path}/current`], dir: p.tree, since: '1d', minEvents: 1, tz: 'UTC', dryRun: false, json: true, quiet: false };
     const et = strip(await capture(() => evict(args)));
     assert.deepEqual(et, strip(await capture(() => evict(args, p.mem))));
     assert.deepEqual((et[0] as { evicted: string[] }).evicted, ['192.0.2', '203.0.113']);
