@@ -46,6 +46,13 @@ export function usageMessage(msg: string, argv: readonly string[]): string {
   const text = msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
   const options = current.path.length ? current.options : ['help', 'version', 'h'];
   const typed = (name: string) => argv.find((a) => a === flag(name) || a.startsWith(flag(name) + '=') || a === '-' + name);
+  // an unknown --flag may have taken a positional as its value: name the flag, not what is missing
+  const stray = argv.find((a) => /^--?[a-zA-Z]/.test(a) && !options.includes(a.replace(/^-+(no-)?/, '').split('=')[0]!));
+  if (stray !== undefined && /^(Not enough non-option arguments|Unknown arguments?:)/.test(text)) {
+    const name = stray.replace(/^-+/, '').split('=')[0]!;
+    const near = closest(name, options.filter((o) => o.length > 1));
+    return `unknown option ${quote(stray.split('=')[0]!)}${near ? ` (did you mean --${near}?)` : ''}`;
+  }
   let m = /^Unknown arguments?: (.+)$/.exec(text);
   if (m) {
     const names = m[1]!.split(', ');
@@ -110,7 +117,8 @@ export async function main(argv: string[]): Promise<number> {
   let code = 0;
   // yargs drops a lone '-' (stdin): carry it through the parser under another name
   const STDIN = '\0qgrey-stdin';
-  const restore = (v: unknown): unknown => (v === STDIN ? '-' : Array.isArray(v) ? v.map(restore) : v);
+  // and an array positional given no value and no default (so that --help shows none) is [undefined]
+  const restore = (v: unknown): unknown => (v === STDIN ? '-' : Array.isArray(v) ? v.filter((x) => x !== undefined).map(restore) : v);
   const cli = yargs(argv.map((a) => (a === '-' ? STDIN : a)))
     .middleware((args) => {
       for (const k of Object.keys(args)) args[k] = restore(args[k]);

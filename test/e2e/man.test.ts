@@ -9,12 +9,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, FIXTURES, QGREY, run, tempDir } from '../helpers/util.js';
-import { startDns } from './dns-server.js';
-import { decodeLabel, encodeLabel } from '../../src/core/tai64n.js';
+import { ROOT, QGREY, run, tempDir } from '../helpers/util.js';
+import { exampleHost } from './example-host.js';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { man: string[] };
 const PAGES = pkg.man.map((p) => join(ROOT, p));
@@ -153,76 +152,15 @@ function commandLines(): Example[] {
   return out;
 }
 
-/** Copy a TAI64N log, shifting every label by `delta` seconds. */
-function restamp(src: string, dst: string, delta: number): void {
-  const text = readFileSync(src, 'latin1');
-  writeFileSync(
-    dst,
-    text.replace(/^@[0-9a-f]{24}/gm, (l) => {
-      const r = decodeLabel(l);
-      assert.ok(r.ok);
-      return encodeLabel({ sec: r.stamp.sec + delta, nsec: r.stamp.nsec });
-    }),
-    'latin1',
-  );
-}
-
 test('every EXAMPLES command line of every man page runs, against temp copies of the fixtures', async () => {
   const cmds = commandLines();
   assert.ok(cmds.length >= 12, `found ${cmds.length} example command lines`);
-  using t = tempDir('qgrey-man-');
-  const T = t.path;
-  const dirs = ['var/qmail/jgreylist', 'var/qmail/control/qgrey', 'var/log/qmail/smtpd', 'var/log/qmail/backup', 'var/www/html', 'etc', 'tmp', 'bin', 'work'];
-  for (const d of dirs) mkdirSync(join(T, d), { recursive: true });
-  // the stats fixture, moved so that its last line was written a minute ago
-  const src = join(FIXTURES, 'stats/smtpd');
-  const names = readdirSync(src).sort();
-  const lastLine = readFileSync(join(src, 'current'), 'latin1').trimEnd().split('\n').pop()!;
-  const last = decodeLabel(lastLine);
-  assert.ok(last.ok);
-  const delta = Math.floor(Date.now() / 1000) - 60 - last.stamp.sec;
-  for (const n of names) {
-    const r = n === 'current' ? null : decodeLabel(n);
-    const name = r && r.ok ? encodeLabel({ sec: r.stamp.sec + delta, nsec: r.stamp.nsec }) + '.s' : n;
-    restamp(join(src, n), join(T, 'var/log/qmail/smtpd', name), delta);
-  }
-  // a backup of the rotated file, converted by the real tai64nlocal in Rome
-  const rotated = readdirSync(join(T, 'var/log/qmail/smtpd')).find((n) => n.endsWith('.s'))!;
-  const conv = spawnSync('tai64nlocal', { input: readFileSync(join(T, 'var/log/qmail/smtpd', rotated)), env: { TZ: 'Europe/Rome' } });
-  assert.equal(conv.status, 0);
-  writeFileSync(join(T, 'var/log/qmail/backup/qmail-smtpd.2026-11-20'), conv.stdout);
-  copyFileSync(join(FIXTURES, 'lists/whitelist_ip.txt'), join(T, 'work/whitelist_ip.txt'));
-  copyFileSync(join(FIXTURES, 'lists/blacklist_ip.txt'), join(T, 'work/blacklist_ip.txt'));
-  writeFileSync(join(T, 'etc/tcp.smtp'), '127.:allow,RELAYCLIENT=""\n:allow\n');
-  writeFileSync(join(T, 'bin/qgrey'), `#!/bin/sh\nexec '${process.execPath}' '${QGREY}' "$@"\n`);
-  chmodSync(join(T, 'bin/qgrey'), 0o755);
-
-  await using dns = await startDns([
-    'local=/example.org/',
-    'local=/example.net/',
-    'txt-record=example.org,"v=spf1 ip4:192.0.2.0/24 mx -all"',
-    'txt-record=example.net,"v=spf1 ip4:198.51.100.0/25 ip6:2001:db8:5::/48 -all"',
-    'mx-host=example.org,mx1.example.org,10',
-    'host-record=mx1.example.org,192.0.2.25',
-  ]);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: `${join(T, 'bin')}:${process.env.PATH}`,
-    TZ: 'UTC',
-    NO_COLOR: '1',
-    JGREYLIST_DIR: join(T, 'var/qmail/jgreylist'),
-    QGREY_LISTDIR: join(T, 'var/qmail/control/qgrey'),
-    QGREY_DNS_SERVER: dns.server,
-  };
-  delete env.NODE_EXTRA_CA_CERTS;
-  delete env.FORCE_COLOR;
+  await using host = await exampleHost();
+  const T = host.root;
   const ran: string[] = [];
   for (const ex of cmds) {
-    const line = ex.line
-      .replace(/\/usr\/local\/bin\/qgrey\b/g, 'qgrey')
-      .replace(/(^|[\s'"=<>])\/(var|etc|tmp)\//g, (_m, pre: string, top: string) => `${pre}${T}/${top}/`);
-    assert.doesNotMatch(line.split(T).join('@T@'), /(^|[\s'"=<>])\/(var|etc|tmp)\//, `not pointed at the temp dir: ${ex.line}`);
-    const r = spawnSync('bash', ['-o', 'pipefail', '-c', line], { cwd: join(T, 'work'), env: { ...env, ...ex.env }, encoding: 'utf8', timeout: 60_000 });
+    const line = host.rewrite(ex.line);
+    const r = spawnSync('bash', ['-o', 'pipefail', '-c', line], { cwd: host.work, env: { ...host.env, ...ex.env }, encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, `${ex.page}: ${ex.line}\nexit ${r.status} ${r.signal ?? ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
     ran.push(ex.line);
   }
