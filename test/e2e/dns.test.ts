@@ -122,7 +122,7 @@ test('--dig: saved dig output (full and +short), no DNS asked', () => {
   const r = qgrey(['whitelist', 'mx', 'mx.test', '--dig', F('dig-mx.test-MX.txt')], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(entries(d.path, 'mx:mx.test'), ['192.0.2.10', '192.0.2.11', '2001:db8::10']);
-  const s = qgrey(['whitelist', 'mx', 'example.test', '--dig', F('dig-short-mx.test-MX.txt'), F('dig-short-mx1.mx.test-A.txt')], { env });
+  const s = qgrey(['whitelist', 'mx', 'example.test', '--dig', F('dig-short-mx.test-MX.txt'), '--dig', F('dig-short-mx1.mx.test-A.txt')], { env });
   assert.equal(s.code, 0, s.stderr);
   assert.deepEqual(entries(d.path, 'mx:example.test'), ['192.0.2.10']);
   const n = qgrey(['whitelist', 'mx', 'nosuch.test', '--dig', F('dig-nosuch.test-MX.txt')], { env });

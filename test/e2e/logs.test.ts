@@ -213,7 +213,7 @@ test('bad input: a one-line error and exit 100', () => {
     [['--since', 'yesterday', '-'], /^qgrey: fatal: unable to parse --since 'yesterday': expected a duration/],
     [['--ip', '1.2.3.999', '-'], /^qgrey: fatal: unable to parse --ip '1.2.3.999': expected an IPv4 or IPv6 address or network/],
     [['--tz', 'Mars/Base', '-'], /^qgrey: fatal: unknown time zone 'Mars\/Base' in --tz/],
-    [['--kind', 'nonsense', '-'], /^qgrey: usage: .*"nonsense"/s],
+    [['--kind', 'nonsense', '-'], /^qgrey: usage: unable to parse --kind 'nonsense': expected one of qlogenvelope, .*\(try 'qgrey logs --help'\)\n$/],
   ] as const) {
     const r = qgrey(['logs', ...args], { input: '' });
     assert.equal(r.code, 100, `${args.join(' ')}: ${r.stderr}`);

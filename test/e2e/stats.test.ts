@@ -254,8 +254,8 @@ test('--svg replaces a file atomically, and a symlink at the name, not its targe
 test('errors: one line, exit 100 for bad input, nothing written', () => {
   using d = tempDir();
   const cases: [string[], RegExp][] = [
-    [['--top', '-1', LOGS], /^qgrey: fatal: unable to use --top '-1': expected a whole number of at least 0\n$/],
-    [['--max-keys', '0', LOGS], /^qgrey: fatal: unable to use --max-keys '0'/],
+    [['--top', '-1', LOGS], /^qgrey: fatal: unable to parse --top '-1': expected a whole number, 0 or more\n$/],
+    [['--max-keys', '0', LOGS], /^qgrey: fatal: unable to parse --max-keys '0': expected a whole number, 1 or more/],
     [['--since', 'yesterday', LOGS], /^qgrey: fatal: unable to parse --since 'yesterday': expected a duration/],
     [['--svg', join(d.path, 'no/such/dir/x.svg'), LOGS], /^qgrey: fatal: unable to write --svg '.*x\.svg': directory .*: no such file or directory\n$/],
     [['--svg', d.path, LOGS], /^qgrey: fatal: unable to write --svg '.*': it is a directory\n$/],
