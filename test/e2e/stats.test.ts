@@ -259,7 +259,7 @@ test('errors: one line, exit 100 for bad input, nothing written', () => {
     [['--since', 'yesterday', LOGS], /^qgrey: fatal: unable to parse --since 'yesterday': expected a duration/],
     [['--svg', join(d.path, 'no/such/dir/x.svg'), LOGS], /^qgrey: fatal: unable to write --svg '.*x\.svg': directory .*: no such file or directory\n$/],
     [['--svg', d.path, LOGS], /^qgrey: fatal: unable to write --svg '.*': it is a directory\n$/],
-    [['--by', 'week', LOGS], /^qgrey: usage: [\s\S]*"week"/],
+    [['--by', 'week', LOGS], /^qgrey: usage: unable to parse --by 'week': expected one of day, hour, net \(try 'qgrey stats --help'\)\n$/],
     [[join(d.path, 'missing')], /^qgrey: fatal: unable to read log '.*missing'/],
   ];
   for (const [args, re] of cases) {
