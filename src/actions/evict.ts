@@ -7,14 +7,12 @@
 // (so a `current` that multilog renamed to @….s is continued, not re-read) and, per key, the
 // bad events and the last accepted delivery still inside the window.
 
-import { dirname } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { ensureDir, writeFileAtomic } from '../store/atomic.js';
-import { permanent, quote, reason, temporary } from '../core/errors.js';
+import { permanent, quote } from '../core/errors.js';
 import { keyOf, keyLabel, type Layout } from '../core/key.js';
 import { isEvictable } from '../core/logline.js';
 import { parseDuration } from '../core/when.js';
 import { openLogs, recordFacts } from '../logs/read.js';
+import { fileMarks, loadStateFile, resumeFrom, saveStateFile } from '../logs/state.js';
 import { byIpFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { AnomalyError, anomalyLine } from '../store/store.js';
@@ -74,30 +72,6 @@ export interface EvictReport {
   seconds: number;
 }
 
-function loadState(path: string, warn: (m: string) => void): State | null {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw temporary(`unable to read state file ${path}: ${reason(err)}`, err);
-  }
-  try {
-    const s = JSON.parse(text) as State;
-    if (s.version !== STATE_VERSION || !Array.isArray(s.files) || typeof s.keys !== 'object' || s.keys === null) throw new Error('unknown shape');
-    return s;
-  } catch (err) {
-    warn(`state file ${path} is not one qgrey wrote (${reason(err)}); starting afresh from --since`);
-    return null;
-  }
-}
-
-function saveState(path: string, s: State): void {
-  // as whitelist add creates the list directory (the README's state file is in it)
-  ensureDir(dirname(path), 'state directory');
-  writeFileAtomic(path, JSON.stringify(s) + '\n', { mode: 0o600, what: 'state file' });
-}
-
 export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
   const root = treeDir(argv.dir);
@@ -125,13 +99,11 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
     const layout = tree.layout;
     const now = Date.now() / 1000;
     const cutoff = now - window;
-    let state = argv.state !== undefined ? loadState(argv.state, warn) : null;
+    let state = argv.state !== undefined ? loadStateFile<State>(argv.state, (s) => s.version === STATE_VERSION && typeof s.keys === 'object' && s.keys !== null, warn) : null;
     if (state && state.layout !== layout) {
       warn(`state file ${argv.state} was written for another layout; starting afresh from --since`);
       state = null;
     }
-    const byIno = new Map<number, number>();
-    for (const f of state?.files ?? []) if (Number.isInteger(f.ino) && Number.isInteger(f.offset)) byIno.set(f.ino, f.offset);
     const keys = new Map<string, KeyState>();
     for (const [k, v] of Object.entries(state?.keys ?? {})) {
       if (!Array.isArray(v.bad) || typeof v.accepted !== 'number') continue;
@@ -145,19 +117,8 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
 
     const rep: EvictReport = { dir: root, dryRun: dry, files: 0, lines: 0, bad: 0, events: 0, evicted: [], absent: 0, protected: [], below: 0, anomalies: 0, seconds: 0 };
     const since = { sec: Math.floor(cutoff), nsec: 0 };
-    const { batches, stats } = openLogs(paths, {
-      zone,
-      since,
-      warn,
-      ...(state
-        ? {
-            resume: (f: { path: string; ino: number; size: number }) => {
-              const off = byIno.get(f.ino);
-              return off !== undefined && off <= f.size ? off : 0;
-            },
-          }
-        : {}),
-    });
+    const resume = resumeFrom(state?.files);
+    const { batches, stats } = openLogs(paths, { zone, since, warn, ...(resume ? { resume } : {}) });
     const touched = new Set<string>();
     for await (const batch of batches) {
       for (const r of batch) {
@@ -220,15 +181,13 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
     rep.anomalies = anomalies;
 
     if (argv.state !== undefined && !dry) {
-      const files: State['files'] = [];
-      for (const [path, end] of stats.ends) files.push({ path, ino: end.ino, offset: end.offset });
       const out: Record<string, KeyState> = {};
       for (const [k, v] of keys) {
         const bad = v.bad.filter((t) => t >= cutoff);
         const acc = v.accepted >= cutoff ? v.accepted : 0;
         if (bad.length || acc) out[k] = { bad, accepted: acc };
       }
-      saveState(argv.state, { version: STATE_VERSION, layout, files, keys: out });
+      saveStateFile(argv.state, { version: STATE_VERSION, layout, files: fileMarks(stats), keys: out } satisfies State);
     }
     rep.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (argv.json) process.stdout.write(JSON.stringify(rep) + '\n');

@@ -17,6 +17,10 @@ import { aggregate, flattenSpf } from '../dns/spf.js';
 import { ensureListDir, listDir, listPath, parseAddress, updateList, type ListLine } from '../store/lists.js';
 import { parseUntil, replaceSource, type NewEntry } from './lists.js';
 
+/** the widest networks an SPF import whitelists (--min-prefix4, --min-prefix6 of `whitelist spf`) */
+export const MIN_PREFIX4 = 12;
+export const MIN_PREFIX6 = 28;
+
 const EXCLUDES: Cidr[] = DEFAULT_EXCLUDES.map((c) => parseCidr(c) as Cidr);
 
 export interface ImportCommon {
@@ -37,7 +41,7 @@ export interface SpfArgs extends ImportCommon {
   minPrefix6: number;
 }
 
-interface Found {
+export interface Found {
   readonly domain: string;
   readonly source: string;
   readonly entries: NewEntry[];
@@ -93,7 +97,7 @@ function compareEntries(a: NewEntry, b: NewEntry): number {
   return 0;
 }
 
-async function mxLive(domain: string, dns: Lookups): Promise<Found> {
+export async function mxLive(domain: string, dns: Lookups): Promise<Found> {
   const source = `mx:${domain}`;
   const warnings: string[] = [];
   const all = await dns.mx(domain);
@@ -134,7 +138,7 @@ function mxDig(domain: string, recs: readonly DigRecord[], statuses: ReturnType<
   return { domain, source, entries: toEntries(source, nets, skipped), warnings: [...r.warnings], skipped };
 }
 
-async function spfLive(domain: string, dns: Lookups, min4: number, min6: number): Promise<Found> {
+export async function spfLive(domain: string, dns: Lookups, min4: number, min6: number): Promise<Found> {
   const source = `spf:${domain}`;
   const r = await flattenSpf(domain, dns);
   const skipped = [...r.skipped];
@@ -152,7 +156,7 @@ async function spfLive(domain: string, dns: Lookups, min4: number, min6: number)
 }
 
 /** Run `f` over the domains, at most `limit` at a time; results in domain order. */
-async function eachDomain<T>(domains: readonly string[], limit: number, f: (d: string) => Promise<T>): Promise<(T | QgreyError)[]> {
+export async function eachDomain<T>(domains: readonly string[], limit: number, f: (d: string) => Promise<T>): Promise<(T | QgreyError)[]> {
   const out: (T | QgreyError)[] = new Array(domains.length);
   let next = 0;
   let temp: unknown = null;

@@ -1,4 +1,4 @@
-// qgrey whitelist add|remove|list|load|lookup|mx|spf: addresses that are never greylisted.
+// qgrey whitelist add|remove|list|load|lookup|mx|spf|outgoing: addresses that are never greylisted.
 import type { Argv } from 'yargs';
 import { defineCommand, value, type AnyCommand } from './define.js';
 import { common, listdir, lists, until } from './list-options.js';
@@ -143,15 +143,54 @@ const subcommands: AnyCommand[] = [
       });
     },
   }),
+  defineCommand({
+    command: 'outgoing [paths..]',
+    describe: 'whitelist where replies to our users come from: the domains local senders (relayed or authenticated) wrote to, by their SPF record (else MX hosts), source out:DOMAIN',
+    builder: (y) =>
+      dns(listdir(y))
+        .positional('paths', { type: 'string', array: true, default: [] as string[], describe: "qmail-smtpd and qmail-send logs: multilog directories, files, glob patterns, or '-' (default: /var/log/qmail/smtpd and /var/log/qmail/send)" })
+        .option('since', { ...value, default: '30d', describe: 'the window: domains written to this long ago or later count' })
+        .option('until', { ...value, default: '8d', describe: 'expiry of the entries, renewed by every run while users keep writing there' })
+        .option('state', { ...value, describe: 'remember here how far each log was read and who wrote where inside the window, so the next run reads only new lines' })
+        .option('min-senders', { ...value, default: '1', defaultDescription: '1', describe: 'distinct local senders a domain needs inside the window' })
+        .option('max-domains', { ...value, default: '200', defaultDescription: '200', describe: 'whitelist at most this many domains (those with the most senders, then the most recent)' })
+        .option('skip', { ...value, array: true, describe: 'never whitelist this domain or its subdomains (repeatable, or comma-separated)' })
+        .option('locals', { ...value, array: true, describe: 'our own domains: a qmail control file (locals, rcpthosts, virtualdomains); repeatable. Recipients there never count; qmail-send lines count only with it' })
+        .option('tz', { ...value, describe: 'zone of readable stamps that carry none; default: TZ' })
+        .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'show what would change, write nothing (not even the state file)' })
+        .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'nothing on success (for cron); warnings and errors still go to stderr' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the result as one JSON object' })
+        .example('$0 whitelist outgoing -q --state /var/qmail/control/qgrey/outgoing.state --locals /var/qmail/control/rcpthosts', 'the daily cron job')
+        .example('$0 whitelist outgoing --dry-run --min-senders 2 --skip gmail.com /var/log/qmail/smtpd', 'what a stricter rule would whitelist'),
+    handler: async (argv) => {
+      const m = await import('../actions/outgoing.js');
+      process.exitCode = await m.run({
+        paths: argv.paths,
+        since: argv.since,
+        until: argv.until,
+        state: argv.state,
+        minSenders: wholeOption(argv.minSenders, '--min-senders', 1),
+        maxDomains: wholeOption(argv.maxDomains, '--max-domains', 1),
+        skip: argv.skip ?? [],
+        locals: argv.locals ?? [],
+        listdir: argv.listdir,
+        dnsServer: argv.dnsServer,
+        tz: argv.tz,
+        dryRun: argv.dryRun,
+        json: argv.json,
+        quiet: argv.quiet,
+      });
+    },
+  }),
 ];
 
 export const whitelist = defineCommand({
   command: 'whitelist',
-  describe: 'manage the whitelist (never greylisted): add, remove, list, load, lookup, mx, spf',
+  describe: 'manage the whitelist (never greylisted): add, remove, list, load, lookup, mx, spf, outgoing',
   builder: (y) =>
     y
       .command(subcommands)
-      .demandCommand(1, 'a whitelist command is required: add, remove, list, load, lookup, mx, spf')
+      .demandCommand(1, 'a whitelist command is required: add, remove, list, load, lookup, mx, spf, outgoing')
       .example('$0 whitelist load < whitelist_ip.txt', 'addlist-style loading')
       .example('$0 whitelist spf example.org', 'whitelist what example.org sends from'),
   handler: async () => undefined,

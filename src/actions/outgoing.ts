@@ -1,0 +1,331 @@
+// `qgrey whitelist outgoing`: whitelist the servers that replies to our own users come from.
+// The logs say which remote domains local senders wrote to (src/core/outgoing.ts has the
+// rules); each such domain gets the networks of its SPF record, flattened as `whitelist spf`
+// does (else the addresses of its MX hosts, as `whitelist mx` does), under the source
+// `out:DOMAIN` with the expiry --until. Every run replaces the entries of the domains it
+// whitelists, so a domain users keep writing to is renewed; one they stopped writing to is
+// left alone and its entries expire. A temporary DNS failure exits 111 with nothing written
+// (neither the list nor the state file), as `whitelist spf` does.
+
+import { readFileSync, statSync } from 'node:fs';
+import { QgreyError, isTemporaryErrno, permanent, quote, reason, temporary } from '../core/errors.js';
+import { DomainSet, OutgoingCollector, normaliseDomain, parseControlDomains, parseSendLine, type OutgoingCounts } from '../core/outgoing.js';
+import { parseDuration } from '../core/when.js';
+import { dnsLookups, dnsServer, type Lookups } from '../dns/resolve.js';
+import { openLogs, recordFacts } from '../logs/read.js';
+import { fileMarks, loadStateFile, resumeFrom, saveStateFile, type FileMark } from '../logs/state.js';
+import { ensureListDir, listDir, listPath, readList, updateList, type ListLine } from '../store/lists.js';
+import { MIN_PREFIX4, MIN_PREFIX6, eachDomain, mxLive, spfLive, type Found } from './list-import.js';
+import { parseUntil, replaceSource } from './lists.js';
+import { zoneOption } from './options.js';
+
+export const DEFAULT_OUTGOING_LOGS = ['/var/log/qmail/smtpd', '/var/log/qmail/send'];
+export const SOURCE_PREFIX = 'out:';
+const STATE_VERSION = 1;
+
+export interface OutgoingArgs {
+  paths: string[];
+  since: string;
+  until: string;
+  state?: string;
+  minSenders: number;
+  maxDomains: number;
+  skip?: string[];
+  locals?: string[];
+  listdir?: string;
+  dnsServer?: string;
+  tz?: string;
+  dryRun: boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+interface State {
+  version: number;
+  files: FileMark[];
+  /** domain -> sender -> last time (seconds) */
+  domains: Record<string, Record<string, number>>;
+}
+
+export interface DomainReport {
+  domain: string;
+  senders: number;
+  /** last time a local sender wrote there (seconds) */
+  last: number;
+  /** whitelisted | below | over | skip | failed */
+  status: 'whitelisted' | 'below' | 'over' | 'failed';
+  /** where the entries came from, when whitelisted */
+  from?: 'spf' | 'mx';
+  entries?: string[];
+  added?: number;
+  removed?: number;
+  kept?: number;
+  error?: string;
+}
+
+export interface OutgoingReport {
+  dryRun: boolean;
+  files: number;
+  lines: number;
+  bad: number;
+  counts: OutgoingCounts;
+  /** domains written to inside --since */
+  written: number;
+  domains: DomainReport[];
+  /** out: sources removed because the domain is skipped or ours */
+  dropped: string[];
+  expires: number | null;
+}
+
+const wholeNumber = (v: number, flag: string) => {
+  if (!Number.isInteger(v) || v < 1) throw permanent(`unable to use ${flag} ${quote(String(v))}: expected a whole number of at least 1`);
+  return v;
+};
+
+function readLocals(files: readonly string[]): DomainSet {
+  const set = new DomainSet();
+  for (const f of files) {
+    let text: string;
+    try {
+      if (statSync(f).isDirectory()) throw permanent(`unable to read --locals ${quote(f)}: it is a directory`);
+      text = readFileSync(f, 'latin1');
+    } catch (err) {
+      if (err instanceof QgreyError) throw err;
+      const msg = `unable to read --locals ${quote(f)}: ${reason(err)}`;
+      throw isTemporaryErrno(err) ? temporary(msg, err) : permanent(msg, err);
+    }
+    const p = parseControlDomains(text);
+    if (p.bad.length > 0) {
+      const b = p.bad[0]!;
+      throw permanent(`unable to read --locals ${f} line ${b.line}: ${quote(b.text)}: expected a domain per line (locals, rcpthosts) or domain:prefix (virtualdomains)`);
+    }
+    for (const d of p.domains) set.add(d);
+  }
+  return set;
+}
+
+function skipSet(list: readonly string[] | undefined): DomainSet {
+  const set = new DomainSet();
+  for (const item of list ?? []) {
+    for (const t of item.split(',')) {
+      if (t.trim() === '') continue;
+      const d = normaliseDomain(t.trim().replace(/^\./, ''));
+      if (d === null) throw permanent(`bad --skip domain ${quote(t)}: expected a name such as example.org`);
+      set.add(d);
+    }
+  }
+  return set;
+}
+
+/** The default log paths that exist (a site may log qmail-send elsewhere, or not at all). */
+function defaultPaths(): string[] {
+  const out = DEFAULT_OUTGOING_LOGS.filter((p) => {
+    try {
+      statSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return out.length ? out : [DEFAULT_OUTGOING_LOGS[0]!];
+}
+
+/** SPF first, as `whitelist spf` flattens it; MX hosts when SPF gives nothing to whitelist. */
+async function resolveDomain(domain: string, dns: Lookups): Promise<Found & { from: 'spf' | 'mx' }> {
+  const source = SOURCE_PREFIX + domain;
+  let spfWhy = '';
+  try {
+    const r = await spfLive(domain, dns, MIN_PREFIX4, MIN_PREFIX6);
+    if (r.entries.length > 0) {
+      return { domain, source, from: 'spf', warnings: r.warnings, skipped: r.skipped, entries: r.entries.map((e) => ({ ...e, comment: `spf ${e.comment}` })) };
+    }
+    spfWhy = `the SPF record gives no network qgrey whitelists`;
+  } catch (err) {
+    if (!(err instanceof QgreyError) || !err.permanent) throw err;
+    spfWhy = err.message.replace(/^spf:[^:]*: /, '');
+  }
+  try {
+    const r = await mxLive(domain, dns);
+    return { domain, source, from: 'mx', warnings: r.warnings, skipped: r.skipped, entries: r.entries.map((e) => ({ ...e, comment: `mx ${e.comment}` })) };
+  } catch (err) {
+    if (!(err instanceof QgreyError) || !err.permanent) throw err;
+    throw permanent(`${source}: no SPF (${spfWhy}) and no MX (${err.message.replace(/^mx:[^:]*: /, '')})`, err);
+  }
+}
+
+export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<number> {
+  const zone = zoneOption(argv.tz, '--tz');
+  const window = parseDuration(argv.since, '--since');
+  const expires = parseUntil(argv.until, now);
+  const minSenders = wholeNumber(argv.minSenders, '--min-senders');
+  const maxDomains = wholeNumber(argv.maxDomains, '--max-domains');
+  const skip = skipSet(argv.skip);
+  const ours = readLocals(argv.locals ?? []);
+  const server = dnsServer(argv.dnsServer);
+  const dir = listDir(argv.listdir);
+  const paths = argv.paths.length ? argv.paths : defaultPaths();
+  const dry = argv.dryRun;
+  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
+  const cutoff = now - window;
+
+  const state = argv.state !== undefined ? loadStateFile<State>(argv.state, (s) => s.version === STATE_VERSION && typeof s.domains === 'object' && s.domains !== null, warn) : null;
+  const c = new OutgoingCollector(ours, ours.size > 0);
+  for (const [d, senders] of Object.entries(state?.domains ?? {})) {
+    const n = normaliseDomain(d);
+    if (n === null || typeof senders !== 'object' || senders === null) continue;
+    for (const [s, t] of Object.entries(senders)) if (typeof t === 'number' && t >= cutoff) c.remember(n, s, t);
+  }
+
+  // read: accepted qlog lines and qmail-send lines
+  const resume = resumeFrom(state?.files);
+  const { batches, stats } = openLogs(paths, { zone, since: { sec: Math.floor(cutoff), nsec: 0 }, warn, ...(resume ? { resume } : {}) });
+  for await (const batch of batches) {
+    for (const r of batch) {
+      if (r.stamp === null) continue;
+      const t = Math.min(r.stamp.sec + r.stamp.nsec / 1e9, now);
+      const at = r.bodyStart;
+      const ch = r.line.charCodeAt(at);
+      if (ch === 113 /* q */) {
+        const f = r.line.startsWith('qlog', at) ? recordFacts(r) : null;
+        if (f === null) continue;
+        if (!f.relay && f.authuser === '') {
+          // inbound: only its qp matters (to tell a forged local sender in qmail-send's lines)
+          const body = r.body;
+          const i = body.lastIndexOf(' qp=');
+          const j = body.indexOf(' ', i + 4);
+          c.qlog({ kind: f.kind, relay: false, authuser: '', mailfrom: '', rcptto: '', qp: i === -1 || j === -1 ? '' : body.slice(i + 4, j) }, t);
+          continue;
+        }
+        const e = r.event();
+        if (e.kind === 'qlogenvelope' || e.kind === 'qlogreceived') c.qlog(e, t);
+      } else if (ch === 115 /* s */ || ch === 105 /* i */ || ch === 110 /* n */ || ch === 101 /* e */) {
+        const l = parseSendLine(r.body);
+        if (l !== null) c.send(l, t);
+      }
+    }
+  }
+  c.finish();
+
+  // decide which domains
+  const rep: OutgoingReport = { dryRun: dry, files: stats.files, lines: stats.lines, bad: stats.bad, counts: c.counts, written: 0, domains: [], dropped: [], expires };
+  const candidates: DomainReport[] = [];
+  for (const [domain, seen] of c.domains) {
+    if (seen.last < cutoff) continue;
+    if (skip.has(domain) || ours.has(domain)) continue;
+    let n = 0;
+    for (const t of seen.senders.values()) if (t >= cutoff) n++;
+    if (n === 0) continue;
+    candidates.push({ domain, senders: n, last: seen.last, status: n >= minSenders ? 'whitelisted' : 'below' });
+  }
+  rep.written = candidates.length;
+  candidates.sort((a, b) => b.senders - a.senders || b.last - a.last || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
+  let taken = 0;
+  for (const d of candidates) {
+    if (d.status !== 'whitelisted') continue;
+    if (++taken > maxDomains) d.status = 'over';
+  }
+  const chosen = candidates.filter((d) => d.status === 'whitelisted');
+
+  // resolve (a temporary failure anywhere: exit 111, nothing written)
+  const dns = dnsLookups(server);
+  const results = chosen.length ? await eachDomain(chosen.map((d) => d.domain), 8, (d) => resolveDomain(d, dns)) : [];
+
+  // apply: one write of the whitelist
+  const lines0 = readList(listPath(dir, 'whitelist'));
+  const drop = new Set<string>();
+  for (const l of lines0) {
+    if (l.kind !== 'entry' || !l.entry.source.startsWith(SOURCE_PREFIX)) continue;
+    const d = l.entry.source.slice(SOURCE_PREFIX.length);
+    if (skip.has(d) || ours.has(d)) drop.add(l.entry.source);
+  }
+  rep.dropped = [...drop].sort();
+  const byDomain = new Map(chosen.map((d) => [d.domain, d]));
+  chosen.forEach((d, k) => {
+    const r = results[k]!;
+    if (r instanceof QgreyError) {
+      d.status = 'failed';
+      d.error = r.message;
+    }
+  });
+  if (!dry) ensureListDir(dir);
+  updateList(
+    listPath(dir, 'whitelist'),
+    (lines) => {
+      let cur: ListLine[] = lines;
+      let changed = false;
+      for (const r of results) {
+        if (r instanceof QgreyError) continue;
+        const x = replaceSource(cur, 'whitelist', r.source, r.entries, expires);
+        const d = byDomain.get(r.domain)!;
+        Object.assign(d, { from: r.from, entries: r.entries.map((e) => e.canon), added: x.added, removed: x.removed, kept: x.kept });
+        if (x.lines) {
+          cur = x.lines;
+          changed = true;
+        }
+      }
+      for (const source of drop) {
+        const x = replaceSource(cur, 'whitelist', source, [], null);
+        if (x.lines) {
+          cur = x.lines;
+          changed = true;
+        }
+      }
+      return changed ? cur : null;
+    },
+    { dryRun: dry },
+  );
+  if (argv.state !== undefined && !dry) {
+    const domains: State['domains'] = {};
+    for (const [d, seen] of c.domains) {
+      const s: Record<string, number> = {};
+      let any = false;
+      for (const [who, t] of seen.senders) {
+        if (t < cutoff) continue;
+        s[who] = t;
+        any = true;
+      }
+      if (any) domains[d] = s;
+    }
+    saveStateFile(argv.state, { version: STATE_VERSION, files: fileMarks(stats), domains } satisfies State);
+  }
+
+  rep.domains = candidates;
+  if (argv.json) {
+    process.stdout.write(JSON.stringify(rep) + '\n');
+    return 0;
+  }
+  // warnings go to stderr with -q too; only what is normal is left out
+  for (const r of results) if (!(r instanceof QgreyError)) for (const w of r.warnings) warn(w);
+  for (const d of candidates) if (d.status === 'failed') warn(`${d.error}: nothing whitelisted (old entries left to expire)`);
+  if (argv.quiet) return 0;
+  const note = dry ? ' (dry run: not written)' : '';
+  for (const d of candidates) {
+    if (d.status !== 'whitelisted') continue;
+    const n = d.entries!.length;
+    process.stdout.write(`whitelist ${SOURCE_PREFIX}${d.domain}: ${n} entr${n === 1 ? 'y' : 'ies'} from ${d.from === 'spf' ? 'SPF' : 'MX'} (${d.added} added, ${d.removed} removed, ${d.kept} kept)${note}\n`);
+  }
+  for (const s of rep.dropped) process.stdout.write(`whitelist ${s}: removed (skipped or one of ours)${note}\n`);
+  const count = (st: DomainReport['status']) => candidates.filter((d) => d.status === st).length;
+  const parts = [`${count('whitelisted')} whitelisted`];
+  if (count('failed')) parts.push(`${count('failed')} without SPF or MX`);
+  if (count('below')) parts.push(`${count('below')} below --min-senders ${minSenders}`);
+  if (count('over')) parts.push(`${count('over')} over --max-domains ${maxDomains}`);
+  const k = c.counts;
+  const ignored = [
+    k.inbound ? `${k.inbound} inbound` : '',
+    k.bounces ? `${k.bounces} bounces` : '',
+    k.ours ? `${k.ours} to our own domains` : '',
+    k.badDomains ? `${k.badDomains} to no host name` : '',
+    k.sendForeign + k.sendInbound ? `${k.sendForeign + k.sendInbound} qmail-send deliveries not of a local sender` : '',
+  ].filter((x) => x !== '');
+  process.stdout.write(
+    `whitelist outgoing: ${rep.written} domains written to by local senders in ${argv.since} ` +
+      `(${k.smtpdRecipients} qmail-smtpd recipients, ${k.sendDeliveries} qmail-send deliveries; ${rep.lines} lines in ${rep.files} files${rep.bad ? `, ${rep.bad} bad` : ''})` +
+      `: ${parts.join(', ')}` +
+      (ignored.length ? `; not counted: ${ignored.join(', ')}` : '') +
+      `${note}\n`,
+  );
+  // left out on purpose (SPF terms qgrey does not flatten, networks too wide or private): as whitelist spf says them
+  for (const r of results) if (!(r instanceof QgreyError)) for (const x of r.skipped) process.stdout.write(`${x}\n`);
+  return 0;
+}
