@@ -30,8 +30,9 @@ export interface OutgoingArgs {
   state?: string;
   minSenders: number;
   maxDomains: number;
-  skip?: string[];
-  locals?: string[];
+  /** repeatable: one value or several */
+  skip?: string | string[];
+  locals?: string | string[];
   listdir?: string;
   dnsServer?: string;
   tz?: string;
@@ -104,9 +105,11 @@ function readLocals(files: readonly string[]): DomainSet {
   return set;
 }
 
-function skipSet(list: readonly string[] | undefined): DomainSet {
+const many = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+function skipSet(list: readonly string[]): DomainSet {
   const set = new DomainSet();
-  for (const item of list ?? []) {
+  for (const item of list) {
     for (const t of item.split(',')) {
       if (t.trim() === '') continue;
       const d = normaliseDomain(t.trim().replace(/^\./, ''));
@@ -159,8 +162,8 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
   const expires = parseUntil(argv.until, now);
   const minSenders = wholeNumber(argv.minSenders, '--min-senders');
   const maxDomains = wholeNumber(argv.maxDomains, '--max-domains');
-  const skip = skipSet(argv.skip);
-  const ours = readLocals(argv.locals ?? []);
+  const skip = skipSet(many(argv.skip));
+  const ours = readLocals(many(argv.locals));
   const server = dnsServer(argv.dnsServer);
   const dir = listDir(argv.listdir);
   const paths = argv.paths.length ? argv.paths : defaultPaths();
