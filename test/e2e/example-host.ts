@@ -63,6 +63,10 @@ export async function exampleHost(): Promise<ExampleHost> {
   assert.equal(conv.status, 0);
   writeFileSync(join(T, 'var/log/qmail/backup/qmail-smtpd.2026-11-20'), conv.stdout);
   writeFileSync(join(T, 'srv/old/qmail-smtpd.2026-11-20'), conv.stdout);
+  // whitelist outgoing's cron line: qmail-send's log (nothing in it yet) and our own domains
+  mkdirSync(join(T, 'var/log/qmail/send'), { recursive: true });
+  writeFileSync(join(T, 'var/log/qmail/send/current'), '');
+  copyFileSync(join(FIXTURES, 'outgoing/rcpthosts'), join(T, 'var/qmail/control/rcpthosts'));
   const work = join(T, 'work');
   copyFileSync(join(FIXTURES, 'lists/whitelist_ip.txt'), join(work, 'whitelist_ip.txt'));
   copyFileSync(join(FIXTURES, 'lists/blacklist_ip.txt'), join(work, 'blacklist_ip.txt'));
