@@ -16,6 +16,7 @@ import { renderSvg } from '../render/svg.js';
 import { zoneOption } from './options.js';
 import { progress } from '../render/progress.js';
 import { acceptedFacts } from '../core/logline.js';
+import { RepliesCounter, type Replies } from './replies.js';
 
 /** What `qgrey stats` is given (built by src/commands/stats.ts). */
 export interface StatsArgs {
@@ -30,6 +31,8 @@ export interface StatsArgs {
   json: boolean;
   svg?: string;
   maxKeys: number;
+  /** the list files, for the replies an out: entry let through */
+  listdir?: string;
 }
 
 function wholeNumber(v: number, flag: string, min: number): number {
@@ -68,7 +71,7 @@ function wanted(b: Buffer, at: number): boolean {
 }
 
 /** Read the logs and aggregate. Only the lines stats can use are parsed. */
-export async function collect(paths: readonly string[], c: StatsCollector, opts: Parameters<typeof openLogs>[1], progress?: (lines: number) => void) {
+export async function collect(paths: readonly string[], c: StatsCollector, opts: Parameters<typeof openLogs>[1], progress?: (lines: number) => void, replies?: RepliesCounter | null) {
   const { batches, stats } = openLogs(paths, { keep: wanted, ...opts });
   for await (const batch of batches) {
     progress?.(stats.lines);
@@ -89,6 +92,7 @@ export async function collect(paths: readonly string[], c: StatsCollector, opts:
       if (ch === 106 || ch === 103 || ch === 113 || (ch === 116 && r.line.startsWith('tcpserver: end ', at))) {
         const e = r.event();
         if (e.kind !== 'other') c.add(e, timeOf(r));
+        if (replies && e.kind === 'decision' && e.decision === 'OK whitelisted' && e.ip) replies.whitelisted(e.ip, timeOf(r));
       }
     }
   }
@@ -99,7 +103,7 @@ export const DEFAULT_STATS_LOGS = ['/var/log/qmail/smtpd'];
 
 const pctText = (p: number) => p.toFixed(1);
 
-function report(res: StatsResult, read: { files: number; lines: number }, zone: Zone, p: Painter): string[] {
+function report(res: StatsResult, read: { files: number; lines: number }, zone: Zone, p: Painter, replies: Replies | null): string[] {
   const out: string[] = [];
   const when = (t: number | null) => (t === null ? '-' : zone.formatSeconds(Math.floor(t)).slice(0, 16));
   const layout = res.layout === 'byip' ? 'per address' : 'class C (IPv6 /64)';
@@ -121,6 +125,10 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
   const progs = Object.entries(res.programs).filter(([, v]) => v > 0);
   if (progs.length > 1) out.push(p.paint('dim', `(from ${progs.map(([k, v]) => `${k} ${v}`).join(', ')})`));
   if (res.badAddresses) out.push(p.paint('warn', `${res.badAddresses} decision lines named no valid address (counted above, not followed)`));
+  if (replies) {
+    const top = replies.domains.slice(0, 3).map((x) => `${x.domain} ${x.connections}`);
+    out.push(`OK whitelisted by an out: entry (replies to our users, see whitelist outgoing): ${replies.connections}${top.length ? ` (${top.join(', ')}${replies.domains.length > 3 ? ', ...' : ''})` : ''}`);
+  }
   out.push('');
 
   const g = res.greylisted;
@@ -271,7 +279,8 @@ export async function run(argv: StatsArgs): Promise<number> {
   // progress on a terminal only (never in cron mail): a line count, redrawn once a second
   const prog = progress('stats');
   const paths = argv.paths.length ? argv.paths : DEFAULT_STATS_LOGS;
-  const stats = await collect(paths, c, { zone: inZone, since, until, warn: prog.warn }, prog.tick);
+  const replies = RepliesCounter.open(argv.listdir, (m) => process.stderr.write(`qgrey: warning: ${m}\n`));
+  const stats = await collect(paths, c, { zone: inZone, since, until, warn: prog.warn }, prog.tick, replies);
   prog.done();
   const res = c.result();
   if (argv.svg !== undefined) {
@@ -280,9 +289,9 @@ export async function run(argv: StatsArgs): Promise<number> {
   }
   const read = { files: stats.files, lines: stats.lines, bad: stats.bad, duplicates: stats.duplicates };
   if (argv.json) {
-    process.stdout.write(JSON.stringify({ read, ...res }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ read, ...res, replies: replies?.result() ?? { connections: 0, domains: [] } }, null, 2) + '\n');
   } else {
-    const lines = report(res, read, outZone, painterFor(process.stdout));
+    const lines = report(res, read, outZone, painterFor(process.stdout), replies?.result() ?? null);
     process.stdout.write(lines.join('\n') + '\n');
   }
   if (stats.bad) process.stderr.write(`qgrey: stats: ${stats.bad} malformed lines skipped\n`);

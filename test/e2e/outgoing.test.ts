@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { qgrey, tempDir, FIXTURES } from '../helpers/util.js';
+import { qgrey, run, tempDir, FIXTURES, ROOT } from '../helpers/util.js';
 import { startDns, deadServer, RECORDS, type DnsServer } from './dns-server.js';
 import { label } from './rebuild-gen.js';
 
@@ -288,4 +288,50 @@ test('outgoing: bad options are one line and exit 100', () => {
   const r = qgrey(['whitelist', 'outgoing', '--locals', join(d.path, 'rcpthosts'), join(FIXTURES, 'outgoing', 'submission')], { env });
   assert.equal(r.code, 100);
   assert.match(r.stderr, /line 2: 'not a domain': expected a domain per line/);
+});
+
+test('stats: whitelisted connections that an out: entry covers are counted, by domain; the wrapper logs the decision', () => {
+  using d = tempDir();
+  const tree = join(d.path, 'jgreylist');
+  mkdirSync(tree, { mode: 0o700 });
+  writeFileSync(
+    join(d.path, 'whitelist'),
+    [
+      `198.51.100.128/26\t${iso(NOW + 86400)}\tout:partner.test\t# spf ip4:198.51.100.128/26`,
+      `198.51.100.200\tnever\tmanual\t# more specific: this one decides`,
+      `203.0.113.0/24\t${iso(NOW - 3600)}\tout:old.test\t# expired an hour ago`,
+      `192.0.2.1\tnever\tmanual`,
+      '',
+    ].join('\n'),
+  );
+  // the wrapper's own decision lines, as tcpserver would run it
+  const decision = (ip: string): string => {
+    const r = run('sh', [join(ROOT, 'bin/qgreylist'), '/bin/true'], { env: { TCPREMOTEIP: ip, JGREYLIST_DIR: tree, QGREY_LISTDIR: d.path, JGREYLIST_LOG: '1' }, input: '' });
+    assert.equal(r.code, 0, r.stderr);
+    const line = r.stderr.trimEnd();
+    assert.match(line, /^qgreylist\[[0-9]+\]: \S+: OK whitelisted$/);
+    return line;
+  };
+  const smtpd = join(d.path, 'smtpd');
+  mkdirSync(smtpd);
+  write(join(smtpd, 'current'), [
+    [NOW - 7200, decision('198.51.100.130')],
+    [NOW - 7100, decision('198.51.100.131')],
+    [NOW - 7000, decision('198.51.100.200')],
+    [NOW - 6900, decision('192.0.2.1')],
+    // old.test's entry was live two hours ago, not ten minutes ago
+    [NOW - 7200, decision('192.0.2.1').replace('192.0.2.1', '203.0.113.5')],
+    [NOW - 600, decision('192.0.2.1').replace('192.0.2.1', '203.0.113.6')],
+  ]);
+  const env = { QGREY_LISTDIR: d.path, TZ: 'UTC' };
+  const j = JSON.parse(qgrey(['stats', '--json', smtpd], { env }).stdout);
+  assert.equal(j.decisions.whitelisted, 6);
+  assert.deepEqual(j.replies, { connections: 3, domains: [{ domain: 'partner.test', connections: 2 }, { domain: 'old.test', connections: 1 }] });
+  const text = qgrey(['stats', smtpd], { env });
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^OK whitelisted by an out: entry \(replies to our users, see whitelist outgoing\): 3 \(partner\.test 2, old\.test 1\)$/m);
+  // no out: entry in the list: no such line
+  using e = tempDir();
+  const none = qgrey(['stats', '--listdir', e.path, smtpd], { env });
+  assert.doesNotMatch(none.stdout, /out: entry/);
 });
