@@ -136,11 +136,13 @@ function defaultPaths(): string[] {
 /** SPF first, as `whitelist spf` flattens it; MX hosts when SPF gives nothing to whitelist. */
 async function resolveDomain(domain: string, dns: Lookups): Promise<Found & { from: 'spf' | 'mx' }> {
   const source = SOURCE_PREFIX + domain;
+  // what whitelist spf/mx left out, said as this command's (its source; no --min-prefix here)
+  const ours = (t: string) => t.replace(/^(spf|mx):[^:]*: /, `${source}: `).replace(/ \(see --min-prefix[46]\)$/, '');
   let spfWhy = '';
   try {
     const r = await spfLive(domain, dns, MIN_PREFIX4, MIN_PREFIX6);
     if (r.entries.length > 0) {
-      return { domain, source, from: 'spf', warnings: r.warnings, skipped: r.skipped, entries: r.entries.map((e) => ({ ...e, comment: `spf ${e.comment}` })) };
+      return { domain, source, from: 'spf', warnings: r.warnings, skipped: r.skipped.map(ours), entries: r.entries.map((e) => ({ ...e, comment: `spf ${e.comment}` })) };
     }
     spfWhy = `the SPF record gives no network qgrey whitelists`;
   } catch (err) {
@@ -149,7 +151,7 @@ async function resolveDomain(domain: string, dns: Lookups): Promise<Found & { fr
   }
   try {
     const r = await mxLive(domain, dns);
-    return { domain, source, from: 'mx', warnings: r.warnings, skipped: r.skipped, entries: r.entries.map((e) => ({ ...e, comment: `mx ${e.comment}` })) };
+    return { domain, source, from: 'mx', warnings: r.warnings, skipped: r.skipped.map(ours), entries: r.entries.map((e) => ({ ...e, comment: `mx ${e.comment}` })) };
   } catch (err) {
     if (!(err instanceof QgreyError) || !err.permanent) throw err;
     throw permanent(`${source}: no SPF (${spfWhy}) and no MX (${err.message.replace(/^mx:[^:]*: /, '')})`, err);
@@ -297,10 +299,10 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
     process.stdout.write(JSON.stringify(rep) + '\n');
     return 0;
   }
-  // warnings go to stderr with -q too; only what is normal is left out
+  // -q: a domain users wrote to that has no SPF or MX (a typo, a dead domain) is normal, not for cron mail
+  if (argv.quiet) return 0;
   for (const r of results) if (!(r instanceof QgreyError)) for (const w of r.warnings) warn(w);
   for (const d of candidates) if (d.status === 'failed') warn(`${d.error}: nothing whitelisted (old entries left to expire)`);
-  if (argv.quiet) return 0;
   const note = dry ? ' (dry run: not written)' : '';
   for (const d of candidates) {
     if (d.status !== 'whitelisted') continue;

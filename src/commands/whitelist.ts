@@ -158,7 +158,7 @@ const subcommands: AnyCommand[] = [
         .option('locals', { ...value, array: true, describe: 'our own domains: a qmail control file (locals, rcpthosts, virtualdomains); repeatable. Recipients there never count; qmail-send lines count only with it' })
         .option('tz', { ...value, describe: 'zone of readable stamps that carry none; default: TZ' })
         .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'show what would change, write nothing (not even the state file)' })
-        .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'nothing on success (for cron); warnings and errors still go to stderr' })
+        .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'nothing on success (for cron): no summary, no networks left out, no domains without SPF or MX; errors still go to stderr' })
         .option('json', { type: 'boolean', default: false, describe: 'print the result as one JSON object' })
         .example('$0 whitelist outgoing -q --state /var/qmail/control/qgrey/outgoing.state --locals /var/qmail/control/rcpthosts', 'the daily cron job')
         .example('$0 whitelist outgoing --dry-run --min-senders 2 --skip gmail.com /var/log/qmail/smtpd', 'what a stricter rule would whitelist'),
