@@ -50,8 +50,9 @@
 //     198.51.100.7   never                 manual  "Go away %"  # sent 400 spams on 2026-03-01
 // ---------------------------------------------------------------------------------------
 
-import { closeSync, constants, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { checkWritable, ensureDir, writeFileAtomic } from './atomic.js';
+import { lockFileSync, lockWait } from './lock.js';
 import { basename, dirname, join } from 'node:path';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
 import { formatCidr, parseCidr, type Cidr, type Ip, type Ip6 } from '../core/ip.js';
@@ -538,65 +539,18 @@ export { netContains };
 // ---------------------------------------------------------------------------------------
 // writing: lock, temp + fsync + rename
 
-const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
-function sleepMs(ms: number): void {
-  Atomics.wait(sleepBuf, 0, 0, ms);
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
- * Run `fn` holding the lock of the list at `path` (`.NAME.lock` next to it, holding the pid).
- * A lock left by a dead process is taken over; a live one is waited for up to `waitMs`.
+ * Run `fn` holding the lock of the list at `path` (`.NAME.lock` next to it): the tree's lock
+ * (lock.ts), so a holder that died or whose pid was reused is recognised the same way, breaking
+ * it is serialised, and a FIFO, directory or symlink planted at the lock's name is never
+ * followed or waited on (111 after the wait, naming it).
  */
-export function withListLock<T>(path: string, fn: () => T, waitMs = 10000): T {
-  const lock = join(dirname(path), `.${basename(path)}.lock`);
-  const deadline = Date.now() + waitMs;
-  let fd = -1;
-  for (;;) {
-    try {
-      fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      break;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw permanent(`unable to lock ${path}: directory ${dirname(path)} does not exist`, err);
-      if (code !== 'EEXIST') throw temporary(`unable to lock ${path}: ${reason(err)}`, err);
-      let holder = NaN;
-      try {
-        holder = Number(readFileSync(lock, 'utf8').trim());
-      } catch {
-        /* vanished or half-written: retry below */
-      }
-      if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) {
-        try {
-          unlinkSync(lock);
-        } catch {
-          /* someone else took it over */
-        }
-        continue;
-      }
-      if (Date.now() > deadline) throw temporary(`unable to lock ${path}: ${lock} is held by pid ${Number.isNaN(holder) ? '?' : holder}`);
-      sleepMs(50);
-    }
-  }
+export function withListLock<T>(path: string, fn: () => T, waitSeconds = lockWait()): T {
+  const lock = lockFileSync(join(dirname(path), `.${basename(path)}.lock`), `qgrey ${basename(path)}`, `list ${path}`, waitSeconds);
   try {
     return fn();
   } finally {
-    try {
-      unlinkSync(lock);
-    } catch {
-      /* already gone */
-    }
+    lock.release();
   }
 }
 

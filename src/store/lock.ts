@@ -187,11 +187,11 @@ export async function lockTree(root: string, what: string, waitSeconds = lockWai
 }
 
 /**
- * Take the lock file `path` for `label` (what is locked, for messages), waiting up to
- * `waitSeconds`; the one lock of the tree and of the list files.
+ * The taking of a lock, one attempt per step: returns when `path` was created holding `me`,
+ * yields the milliseconds to wait before the next attempt, throws 111 at the deadline. Shared
+ * by the asynchronous taker (the tree's) and the synchronous one (the lists').
  */
-export async function lockFile(path: string, what: string, label: string, waitSeconds = lockWait()): Promise<TreeLock> {
-  const me = `${process.pid} ${startTime(process.pid) ?? '-'} ${what.replace(/[^\x20-\x7e]/g, '?')}\n`;
+function* attempts(path: string, me: string, label: string, waitSeconds: number): Generator<number, void> {
   const deadline = Date.now() + waitSeconds * 1000;
   let delay = 20;
   for (;;) {
@@ -200,31 +200,39 @@ export async function lockFile(path: string, what: string, label: string, waitSe
       created = tryCreate(path, me);
     } catch (err) {
       const c = (err as NodeJS.ErrnoException).code;
-      if (c === 'ENOENT' || c === 'ENOTDIR') throw new QgreyError(`${label} does not exist or is not a directory`, 100, { cause: err });
+      const dir = dirname(path);
+      const tree = label === `greylist directory ${dir}`;
+      if (c === 'ENOENT' || c === 'ENOTDIR') throw new QgreyError(`${tree ? label : `${label}: directory ${dir}`} does not exist or is not a directory`, 100, { cause: err });
       if (c === 'EACCES' || c === 'EPERM' || c === 'EROFS') {
         // a directory this uid cannot write: say so, permanent, rather than 'unable to lock'
-        const dir = dirname(path);
-        const tree = label === `greylist directory ${dir}`;
         throw notWritable(tree ? label : `${label}: directory ${dir}`, dir, tree ? "the tree's owner" : 'its owner', err);
       }
       throw new QgreyError(`unable to lock ${path}: ${reason(err)}`, 111, { cause: err });
     }
-    if (created) break;
+    if (created) return;
     const holder = readHolder(path);
     if (holder === null) continue; // released between our open and read
     if (!(holder instanceof NotALock) && stale(path, holder) && breakStale(path, holder)) continue;
     if (Date.now() >= deadline) {
       if (holder instanceof NotALock) throw new QgreyError(`unable to lock ${label}: ${path} is ${holder.what}, not a lock file; remove it`, 111);
       const who = Number.isInteger(holder.pid) ? `pid ${holder.pid}${holder.what ? ', ' + holder.what : ''}` : 'unknown holder';
-      throw new QgreyError(`${label} is locked by another maintenance run (${who}); try again later`, 111);
+      throw new QgreyError(`${label} is locked by another ${label.startsWith('greylist directory') ? 'maintenance run' : 'run'} (${who}); try again later`, 111);
     }
-    await sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
+    yield Math.min(delay, Math.max(1, deadline - Date.now()));
     delay = Math.min(delay * 2, 250);
   }
-  let held = true;
+}
+
+function holderLine(what: string): string {
+  return `${process.pid} ${startTime(process.pid) ?? '-'} ${what.replace(/[^\x20-\x7e]/g, '?')}\n`;
+}
+
+/** The lock just taken: released by release() or at process exit, only while it is still ours. */
+function held(path: string, me: string): TreeLock {
+  let holding = true;
   const release = () => {
-    if (!held) return;
-    held = false;
+    if (!holding) return;
+    holding = false;
     process.off('exit', release);
     const h = readHolder(path);
     if (h !== null && !(h instanceof NotALock) && h.text === me) {
@@ -237,6 +245,25 @@ export async function lockFile(path: string, what: string, label: string, waitSe
   };
   process.on('exit', release);
   return { path, release };
+}
+
+/**
+ * Take the lock file `path` for `label` (what is locked, for messages), waiting up to
+ * `waitSeconds`; the one lock of the tree and of the list files.
+ */
+export async function lockFile(path: string, what: string, label: string, waitSeconds = lockWait()): Promise<TreeLock> {
+  const me = holderLine(what);
+  for (const ms of attempts(path, me, label, waitSeconds)) await sleep(ms);
+  return held(path, me);
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** lockFile for synchronous callers (the list writers): the waits block the thread. */
+export function lockFileSync(path: string, what: string, label: string, waitSeconds = lockWait()): TreeLock {
+  const me = holderLine(what);
+  for (const ms of attempts(path, me, label, waitSeconds)) Atomics.wait(sleepCell, 0, 0, ms);
+  return held(path, me);
 }
 
 /** $QGREY_LOCK_WAIT seconds (a number), else DEFAULT_LOCK_WAIT. */

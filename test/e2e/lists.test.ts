@@ -1,8 +1,8 @@
 // qgrey whitelist/blacklist/addlist through the built bin, on temp list directories.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { qgrey, tempDir, FIXTURES, QGREY } from '../helpers/util.js';
 
@@ -138,6 +138,40 @@ test('two loads at the same time: both land (the lock serialises them)', async (
   );
   const entries = readFileSync(join(d.path, 'whitelist'), 'utf8').split('\n').filter((l) => /^10\./.test(l));
   assert.equal(entries.length, 800);
+});
+
+test('the list lock: a dead holder is taken over; a live one, a FIFO, a directory or a symlink planted there ends in 111 with one line after the wait', () => {
+  using d = tempDir();
+  const env = { QGREY_LISTDIR: d.path, QGREY_LOCK_WAIT: '1' };
+  const lock = join(d.path, '.whitelist.lock');
+  // a holder that is gone (pid 2^22+1 is beyond pid_max's default and never runs): taken over
+  writeFileSync(lock, '4194305 1 qgrey whitelist\n');
+  const r = qgrey(['whitelist', 'add', '192.0.2.1'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(existsSync(lock), false);
+  // a live holder (this test's own process, with its real start time): waited for, then 111
+  const start = readFileSync(`/proc/${process.pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[19];
+  writeFileSync(lock, `${process.pid} ${start} qgrey blacklist\n`);
+  const held = qgrey(['whitelist', 'add', '192.0.2.2'], { env });
+  assert.equal(held.code, 111);
+  assert.equal(held.stderr, `qgrey: fatal: list ${join(d.path, 'whitelist')} is locked by another run (pid ${process.pid}, qgrey blacklist); try again later\n`);
+  rmSync(lock);
+  const victim = join(d.path, 'victim');
+  writeFileSync(victim, 'keep\n');
+  const plants: [string, () => void][] = [
+    ['a FIFO', () => execFileSync('mkfifo', [lock])],
+    ['a directory', () => mkdirSync(lock)],
+    ['a symbolic link', () => symlinkSync(victim, lock)],
+  ];
+  for (const [what, plant] of plants) {
+    plant();
+    const p = qgrey(['whitelist', 'add', '192.0.2.3'], { env, timeout: 20_000 });
+    assert.equal(p.code, 111, what);
+    assert.equal(p.stderr, `qgrey: fatal: unable to lock list ${join(d.path, 'whitelist')}: ${lock} is ${what}, not a lock file; remove it\n`);
+    rmSync(lock, { recursive: true });
+  }
+  assert.equal(readFileSync(victim, 'utf8'), 'keep\n');
+  assert.doesNotMatch(readFileSync(join(d.path, 'whitelist'), 'utf8'), /192\.0\.2\.[23]/);
 });
 
 test('--help has examples for every list command', () => {
