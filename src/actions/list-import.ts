@@ -9,6 +9,8 @@
 // fault (an MX host without an address) is a warning on stderr, with -q too.
 
 import { readFileSync } from 'node:fs';
+import { clean } from '../core/text.js';
+import { error, warn } from '../render/diag.js';
 import { QgreyError, isTemporaryErrno, permanent, quote, reason, temporary } from '../core/errors.js';
 import { DEFAULT_EXCLUDES, parseCidr, parseIp, cidrContains, formatCidr, type Cidr } from '../core/ip.js';
 import { mxFromDig, parseDig, type DigRecord } from '../dns/dig.js';
@@ -80,7 +82,7 @@ function toEntries(source: string, nets: readonly { cidr: Cidr; comment: string 
     if (typeof a === 'string') continue;
     if (seen.has(a.canon)) continue;
     seen.add(a.canon);
-    out.push({ canon: a.canon, net: a.net, comment: n.comment.replace(/[^\x20-\x7e]/g, '?'), message: null });
+    out.push({ canon: a.canon, net: a.net, comment: clean(n.comment, Infinity), message: null });
   }
   return out.sort(compareEntries);
 }
@@ -183,7 +185,7 @@ async function apply(argv: ImportCommon, domains: readonly string[], results: (F
   const expires = parseUntil(argv.until, now);
   const ok = results.filter((r): r is Found => !(r instanceof QgreyError));
   const failed = results.filter((r): r is QgreyError => r instanceof QgreyError);
-  for (const r of ok) for (const w of r.warnings) process.stderr.write(`qgrey: warning: ${w}\n`);
+  for (const r of ok) for (const w of r.warnings) warn(w);
   if (domains.length === 1 && failed.length === 1) throw failed[0]!;
   const summaries: string[] = [];
   if (ok.length > 0) {
@@ -212,7 +214,7 @@ async function apply(argv: ImportCommon, domains: readonly string[], results: (F
     for (const s of summaries) process.stdout.write(s + (argv.dryRun ? ' (dry run: not written)' : '') + '\n');
     for (const r of ok) for (const s of r.skipped) process.stdout.write(`${s}\n`);
   }
-  for (const f of failed) process.stderr.write(`qgrey: error: ${f.message}; that source is left as it was\n`);
+  for (const f of failed) error(`${f.message}; that source is left as it was`);
   if (failed.length > 0) throw permanent(`${failed.length} of ${domains.length} domains failed (see above); the others were ${argv.dryRun ? 'checked' : 'applied'}`);
   return 0;
 }
@@ -234,7 +236,7 @@ function readDigFiles(files: readonly string[]): ReturnType<typeof parseDig> {
     for (const b of p.bad) bads.push(`${f} line ${b.line}: ${b.why}: ${quote(b.text)}`);
   }
   if (bads.length > 0) {
-    for (const b of bads) process.stderr.write(`qgrey: error: ${b}\n`);
+    for (const b of bads) error(b);
     throw permanent(`${bads.length} line${bads.length === 1 ? '' : 's'} of dig output not understood; nothing changed`);
   }
   return all;
@@ -248,7 +250,7 @@ export async function runMx(argv: MxArgs, now = Date.now() / 1000): Promise<numb
     const p = readDigFiles(argv.dig);
     const claim = domains.length === 1;
     if (!claim && p.records.some((r) => r.owner === null)) {
-      process.stderr.write('qgrey: warning: +short dig output does not say which name it answers: ignored (give one domain per run to use it)\n');
+      warn('+short dig output does not say which name it answers: ignored (give one domain per run to use it)');
     }
     results = domains.map((d) => {
       try {

@@ -6,6 +6,7 @@
 //   UNREADABLE|KEY|DETAIL
 // FIRST and LAST are seconds since the epoch (mtime and atime). --json: one object per line.
 
+import { warn } from '../render/diag.js';
 import { keyLabel } from '../core/key.js';
 import { formatCivil } from '../core/zone.js';
 import { holdtimeFromEnv, treeDir } from '../store/env.js';
@@ -72,6 +73,6 @@ export async function run(argv: ListArgs, open: OpenStore = openStore): Promise<
     await store.close();
   }
   await out.end();
-  if (mixed !== null) process.stderr.write(`qgrey: warning: ${mixed}\n`);
+  if (mixed !== null) warn(mixed);
   return 0;
 }

@@ -7,6 +7,8 @@ import { isTemporaryErrno, permanent, quote, reason, temporary } from '../core/e
 import { formatIp, parseIp } from '../core/ip.js';
 import { parseDuration, parseWhen } from '../core/when.js';
 import { Zone } from '../core/zone.js';
+import { clean } from '../core/text.js';
+import { error, warn } from '../render/diag.js';
 import {
   MANUAL,
   SOURCE_RE,
@@ -35,9 +37,7 @@ export interface ListCommonArgs {
   listdir?: string;
 }
 
-const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
 const say = (m: string) => process.stdout.write(m + '\n');
-const clean = (t: string) => t.replace(/[^\x20-\x7e]/g, '?');
 
 /** `never`, a duration from now (`30d`), a date or a local time (`2026-12-31 23:59:59`), ISO 8601. */
 export function parseUntil(text: string | undefined, now: number, zone = Zone.of(), what = '--until'): number | null {
@@ -234,7 +234,7 @@ export async function runLoad(argv: LoadArgs, now = Date.now() / 1000): Promise<
   if (message !== null && argv.list !== 'blacklist') throw permanent('--message is for the blacklist only');
   const input = readInput(argv.file);
   const { entries, bad } = parseLoadInput(input.text);
-  for (const b of bad) process.stderr.write(`qgrey: ${argv.skipBad ? 'warning' : 'error'}: ${input.name} line ${b.line}: ${b.why}: ${quote(b.text)}\n`);
+  for (const b of bad) (argv.skipBad ? warn : error)(`${input.name} line ${b.line}: ${b.why}: ${quote(b.text)}`);
   if (bad.length > 0 && !argv.skipBad) {
     throw permanent(`${input.name}: ${bad.length} bad line${bad.length === 1 ? '' : 's'}; nothing loaded (fix them, or load the rest with --skip-bad)`);
   }
@@ -284,7 +284,7 @@ function parseArgsAddresses(addresses: readonly string[]): NewEntry[] {
   }
   if (errs.length === 1) throw permanent(errs[0]!);
   if (errs.length > 1) {
-    for (const e of errs) process.stderr.write(`qgrey: error: ${e}\n`);
+    for (const e of errs) error(e);
     throw permanent(`${errs.length} bad addresses; nothing changed`);
   }
   return out;
@@ -360,7 +360,7 @@ export interface ShowArgs extends ListCommonArgs {
 }
 
 const KIND = { whitelist: 'WHITE', blacklist: 'BLACK' } as const;
-const field = (t: string) => clean(t).replace(/\|/g, '\\|');
+const field = (t: string) => clean(t, Infinity).replace(/\|/g, '\\|');
 
 export async function runList(argv: ShowArgs, now = Date.now() / 1000): Promise<number> {
   const path = listPath(listDir(argv.listdir), argv.list);

@@ -9,6 +9,7 @@ import { eventIp, eventToJson, type EventKind } from '../core/logline.js';
 import { formatNanos } from '../core/tai64n.js';
 import { formatCivil } from '../core/zone.js';
 import { LineWriter } from '../render/writer.js';
+import { warn } from '../render/diag.js';
 
 /** What `qgrey logs` is given (built by src/commands/logs.ts). */
 export interface LogsArgs {
@@ -35,7 +36,6 @@ export async function run(argv: LogsArgs): Promise<number> {
   const until = argv.until !== undefined ? parseWhen(argv.until, now, inZone, '--until') : null;
   const nets = cidrOptions(argv.ip, '--ip');
   const kinds = argv.kind.length ? new Set(argv.kind) : null;
-  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
   const { records, stats } = openLogs(argv.paths, { zone: inZone, since, until, warn });
   const out = new LineWriter(process.stdout, !argv.json && process.stdout.isTTY === true);
   for await (const r of records) {

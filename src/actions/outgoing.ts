@@ -7,6 +7,7 @@
 // left alone and its entries expire. A temporary DNS failure exits 111 with nothing written
 // (neither the list nor the state file), as `whitelist spf` does.
 
+import { warn } from '../render/diag.js';
 import { readFileSync, statSync } from 'node:fs';
 import { QgreyError, isTemporaryErrno, permanent, quote, reason, temporary } from '../core/errors.js';
 import { DomainSet, OutgoingCollector, normaliseDomain, parseControlDomains, parseSendLine, type OutgoingCounts } from '../core/outgoing.js';
@@ -170,7 +171,6 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
   const dir = listDir(argv.listdir);
   const paths = argv.paths.length ? argv.paths : defaultPaths();
   const dry = argv.dryRun;
-  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
   const cutoff = now - window;
 
   const state = argv.state !== undefined ? loadStateFile<State>(argv.state, (s) => s.version === STATE_VERSION && typeof s.domains === 'object' && s.domains !== null, warn) : null;

@@ -1,6 +1,7 @@
 // `qgrey stats`: read the logs once, feed the greylisting-related lines to the pure
 // collector (src/core/stats.ts), print a report (or JSON), and optionally write an SVG chart.
 
+import { warn } from '../render/diag.js';
 import { statSync } from 'node:fs';
 import { writeFileAtomic } from '../store/atomic.js';
 import { dirname } from 'node:path';
@@ -279,7 +280,7 @@ export async function run(argv: StatsArgs): Promise<number> {
   // progress on a terminal only (never in cron mail): a line count, redrawn once a second
   const prog = progress('stats');
   const paths = argv.paths.length ? argv.paths : DEFAULT_STATS_LOGS;
-  const replies = RepliesCounter.open(argv.listdir, (m) => process.stderr.write(`qgrey: warning: ${m}\n`));
+  const replies = RepliesCounter.open(argv.listdir, (m) => warn(m));
   const stats = await collect(paths, c, { zone: inZone, since, until, warn: prog.warn }, prog.tick, replies);
   prog.done();
   const res = c.result();

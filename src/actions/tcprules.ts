@@ -27,6 +27,8 @@ import { lstatSync } from 'node:fs';
 import { isTemporaryErrno, permanent, quote, reason, temporary } from '../core/errors.js';
 import { formatCidr } from '../core/ip.js';
 import { renameAtomic } from '../store/atomic.js';
+import { clean } from '../core/text.js';
+import { warn } from '../render/diag.js';
 import { DEFAULT_BLACK_MESSAGE, isExpired, listDir, listPath, netSize, readList, readListText, writeListAtomic, type ListEntry, type ListName } from '../store/lists.js';
 
 export const BEGIN = '# qgrey lists: begin';
@@ -327,7 +329,7 @@ export function buildBlock(white: readonly ListEntry[], black: readonly ListEntr
       else nw++;
     }
   }
-  for (const s of skipped) lines.push(`# not exported: ${s.replace(/[^\x20-\x7e]/g, '?')}`);
+  for (const s of skipped) lines.push(`# not exported: ${clean(s, Infinity)}`);
   return { lines, black: nb, white: nw, skipped, denied };
 }
 
@@ -385,7 +387,7 @@ function compile(cdb: string, rules: string): void {
   }
   if (r.status !== 0) {
     const msg = (r.stderr || '').trim().split('\n').pop() ?? '';
-    const err = `tcprules ${cdb} failed (exit ${r.status}): ${msg.replace(/[^\x20-\x7e]/g, '?')}`;
+    const err = `tcprules ${cdb} failed (exit ${r.status}): ${clean(msg, Infinity)}`;
     throw r.status === 111 ? temporary(err) : permanent(err);
   }
   renameAtomic(staged, cdb, { what: 'rules cdb' });
@@ -410,7 +412,7 @@ export async function run(argv: TcprulesArgs, now = Date.now() / 1000): Promise<
     const admin = parseAdminRules(before, file);
     block = buildBlock(white, black, (k, what) => hiddenOutcome(admin, k, what, file));
     rules = mergeBlock(before, block.lines, file);
-    for (const d of duplicates(rules)) process.stderr.write(`qgrey: warning: duplicate address ${d}\n`);
+    for (const d of duplicates(rules)) warn(`duplicate address ${d}`);
     if (argv.dryRun) {
       process.stdout.write(rules);
       return 0;

@@ -1,6 +1,8 @@
 // Progress for long runs: a line count on stderr, redrawn at most once a second, and only when
 // stderr is a terminal, so cron mail and multilog never see it. Warnings clear it first.
 
+import { warningLine } from './diag.js';
+
 export interface Progress {
   /** report how far we are (called often; draws at most once a second) */
   tick(lines: number): void;
@@ -10,10 +12,17 @@ export interface Progress {
   done(): void;
 }
 
-export function progress(label: string, stream: NodeJS.WriteStream = process.stderr, prog = 'qgrey'): Progress {
+export interface ProgressOptions {
+  /** where to draw (default stderr); drawn only when it is a terminal */
+  readonly stream?: { readonly isTTY?: boolean; write(text: string): unknown };
+  /** the clock, in milliseconds (default Date.now) */
+  readonly clock?: () => number;
+}
+
+export function progress(label: string, { stream = process.stderr, clock = Date.now }: ProgressOptions = {}): Progress {
   const tty = stream.isTTY === true;
   let shown = false;
-  let last = Date.now();
+  let last = clock();
   const clear = () => {
     if (shown) stream.write('\r\x1b[K');
     shown = false;
@@ -21,15 +30,15 @@ export function progress(label: string, stream: NodeJS.WriteStream = process.std
   return {
     tick(lines) {
       if (!tty) return;
-      const now = Date.now();
+      const now = clock();
       if (now - last < 1000) return;
       last = now;
       shown = true;
-      stream.write(`\r${prog} ${label}: ${lines} lines read...`);
+      stream.write(`\rqgrey ${label}: ${lines} lines read...`);
     },
     warn(message) {
       clear();
-      stream.write(`${prog}: warning: ${message}\n`);
+      stream.write(warningLine(message));
     },
     done: clear,
   };

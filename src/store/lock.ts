@@ -10,6 +10,7 @@
 //
 // No npm imports.
 
+import { clean } from '../core/text.js';
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { QgreyError, reason } from '../core/errors.js';
@@ -224,7 +225,7 @@ function* attempts(path: string, me: string, label: string, waitSeconds: number)
 }
 
 function holderLine(what: string): string {
-  return `${process.pid} ${startTime(process.pid) ?? '-'} ${what.replace(/[^\x20-\x7e]/g, '?')}\n`;
+  return `${process.pid} ${startTime(process.pid) ?? '-'} ${clean(what, Infinity)}\n`;
 }
 
 /** The lock just taken: released by release() or at process exit, only while it is still ours. */

@@ -7,6 +7,7 @@
 //
 // No npm imports.
 
+import { clean } from '../core/text.js';
 import { QgreyError } from '../core/errors.js';
 import type { Layout } from '../core/key.js';
 
@@ -138,7 +139,7 @@ export function mixedMessage(where: string, classc: string, byip: string): strin
 
 /** Store keys and file names are untrusted (the qmail user can write a tree): printable ASCII only. */
 export function sanitizeName(name: string): string {
-  return name.replace(/[^\x21-\x7e]/g, '?');
+  return clean(name, Infinity, false);
 }
 
 /** One line about an anomaly, for stderr: `ROOT/KEY: is a symbolic link; left alone`. */

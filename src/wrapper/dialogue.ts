@@ -10,7 +10,7 @@
 // the whole conversation is limited to JGREYLIST_TIMEOUT seconds -> `421 timeout`.
 
 import { read, write } from 'node:fs';
-import { clean } from './text.js';
+import { clean } from '../core/text.js';
 
 export const BANNER = 'qgreylist';
 export const TOO_MANY = '421 Too many RCPT commands, goodbye.';

@@ -1,20 +1,9 @@
 // Text that reaches the log or the client: cleaned the way tcpserver and rblsmtpd clean it.
 // Pure. No npm imports (per-connection path).
 
-/**
- * Untrusted text for one log line: bytes outside printable ASCII (and, with `blanks`
- * false, the space too) become `?`; at most `max` characters. A trailing CR is dropped.
- */
-export function clean(text: string, max = 200, blanks = true): string {
-  const end = text.endsWith('\r') ? text.length - 1 : text.length;
-  const lo = blanks ? 0x20 : 0x21;
-  let out = '';
-  for (let i = 0; i < end && out.length < max; i++) {
-    const c = text.charCodeAt(i);
-    out += c >= lo && c <= 0x7e ? text[i] : '?';
-  }
-  return out;
-}
+import { clean } from '../core/text.js';
+
+export { clean };
 
 /**
  * The address as it appears in a decision line: exactly as tcpserver gave it when it is a

@@ -4,26 +4,29 @@ import { progress } from '../../src/render/progress.js';
 
 function fakeStream(isTTY: boolean) {
   const out: string[] = [];
-  const s = { isTTY, write: (t: string) => (out.push(t), true) } as unknown as NodeJS.WriteStream;
-  return { s, out };
+  return { s: { isTTY, write: (t: string) => out.push(t) }, out };
 }
 
 test('progress: silent when stderr is not a terminal (cron), warnings still written', () => {
   const { s, out } = fakeStream(false);
-  const p = progress('rebuild', s);
+  const p = progress('rebuild', { stream: s });
   p.tick(10);
   p.warn('x:1: something');
   p.done();
   assert.deepEqual(out, ['qgrey: warning: x:1: something\n']);
 });
 
-test('progress: on a terminal draws a line count, clears it before a warning and at the end', async () => {
+test('progress: on a terminal draws a line count at most once a second, clears it before a warning and at the end', () => {
   const { s, out } = fakeStream(true);
-  const p = progress('rebuild', s);
+  let now = 5000;
+  const p = progress('rebuild', { stream: s, clock: () => now });
+  now += 999;
   p.tick(5); // within the first second: not drawn
   assert.deepEqual(out, []);
-  await new Promise((r) => setTimeout(r, 1050));
+  now += 1;
   p.tick(1234);
+  now += 500;
+  p.tick(2000); // half a second later: not drawn
   assert.deepEqual(out, ['\rqgrey rebuild: 1234 lines read...']);
   p.warn('w');
   assert.deepEqual(out.slice(1), ['\r\x1b[K', 'qgrey: warning: w\n']);

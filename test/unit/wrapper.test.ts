@@ -7,7 +7,8 @@ import { closeSync, constants, mkdirSync, openSync, readFileSync, statSync, utim
 import { join } from 'node:path';
 import { tempDir } from '../helpers/util.js';
 import { atoi, readConfig } from '../../src/wrapper/config.js';
-import { clean, logAddress, replyText } from '../../src/wrapper/text.js';
+import { clean } from '../../src/core/text.js';
+import { logAddress, replyText } from '../../src/wrapper/text.js';
 import { Dialogue, converse, verbOf, MAX_LINE } from '../../src/wrapper/dialogue.js';
 import { run, GREY_FIRST, GREY_AGAIN, FAIL_TEXT } from '../../src/wrapper/connection.js';
 
