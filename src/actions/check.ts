@@ -32,7 +32,7 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
   if (!ip) throw permanent(`unable to parse address ${quote(argv.ip)}: expected an IPv4 or IPv6 address such as 192.0.2.7 or 2001:db8::25`);
   const root = treeDir(argv.dir);
   const asked = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
-  const tree = await open({ dir: root, layout: asked, layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined });
+  const tree = await open({ dir: root, readOnly: true, layout: asked, layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined });
   const key = keyOf(ip, tree.layout);
   const now = Date.now() / 1000;
   const hold = argv.holdtime ?? holdtimeFromEnv();

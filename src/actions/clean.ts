@@ -15,6 +15,8 @@ import { listDir, listPath, purgeExpired, LIST_NAMES } from '../store/lists.js';
 /** What `qgrey clean` is given (built by src/commands/clean.ts). */
 export interface CleanArgs {
   dir?: string;
+  /** run as root: who does the tree work (default: the tree root's owner) */
+  owner?: string;
   maxAge: string;
   oneTime: string;
   lists: boolean;
@@ -69,6 +71,7 @@ export async function run(argv: CleanArgs, open: OpenStore = openStore): Promise
   };
   const store = await open({
     dir: root,
+    owner: argv.owner,
     onAnomaly: (a) => {
       rep.anomalies++;
       process.stderr.write(`qgrey: warning: ${anomalyLine(root, a)}\n`);

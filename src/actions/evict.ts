@@ -23,6 +23,8 @@ export interface EvictArgs {
   /** log sources; empty: DEFAULT_EVICT_LOGS */
   paths: string[];
   dir?: string;
+  /** run as root: who does the tree work (default: the tree root's owner) */
+  owner?: string;
   since: string;
   state?: string;
   minEvents: number;
@@ -87,6 +89,7 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
   let anomalies = 0;
   const tree = await open({
     dir: root,
+    owner: argv.owner,
     layout: asked,
     layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined,
     onAnomaly: (a) => {

@@ -46,6 +46,7 @@ export async function run(argv: ListArgs, open: OpenStore = openStore): Promise<
   let mixed: string | null = null;
   const store = await open({
     dir: root,
+    readOnly: true,
     onAnomaly: (a) => {
       const kind = anomalyKind(a);
       odd.push(argv.json ? JSON.stringify({ kind: kind.toLowerCase(), key: sanitizeName(a.key), detail: a.detail }) : `${kind}|${sanitizeName(a.key)}|${a.detail}`);

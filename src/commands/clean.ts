@@ -9,6 +9,7 @@ export const clean = defineCommand({
       .option('max-age', { ...value, default: '30d', describe: 'remove entries last seen longer ago than this' })
       .option('one-time', { ...value, default: '1d', describe: 'remove entries never seen again (atime == mtime) after this long; 0 turns the rule off' })
       .option('lists', { type: 'boolean', default: true, describe: 'also drop expired white/blacklist entries (--no-lists to skip)' })
+      .option('owner', { ...value, describe: "run as root, the USER:GROUP that does the tree work (default: the tree root's owner, never root unless given as root)" })
       .option('listdir', { ...value, describe: 'where the lists are (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
       .option('dry-run', { type: 'boolean', default: false, alias: 'n', describe: 'change nothing; say what would be removed' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object' })
@@ -19,6 +20,7 @@ export const clean = defineCommand({
     const { run } = await import('../actions/clean.js');
     process.exitCode = await run({
       dir: argv.dir,
+      owner: argv.owner,
       maxAge: argv.maxAge,
       oneTime: argv.oneTime,
       lists: argv.lists,

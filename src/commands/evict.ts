@@ -17,6 +17,7 @@ export const evict = defineCommand({
       .option('state', { ...value, describe: 'remember here how far each log was read (and the window\'s events), so the next run reads only new lines' })
       .option('min-events', { ...value, default: '1', defaultDescription: '1', describe: 'bad events a key needs inside the window to be evicted' })
       .option('by-ip', { type: 'boolean', describe: 'the tree is per IP, for an empty tree (default: the layout the tree has, else $JGREYLIST_BY_IP)' })
+      .option('owner', { ...value, describe: "run as root, the USER:GROUP that does the tree work (default: the tree root's owner, never root unless given as root)" })
       .option('tz', { ...value, describe: 'zone of readable stamps that carry none; default: TZ' })
       .option('dry-run', { type: 'boolean', default: false, alias: 'n', describe: 'change nothing (not even the state file); say what would be removed' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object' })
@@ -28,6 +29,7 @@ export const evict = defineCommand({
     process.exitCode = await run({
       paths: argv.paths ?? [],
       dir: argv.dir,
+      owner: argv.owner,
       since: argv.since,
       state: argv.state,
       minEvents: wholeOption(argv.minEvents, '--min-events', 1),

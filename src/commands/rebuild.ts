@@ -23,7 +23,7 @@ export const rebuild = defineCommand({
         describe: 'skip loopback, private, link-local, CGNAT and ULA senders (--no-default-excludes to keep them)',
       })
       .option('keep-recent', { ...value, default: '1d', describe: 'keep live entries seen this recently (greylisting in progress)' })
-      .option('owner', { ...value, describe: "USER:GROUP of the entries (default: the tree root's owner)" })
+      .option('owner', { ...value, describe: "USER:GROUP of the entries; run as root, also who does the tree work (default: the tree root's owner, never root unless given as root)" })
       .option('tz', { ...value, describe: 'zone of readable stamps that carry none (backups converted by tai64nlocal); default: TZ' })
       .option('dry-run', { type: 'boolean', default: false, alias: 'n', describe: 'change nothing; say what would be written and removed' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object' })

@@ -28,15 +28,20 @@ export interface TreeLock {
   release(): void;
 }
 
-function startTime(pid: number): string | null {
+/** Fields 3 (state) and 22 (start time) of /proc/PID/stat; null when it cannot be read. */
+function procStat(pid: number): { state: string; start: string } | null {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // the command name in field 2 may contain spaces and parentheses: count from the last ')'
     const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return rest[19] ?? null; // field 22 overall
+    return { state: rest[0] ?? '', start: rest[19] ?? '' };
   } catch {
     return null;
   }
+}
+
+function startTime(pid: number): string | null {
+  return procStat(pid)?.start ?? null;
 }
 
 /** whether process `pid` exists (signal 0: EPERM means it does, under another user) */
@@ -51,8 +56,9 @@ export function pidExists(pid: number): boolean {
 
 function alive(pid: number, start: string): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  const now = startTime(pid);
-  if (now !== null) return start === '-' || now === start;
+  const now = procStat(pid);
+  // a zombie holds nothing: a killed run whose parent died too waits for init to reap it
+  if (now !== null) return now.state !== 'Z' && now.state !== 'X' && (start === '-' || now.start === start);
   return pidExists(pid);
 }
 

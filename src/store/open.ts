@@ -17,6 +17,8 @@ export interface StoreConfig {
   readonly layoutSource?: string | undefined;
   /** --owner USER:GROUP: who does the tree work (default: the owner of the tree's root) */
   readonly owner?: string | undefined;
+  /** only reads (list, check): run as root, a root-owned tree is read in this process, not refused */
+  readonly readOnly?: boolean | undefined;
   /** things in the tree that are not entries, left alone (tree-only report) */
   readonly onAnomaly?: ((a: Anomaly) => void) | undefined;
 }

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
-import { tempDir, qgrey } from '../helpers/util.js';
+import { giveTree, tempDir, qgrey } from '../helpers/util.js';
 import { TreeEntries as TreeStore } from '../../src/store/entries.js';
 import { LOCK_NAME } from '../../src/store/lock.js';
 
@@ -19,6 +19,7 @@ test("jgreylist-clean's cases: max-age, one-time, kept, then empty directories",
   t.putSync({ key: '002/001/001', first: NOW - 3600, last: NOW - 3600 }); // atime == mtime 1 h -> kept
   t.putSync({ key: '003/001/001', first: NOW - 40 * D, last: NOW - 30 * D + 5 }); // 30 d - 5 s -> kept
   writeFileSync(`${d.path}/notes.txt`, 'a file in the root is never touched');
+  giveTree(d.path);
   const r = qgrey(['clean', '--dir', d.path, '--no-lists']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^clean: removed 1 max-age and 1 one-time entries and 1 empty directories; kept 3 entries; left 1 odd things alone; [0-9.]+ s\n$/);
@@ -34,6 +35,7 @@ test('a per-IP tree: an old entry goes with all its now-empty parents; --dry-run
   t.putSync({ key: '010/020/030/040', first: NOW - 95 * D, last: NOW - 90 * D });
   t.putSync({ key: 'v6/20010db8/00000000/0000000000000025', first: NOW - 95 * D, last: NOW - 90 * D });
   t.putSync({ key: '010/020/031/001', first: NOW - 5 * D, last: NOW - D });
+  giveTree(d.path);
   const dry = qgrey(['clean', '--dir', d.path, '--no-lists', '--dry-run', '--json']);
   assert.equal(dry.code, 0, dry.stderr);
   assert.deepEqual(JSON.parse(dry.stdout), { ...JSON.parse(dry.stdout), dryRun: true, removedMaxAge: 2, removedOneTime: 0, removedDirs: 4, kept: 1 });
@@ -56,6 +58,7 @@ test('symlinks are never followed: a link to an old file outside, and a dangling
   mkdirSync(`${d.path}/002/002`, { recursive: true });
   symlinkSync('/nonexistent', `${d.path}/002/002/002`);
   symlinkSync(outside.path, `${d.path}/003`);
+  giveTree(d.path);
   const r = qgrey(['clean', '--dir', d.path, '--no-lists', '--max-age', '1d']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readFileSync(`${outside.path}/victim`, 'utf8'), 'keep me');
@@ -70,6 +73,7 @@ test('a mixed tree is refused and left as it is', () => {
   using d = tempDir();
   new TreeStore(d.path, 'classc').putSync({ key: '001/002/003', first: NOW - 90 * D, last: NOW - 90 * D });
   new TreeStore(d.path, 'byip').putSync({ key: '001/002/004/005', first: NOW - 90 * D, last: NOW - 90 * D });
+  giveTree(d.path);
   const r = qgrey(['clean', '--dir', d.path, '--no-lists']);
   assert.equal(r.code, 100);
   assert.match(r.stderr, /mixes the two layouts/);
@@ -79,6 +83,7 @@ test('a mixed tree is refused and left as it is', () => {
 test('a run that holds the lock makes clean wait, then exit 111', () => {
   using d = tempDir();
   writeFileSync(`${d.path}/${LOCK_NAME}`, `1 - qgrey rebuild\n`); // pid 1 is alive
+  giveTree(d.path);
   const r = qgrey(['clean', '--dir', d.path, '--no-lists'], { env: { QGREY_LOCK_WAIT: '0.2' } });
   assert.equal(r.code, 111);
   assert.match(r.stderr, /locked by another maintenance run \(pid 1, qgrey rebuild\)/);
@@ -88,6 +93,7 @@ test('expired white/blacklist entries are purged, live and manual ones kept', ()
   using d = tempDir();
   using lists = tempDir();
   writeFileSync(`${lists.path}/whitelist`, '# mine\n192.0.2.0/24   2020-01-01T00:00:00Z  spf:example.org\n198.51.100.7   never  manual  # friend\n');
+  giveTree(d.path);
   const r = qgrey(['clean', '--dir', d.path, '--listdir', lists.path, '--json']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).listsPurged, 1);
@@ -100,6 +106,7 @@ test('a relative --dir: every expired entry goes, in every directory (the apply 
   const t = new TreeStore(`${d.path}/tree`, 'classc');
   for (const k of ['001/001/001', '001/002/001', '002/001/001', '002/001/002']) t.putSync({ key: k, first: NOW - 95 * D, last: NOW - 90 * D });
   t.putSync({ key: '003/001/001', first: NOW - 5 * D, last: NOW - D });
+  giveTree(`${d.path}/tree`);
   const r = qgrey(['clean', '--dir', 'tree', '--no-lists', '--json'], { cwd: d.path });
   assert.equal(r.code, 0, r.stderr);
   const rep = JSON.parse(r.stdout);
@@ -119,6 +126,7 @@ test('temporary files of an interrupted put are removed once their process is go
   const dead = 2 ** 22 + 12345; // above pid_max's default range: no such process
   writeFileSync(`${d.path}/001/001/.qgrey-tmp.${dead}.002`, '');
   writeFileSync(`${d.path}/002/001/.qgrey-tmp.${process.pid}.002`, ''); // this test's own pid: alive
+  giveTree(d.path);
   const dry = qgrey(['clean', '--dir', d.path, '--no-lists', '--dry-run']);
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /would remove 1 temporary files left by interrupted runs/);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, renameSync, readFileSync } from 'node:fs';
-import { tempDir, qgrey } from '../helpers/util.js';
+import { giveTree, qgrey, tempDir } from '../helpers/util.js';
 import { accepted, greetdelay, readFailed, writeLog, label } from './rebuild-gen.js';
 import { TreeEntries as TreeStore } from '../../src/store/entries.js';
 
@@ -28,6 +28,7 @@ test('evicts GREETDELAY and the three null-HELO wordings; accepted mail protects
     [NOW - 550, greetdelay('203.0.113.9')],
     [NOW - 540, accepted('203.0.113.45')], // a good sender in the same class C
   ]);
+  giveTree(root.path);
   const r = qgrey(['evict', '--dir', root.path, `${logs.path}/current`]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^evict: 5 hang-ups in 1 files \(7 lines read\); removed 4 entries: 81\.2\.69 93\.184\.216 192\.0\.2 198\.51\.100; kept 1 that delivered accepted mail: 203\.0\.113; [0-9.]+ s\n$/);
@@ -48,6 +49,7 @@ test('--min-events, --dry-run, a per-IP tree', () => {
     [NOW - 300, greetdelay('203.0.113.9')],
     [NOW - 200, greetdelay('203.0.113.9')],
   ]);
+  giveTree(root.path);
   const dry = qgrey(['evict', '--dir', root.path, '--min-events', '2', '--dry-run', '--json', `${logs.path}/current`]);
   assert.equal(dry.code, 0, dry.stderr);
   const j = JSON.parse(dry.stdout) as { evicted: string[]; below: number; absent: number };
@@ -69,6 +71,7 @@ test('--state: each run reads only new lines, across a rotation of current; coun
   const state = `${logs.path}/evict.state`;
   seed(root.path, 'classc', ['198/051/100', '203/000/113']);
   writeLog(`${dir}/current`, [[NOW - 900, greetdelay('198.51.100.7')]]);
+  giveTree(root.path);
   const run = () => {
     const r = qgrey(['evict', '--dir', root.path, '--state', state, '--min-events', '2', '--json', dir]);
     assert.equal(r.code, 0, r.stderr);

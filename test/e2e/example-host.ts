@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, QGREY, tempDir } from '../helpers/util.js';
+import { FIXTURES, QGREY, giveTree, tempDir } from '../helpers/util.js';
 import { startDns, type DnsServer } from './dns-server.js';
 import { decodeLabel, encodeLabel } from '../../src/core/tai64n.js';
 
@@ -45,6 +45,7 @@ export async function exampleHost(): Promise<ExampleHost> {
   const T = t.path;
   const dirs = ['var/qmail/jgreylist', 'var/qmail/control/qgrey', 'var/log/qmail/smtpd', 'var/log/qmail/backup', 'var/www/html', 'etc', 'tmp', 'srv/old', 'bin', 'work'];
   for (const d of dirs) mkdirSync(join(T, d), { recursive: true });
+  giveTree(join(T, 'var/qmail/jgreylist'));
   // the stats fixture, moved so that its last line was written a minute ago
   const src = join(FIXTURES, 'stats/smtpd');
   const names = readdirSync(src).sort();

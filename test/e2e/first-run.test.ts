@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { QGREY, qgrey, run, tempDir } from '../helpers/util.js';
+import { giveTree, QGREY, qgrey, run, tempDir } from '../helpers/util.js';
 import { accepted, greetdelay, writeLog } from './rebuild-gen.js';
 
 const NOW = Math.floor(Date.now() / 1000);
@@ -20,6 +20,7 @@ test('evict --state in a list directory that does not exist yet: created 0755 (u
   const listdir = join(d.path, 'control/qgrey');
   mkdirSync(join(d.path, 'control'));
   const state = join(listdir, 'evict.state');
+  giveTree(root.path);
   const r = run('sh', ['-c', 'umask 077 && exec "$0" "$@"', process.execPath, QGREY, 'evict', '-q', '--dir', root.path, '--state', state, logs]);
   assert.deepEqual([r.code, r.stdout, r.stderr], [0, '', '']);
   assert.equal((statSync(listdir).mode & 0o777).toString(8), '755');
@@ -43,6 +44,7 @@ test('a bare rebuild on a host without backups: the default pattern that matches
   const script =
     'mount -t tmpfs tmpfs /var/log && mkdir -p /var/log/qmail/smtpd && cp "$1" /var/log/qmail/smtpd/current && shift && exec "$@"';
   const inNs = (...args: string[]) => run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', join(d.path, 'current'), process.execPath, QGREY, ...args]);
+  giveTree(root.path);
   const r = inNs('rebuild', '-q', '--dir', root.path);
   assert.deepEqual([r.code, r.stdout, r.stderr], [0, '', '']);
   assert.ok(existsSync(join(root.path, '203/000/113')), 'the accepted sender is written');

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, qgrey, tempDir } from '../helpers/util.js';
+import { FIXTURES, giveTree, qgrey, tempDir } from '../helpers/util.js';
 import { startDns, RECORDS, type DnsServer } from './dns-server.js';
 import { greetdelay, label, writeLog } from './rebuild-gen.js';
 
@@ -90,6 +90,7 @@ test('evict --state: the half-written last line of current is no warning; a bad 
   writeLog(current, lines);
   // multilog is in the middle of line 11
   appendFileSync(current, `${label(now - 880)} tcpserver: status: 1/100`);
+  giveTree(root.path);
   const run = () => qgrey(['evict', '-q', '--dir', root.path, '--state', state, dir]);
   const r1 = run();
   assert.equal(r1.code, 0, r1.stderr);

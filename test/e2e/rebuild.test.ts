@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tempDir, qgrey, QGREY } from '../helpers/util.js';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { giveTree, tempDir, qgrey, QGREY } from '../helpers/util.js';
 import { accepted, greetdelay, label, writeLog } from './rebuild-gen.js';
 import { TreeEntries as TreeStore } from '../../src/store/entries.js';
 import { parseOwner } from '../../src/store/owner.js';
@@ -88,6 +88,7 @@ test('rebuild from a live multilog directory (current + rotated .s), and a backu
   assert.equal(conv.status, 0);
   writeFileSync(`${logs.path}/backup/qmail-smtpd.2026-11-01`, conv.stdout, 'latin1');
 
+  giveTree(root.path);
   const r = qgrey(['rebuild', '--dir', root.path, '--tz', 'Europe/Rome', live, `${logs.path}/backup/qmail-smtpd.*`], { env: ENV });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
@@ -124,6 +125,7 @@ test('rebuild from a live multilog directory (current + rotated .s), and a backu
 
   // the same backup read as if it were UTC is an hour (or two) off: the zone matters
   using root2 = tempDir();
+  giveTree(root2.path);
   const r2 = qgrey(['rebuild', '--dir', root2.path, '--json', `${logs.path}/backup/qmail-smtpd.*`], { env: ENV });
   assert.equal(r2.code, 0, r2.stderr);
   const j = JSON.parse(r2.stdout) as Record<string, unknown>;
@@ -145,6 +147,7 @@ test('keep-recent, stale entries, merge with the live tree; the result survives 
     [NOW - 3 * D, accepted('198.51.100.7')],
     [NOW - D, accepted('203.0.113.46')],
   ]);
+  giveTree(root.path);
   const r = qgrey(['rebuild', '--dir', root.path, '--json', `${logs.path}/current`], { env: ENV });
   const after = Math.ceil(Date.now() / 1000);
   assert.equal(r.code, 0, r.stderr);
@@ -182,7 +185,10 @@ test('owner: like the root directory, or --owner user:group', () => {
     const st = lstatSync(`${root.path}/${p}`);
     assert.deepEqual([st.uid, st.gid], [nobody.uid, nobody.gid], p);
   }
+  // a root-owned tree that group nogroup may write: run as root, the work is done as --owner
   using root2 = tempDir();
+  chownSync(root2.path, 0, nobody.gid);
+  chmodSync(root2.path, 0o770);
   const r = qgrey(['rebuild', '-q', '--dir', root2.path, '--owner', 'nobody:nogroup', `${logs.path}/current`], { env: ENV });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(lstatSync(`${root2.path}/203/000/113`).uid, nobody.uid);
@@ -207,6 +213,7 @@ test('a symlink planted in the tree is reported and left alone; nothing is writt
     [NOW - D, accepted('203.0.113.45')],
     [NOW - D, accepted('198.51.100.7')],
   ]);
+  giveTree(root.path);
   const r = qgrey(['rebuild', '--dir', root.path, `${logs.path}/current`], { env: ENV });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /203\/000: is a symbolic link; left alone/);
@@ -222,6 +229,7 @@ test('a mixed layout is refused; --by-ip must match the tree', () => {
   writeLog(`${logs.path}/current`, [[NOW - D, accepted('203.0.113.45')]]);
   new TreeStore(root.path, 'classc').putSync({ key: '001/002/003', first: NOW - D, last: NOW });
   new TreeStore(root.path, 'byip').putSync({ key: '001/002/004/005', first: NOW - D, last: NOW });
+  giveTree(root.path);
   const before = snapshot(root.path);
   const r = qgrey(['rebuild', '--dir', root.path, `${logs.path}/current`], { env: ENV });
   assert.equal(r.code, 100);
@@ -230,6 +238,7 @@ test('a mixed layout is refused; --by-ip must match the tree', () => {
 
   using c = tempDir();
   new TreeStore(c.path, 'classc').putSync({ key: '001/002/003', first: NOW - D, last: NOW });
+  giveTree(c.path);
   const r2 = qgrey(['rebuild', '--dir', c.path, '--by-ip', `${logs.path}/current`], { env: ENV });
   assert.equal(r2.code, 100);
   assert.match(r2.stderr, /holds class-C entries \(e\.g\. 001\/002\/003\), but per-IP was asked for/);
@@ -238,6 +247,7 @@ test('a mixed layout is refused; --by-ip must match the tree', () => {
   assert.match(r3.stderr, /\(JGREYLIST_BY_IP\)/);
 
   using e = tempDir();
+  giveTree(e.path);
   assert.equal(qgrey(['rebuild', '-q', '--dir', e.path, '--by-ip', `${logs.path}/current`], { env: ENV }).code, 0);
   assert.deepEqual(times(`${e.path}/203/000/113/045`), [NOW - D - 1, NOW - D]);
 });
@@ -247,6 +257,7 @@ test('--dry-run writes nothing and says what it would do', () => {
   using logs = tempDir();
   new TreeStore(root.path, 'classc').putSync({ key: '006/006/006', first: NOW - 10 * D, last: NOW - 5 * D });
   writeLog(`${logs.path}/current`, [[NOW - D, accepted('203.0.113.45')]]);
+  giveTree(root.path);
   const before = snapshot(root.path);
   const r = qgrey(['rebuild', '--dir', root.path, '--dry-run', `${logs.path}/current`], { env: ENV });
   assert.equal(r.code, 0, r.stderr);
@@ -281,6 +292,7 @@ test('a rebuild killed with SIGKILL half way leaves the live tree intact; the ne
   t.putSync({ key: '005/005/005', first: NOW - 600, last: NOW - 600 });
   t.putSync({ key: '011/000/000', first: NOW - 9 * D, last: NOW - 8 * D });
   t.putSync({ key: '006/006/006', first: NOW - 10 * D, last: NOW - 5 * D });
+  giveTree(root.path);
   const before = snapshot(root.path);
   const child = spawn(process.execPath, [QGREY, 'rebuild', '--dir', root.path, `${logs.path}/current`], { env: { ...process.env, ...ENV }, stdio: 'ignore' });
   const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_c, sig) => r(sig)));
@@ -312,6 +324,7 @@ test('two runs at once: the second waits briefly, then exits 111', async (t) => 
   const fifo = `${logs.path}/current`;
   spawnSync('mkfifo', [fifo]);
   const writer = spawn('sh', ['-c', 'exec cat > "$1"', 'sh', fifo], { stdio: ['pipe', 'ignore', 'inherit'] });
+  giveTree(root.path);
   const child = spawn(process.execPath, [QGREY, 'rebuild', '-q', '--dir', root.path, fifo], { env: { ...process.env, ...ENV }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { qgrey, tempDir, FIXTURES } from '../helpers/util.js';
+import { FIXTURES, giveTree, qgrey, tempDir } from '../helpers/util.js';
 
 const SAMPLE = join(FIXTURES, 'logs/qlog_sample_raw.log');
 
@@ -26,6 +26,7 @@ test("rebuild: '-' reads stdin, never the default logs", () => {
   using d = tempDir();
   const tree = join(d.path, 'jgreylist');
   mkdirSync(tree, { mode: 0o700 });
+  giveTree(tree);
   const r = qgrey(['rebuild', '--dry-run', '--json', '--dir', tree, '--days', '100000', '-'], { input: readFileSync(SAMPLE) });
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as { files: number; lines: number; accepted: number; written: number };

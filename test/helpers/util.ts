@@ -1,6 +1,6 @@
 // Shared test helpers: temp dirs, and running the built binaries the way a user does.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,30 @@ export const FIXTURES = join(ROOT, 'fixtures');
 export function tempDir(prefix = 'qgrey-test-'): { path: string; [Symbol.dispose](): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** nobody's uid and gid (Debian: 65534, nogroup) */
+export const NOBODY = { uid: 65534, gid: 65534 };
+
+/**
+ * Give a test's tree to nobody when the tests run as root (CI does): run as root, qgrey does its
+ * tree work as the owner of the tree's root and refuses a root-owned one. Everything in it is
+ * lchown'ed (links are never followed), and each temporary directory above it lets others
+ * through (mkdtemp makes them 0700). Run as any other user this does nothing: the tree is that
+ * user's already. Returns `path`.
+ */
+export function giveTree(path: string): string {
+  if (process.geteuid?.() !== 0) return path;
+  const own = (p: string) => {
+    const st = lstatSync(p);
+    lchownSync(p, NOBODY.uid, NOBODY.gid);
+    if (st.isDirectory()) for (const n of readdirSync(p)) own(join(p, n));
+  };
+  const abs = resolve(path);
+  own(abs);
+  const tmp = resolve(tmpdir());
+  for (let d = dirname(abs); d.startsWith(tmp + '/'); d = dirname(d)) chmodSync(d, (lstatSync(d).mode & 0o7777) | 0o011);
+  return path;
 }
 
 export interface RunResult {
