@@ -4,7 +4,7 @@
 // on PATH, and dnsmasq answering for the domains the examples name.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, QGREY, giveTree, tempDir } from '../helpers/util.js';
 import { startDns, type DnsServer } from './dns-server.js';
@@ -46,6 +46,9 @@ export async function exampleHost(): Promise<ExampleHost> {
   const dirs = ['var/qmail/jgreylist', 'var/qmail/control/qgrey', 'var/log/qmail/smtpd', 'var/log/qmail/backup', 'var/www/html', 'etc', 'tmp', 'srv/old', 'bin', 'work'];
   for (const d of dirs) mkdirSync(join(T, d), { recursive: true });
   giveTree(join(T, 'var/qmail/jgreylist'));
+  // the tree's owner stands in for vpopmail:vchkpw (nobody when the tests run as root)
+  const tst = lstatSync(join(T, 'var/qmail/jgreylist'));
+  const owner = `${tst.uid}:${tst.gid}`;
   // the stats fixture, moved so that its last line was written a minute ago
   const src = join(FIXTURES, 'stats/smtpd');
   const names = readdirSync(src).sort();
@@ -117,7 +120,7 @@ export async function exampleHost(): Promise<ExampleHost> {
     env,
     rewrite: (line) => {
       const out = line
-        .replace(/\bvpopmail:vchkpw\b/g, `${process.getuid!()}:${process.getgid!()}`)
+        .replace(/\bvpopmail:vchkpw\b/g, owner)
         .replace(/\/usr\/local\/bin\/qgrey\b/g, 'qgrey').replace(TOPS, (_m, pre: string, top: string) => `${pre}${T}/${top}/`);
       assert.doesNotMatch(out.split(T).join('@T@'), TOPS, `not pointed at the temp dir: ${line}`);
       return out;

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { commands } from '../../src/commands/index.js';
-import { FIXTURES, qgrey, tempDir } from '../helpers/util.js';
+import { FIXTURES, giveTree, qgrey, tempDir } from '../helpers/util.js';
 import { exampleHost } from './example-host.js';
 
 interface Example {
@@ -71,6 +71,7 @@ test('a repeatable option takes one value per use: --exclude and --dig leave the
   using t = tempDir();
   const tree = join(t.path, 'tree');
   mkdirSync(tree);
+  giveTree(tree);
   const log = join(t.path, 'old.log');
   writeFileSync(log, readFileSync(join(FIXTURES, 'stats/smtpd/current')));
   const r = qgrey(['rebuild', '--dry-run', '--dir', tree, '--days', '36500', '--exclude', '198.51.100.0/24', '--exclude', '203.0.113.0/24', log]);
