@@ -137,6 +137,12 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(usageMessage(msg ?? 'bad usage', argv), [PROG, ...current.path].join(' '));
     })
     .command(commands);
+  // yargs renders the whole help text each time it has started a command's handler, to have it
+  // at hand should the handler ask for it. qgrey's handlers never do (usage errors are one line,
+  // --help is rendered by yargs before any handler), and that render was a third of a command's
+  // start-up (bench/commands.bench.ts, the CLI's fixed cost): skip it.
+  const usage = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
   try {
     await cli.parseAsync();
     code = typeof process.exitCode === 'number' ? process.exitCode : 0;
