@@ -218,3 +218,31 @@ export function parseTriplet(text: string): Triplet | null {
   const n = f.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   return { first: n[0], last: n[1], blockUntil: n[2], expires: n[3], passed: n[4], blocked: n[5], net, from, to };
 }
+
+// ---- clients (auto-whitelisting): how many triplets of one client network passed -------------
+//
+//   qgrey-client1 FIRST LAST PASSED NET
+
+/** A client network's record: triplets passed (first passes only), first and last of them. */
+export interface ClientRecord {
+  readonly net: string;
+  readonly first: number;
+  readonly last: number;
+  readonly passed: number;
+}
+
+export function clientId(net: string): string {
+  return createHash('sha256').update(`client\0${net}`, 'utf8').digest('hex');
+}
+
+export function formatClient(c: ClientRecord): string {
+  return `qgrey-client1 ${c.first} ${c.last} ${c.passed} ${enc(c.net)}\n`;
+}
+
+export function parseClient(text: string): ClientRecord | null {
+  const f = text.replace(/\n$/, '').split(' ');
+  if (f.length !== 5 || f[0] !== 'qgrey-client1' || !NUM.test(f[1]!) || !NUM.test(f[2]!) || !NUM.test(f[3]!)) return null;
+  const net = dec(f[4]!);
+  if (net === null || net === '') return null;
+  return { first: Number(f[1]), last: Number(f[2]), passed: Number(f[3]), net };
+}

@@ -246,6 +246,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
   const triplets = new TreeTriplets(cfg.rcptDir);
   const sppIo: SppIo = {
     triplets: () => triplets,
+    entries: () => store,
     list: (name: ListName, c, ip, now) => lists.find(listPath(c.listDir, name), ip, now),
   };
   const decideRcpt = (env: Record<string, string>, pid: number, clientEuid: number): Reply => {
@@ -258,6 +259,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
     if (clientEuid !== euid) return local(`the client's uid ${clientEuid} is not qgreyd's (${euid})`);
     if (c.dir !== cfg.rcptDir) return local(`another triplet directory: QGREY_RCPT_DIR ${safe(c.dir)}`);
     if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
+    if (c.tree !== w.dir || c.treeLayout !== w.layout) return local(`another tree for auto-whitelisting: JGREYLIST_DIR ${safe(c.tree)}${c.treeLayout !== w.layout ? ' or JGREYLIST_BY_IP' : ''}`);
     const r = runRcpt(c, Date.now(), env, sppIo);
     decided++;
     const line = sppLogLine(c, r);

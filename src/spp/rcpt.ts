@@ -15,9 +15,16 @@ import { isAbsolute, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { QgreyError, quote } from '../core/errors.js';
 import { parseIp, type Ip } from '../core/ip.js';
-import { decideTriplet, readTimers, tripletId, tripletKey, type Timers, type TripletEvent } from '../core/triplet.js';
+import { formatIp } from '../core/ip.js';
+import { keyOf, type Layout } from '../core/key.js';
+import { trapOf, trapSource, type Traps } from '../core/traps.js';
+import { clientId, decideTriplet, readTimers, tripletId, tripletKey, type Timers, type TripletEvent } from '../core/triplet.js';
 import { findInList, listDir, listPath, type ListName } from '../store/lists.js';
+import { openEntries } from '../store/open-entries.js';
+import type { EntryAccess } from '../store/store.js';
+import { blacklistTrapped, readTraps } from '../store/trap-list.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets, type TripletAccess } from '../store/triplets.js';
+import { atoi } from '../wrapper/config.js';
 import { clean, logAddress, replyText } from '../wrapper/text.js';
 import { substitute } from '../core/policy.js';
 
@@ -45,7 +52,19 @@ export interface SppConfig {
   readonly listDir: string;
   readonly fail: 'open' | 'closed';
   readonly log: boolean;
+  /** QGREY_AWL: triplets a client network passes before it gets a connection-level entry (0: never) */
+  readonly awl: number;
+  /** the jgreylist tree of that entry (JGREYLIST_DIR), its layout (JGREYLIST_BY_IP), qgreylist's delay (JGREYLIST_HOLDTIME) */
+  readonly tree: string;
+  readonly treeLayout: Layout;
+  readonly holdtime: number;
+  /** QGREY_TRAP_TIME: seconds a client that sent RCPT to a trap stays blacklisted */
+  readonly trapTime: number;
 }
+
+export const DEFAULT_AWL = 5;
+export const DEFAULT_TRAP_TIME = 86400;
+export const DEFAULT_TREE = '/var/qmail/jgreylist';
 
 /** The plugin's settings, one pure function of its environment. */
 export function readSppConfig(env: NodeJS.ProcessEnv): SppConfig {
@@ -65,6 +84,11 @@ export function readSppConfig(env: NodeJS.ProcessEnv): SppConfig {
     listDir: listDir(undefined, env),
     fail: env.QGREY_FAIL === 'closed' ? 'closed' : 'open',
     log: env.JGREYLIST_LOG !== '0',
+    awl: env.QGREY_AWL ? Math.max(0, atoi(env.QGREY_AWL)) : DEFAULT_AWL,
+    tree: env.JGREYLIST_DIR || DEFAULT_TREE,
+    treeLayout: env.JGREYLIST_BY_IP && atoi(env.JGREYLIST_BY_IP) !== 0 ? 'byip' : 'classc',
+    holdtime: env.JGREYLIST_HOLDTIME ? atoi(env.JGREYLIST_HOLDTIME) : 120,
+    trapTime: env.QGREY_TRAP_TIME ? Math.max(0, atoi(env.QGREY_TRAP_TIME)) : DEFAULT_TRAP_TIME,
   };
 }
 
@@ -84,6 +108,7 @@ export type SppEvent =
   | `RCPT OK ${Extract<TripletEvent, 'passed' | 'known'>}`
   | 'RCPT OK whitelisted'
   | 'RCPT DENIED blacklisted'
+  | 'RCPT TRAP'
   | 'FAIL open'
   | 'FAIL closed';
 
@@ -92,7 +117,10 @@ export interface SppResult {
   readonly command: string | null;
   /** null: the plugin does not apply (no GREYLISTING, a relay client, an authenticated one): no log line */
   readonly event: SppEvent | null;
+  /** why it failed (FAIL lines) */
   readonly detail?: string;
+  /** what else was done (a trap blacklisted, a client auto-whitelisted), after the addresses */
+  readonly note?: string;
 }
 
 /** Where the decision reads and records; qgreyd passes its own (lists in memory, one store). */
@@ -100,6 +128,11 @@ export interface SppIo {
   readonly triplets?: (cfg: SppConfig) => TripletAccess;
   readonly timers?: (cfg: SppConfig) => Timers;
   readonly list?: (name: ListName, cfg: SppConfig, ip: Ip, now: number) => { readonly label: string; readonly message: string } | null;
+  /** the jgreylist tree, for auto-whitelisting */
+  readonly entries?: (cfg: SppConfig) => EntryAccess;
+  readonly traps?: (cfg: SppConfig) => Traps;
+  /** blacklist a trapped client (trap-list.ts) */
+  readonly trapped?: (cfg: SppConfig, address: string, source: string, until: number) => void;
 }
 
 /** Whether the plugin has anything to do for this session (the bash client checks the same first). */
@@ -129,14 +162,54 @@ function decide(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo
   if (black !== null) return { command: `E553 ${replyText('DENIED ' + substitute(black.message, cfg.remoteIp))}`, event: 'RCPT DENIED blacklisted' };
   if (listOf('whitelist', cfg, ip, Math.floor(now)) !== null) return { command: null, event: 'RCPT OK whitelisted' };
 
-  const timers = (io.timers ?? ((c: SppConfig) => timersFrom(c.control, env)))(cfg);
   const store = (io.triplets ?? ((c: SppConfig) => new TreeTriplets(c.dir)))(cfg);
   const key = tripletKey(ip, cfg.from, cfg.to, cfg.byIp);
+  const cid = clientId(key.net);
+
+  // a spamtrap: deferred quietly (as spamd does), and the client blacklisted, unless its
+  // network has passed triplets (it delivered wanted mail)
+  const trap = trapOf((io.traps ?? ((c: SppConfig) => readTraps(c.listDir)))(cfg), cfg.to);
+  if (trap !== null) {
+    const client = store.getClient(cid);
+    if (client !== null && client.passed > 0) return { command: DEFER, event: 'RCPT TRAP', note: `not blacklisted: ${client.passed} triplet${client.passed === 1 ? '' : 's'} of ${key.net} passed` };
+    const address = formatIp(ip);
+    const until = now + cfg.trapTime;
+    try {
+      (io.trapped ?? ((c: SppConfig, a: string, src: string, u: number) => void blacklistTrapped(c.listDir, a, src, u)))(cfg, address, trapSource(trap), until);
+    } catch (err) {
+      return { command: DEFER, event: 'RCPT TRAP', note: `unable to blacklist ${address}: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    return { command: DEFER, event: 'RCPT TRAP', note: `${address} blacklisted for ${cfg.trapTime}s, source ${trapSource(trap)}` };
+  }
+
+  const timers = (io.timers ?? ((c: SppConfig) => timersFrom(c.control, env)))(cfg);
   const id = tripletId(key);
   const d = decideTriplet(store.getTriplet(id), key, now, timers);
   store.putTriplet(id, d.next);
-  if (d.pass) return { command: null, event: d.event === 'passed' ? 'RCPT OK passed' : 'RCPT OK known' };
-  return { command: DEFER, event: d.event === 'new' ? 'RCPT GREY new' : 'RCPT GREY too soon' };
+  if (!d.pass) return { command: DEFER, event: d.event === 'new' ? 'RCPT GREY new' : 'RCPT GREY too soon' };
+  if (d.event === 'known') return { command: null, event: 'RCPT OK known' };
+
+  // a first pass: counted for the client network; at QGREY_AWL of them, a connection-level
+  // entry in the jgreylist tree, so qgreylist knows the client at connect
+  const old = store.getClient(cid);
+  const client = { net: key.net, first: old?.first ?? now, last: now, passed: (old?.passed ?? 0) + 1 };
+  store.putClient(cid, client);
+  if (cfg.awl === 0 || client.passed < cfg.awl) return { command: null, event: 'RCPT OK passed' };
+  try {
+    const tree = (io.entries ?? ((c: SppConfig) => openEntries(c.tree, c.treeLayout)))(cfg);
+    const k = keyOf(ip, tree.layout);
+    const e = tree.getSync(k);
+    if (e === null) {
+      // first seen far enough back that qgreylist finds it known
+      tree.createSync(k, Math.floor(now) - Math.max(cfg.holdtime, 0) - 1);
+      tree.touchSync(k, now);
+      return { command: null, event: 'RCPT OK passed', note: `${key.net} auto-whitelisted after ${client.passed} triplets` };
+    }
+    tree.touchSync(k, now);
+  } catch (err) {
+    return { command: null, event: 'RCPT OK passed', note: `unable to auto-whitelist ${key.net}: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  return { command: null, event: 'RCPT OK passed' };
 }
 
 /** The RCPT's log line after `qgrey-spp[PID]: `, or null for none. Addresses cleaned, at most 100 characters each. */
@@ -146,5 +219,5 @@ export function sppLogLine(cfg: SppConfig, r: SppResult): string | null {
   const addr = (a: string | undefined) => (a === undefined ? '-' : `<${clean(a.replace(/^<(.*)>$/, '$1'), 100, false)}>`);
   if (r.detail !== undefined) return `${who}: ${r.event}: ${clean(r.detail, 300)}`;
   if (!cfg.log) return null;
-  return `${who}: ${r.event} ${addr(cfg.from)} -> ${addr(cfg.to)}`;
+  return `${who}: ${r.event} ${addr(cfg.from)} -> ${addr(cfg.to)}${r.note === undefined ? '' : `; ${clean(r.note, 300)}`}`;
 }

@@ -5,6 +5,8 @@
 //   ROOT/HH/ID      one triplet: ID is its SHA-256 id (64 hex digits), HH its first two;
 //                   the file holds the one-line stored form (core/triplet.ts, formatTriplet)
 //   ROOT/HH/.ID.*   a write in progress (temp file, then rename over ID)
+//   ROOT/c/ID       one client network (auto-whitelisting): ID is clientId(NET), the file
+//                   holds formatClient()'s line
 //
 // ROOT is QGREY_RCPT_DIR (default /var/qmail/qgrey-rcpt), made by the admin and owned by the
 // tcpserver uid (the plugin runs as qmail-smtpd's uid). Directories 0700, files 0600. No path
@@ -17,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { QgreyError, reason } from '../core/errors.js';
-import { formatTriplet, parseTriplet, TRIPLET_ID, type Triplet } from '../core/triplet.js';
+import { formatClient, formatTriplet, parseClient, parseTriplet, TRIPLET_ID, type ClientRecord, type Triplet } from '../core/triplet.js';
 
 export const DEFAULT_RCPT_DIR = '/var/qmail/qgrey-rcpt';
 
@@ -26,6 +28,9 @@ export interface TripletAccess {
   readonly where: string;
   getTriplet(id: string): Triplet | null;
   putTriplet(id: string, t: Triplet): void;
+  /** a client network's record (id: clientId(net)) */
+  getClient(id: string): ClientRecord | null;
+  putClient(id: string, c: ClientRecord): void;
 }
 
 /** The whole store, for the admin commands. */
@@ -92,6 +97,11 @@ export class TreeTriplets implements TripletStore {
   }
 
   private readFile(path: string): Triplet | null {
+    const text = this.readText(path);
+    return text === null ? null : parseTriplet(text);
+  }
+
+  private readText(path: string): string | null {
     let fd: number;
     try {
       fd = openSync(path, O_READ);
@@ -105,8 +115,8 @@ export class TreeTriplets implements TripletStore {
       if (!st.isFile()) throw new QgreyError(`unsafe triplet ${path}: not a regular file; left alone`, 111);
       const buf = Buffer.alloc(MAX);
       const n = readSync(fd, buf, 0, MAX, 0);
-      // a damaged file counts as no triplet (the next write replaces it)
-      return parseTriplet(buf.toString('latin1', 0, n));
+      // a damaged file counts as none (the next write replaces it)
+      return buf.toString('latin1', 0, n);
     } catch (err) {
       if (err instanceof QgreyError) throw err;
       throw this.fail('read', path, err);
@@ -125,9 +135,28 @@ export class TreeTriplets implements TripletStore {
   putTriplet(id: string, t: Triplet): void {
     checkId(id);
     this.checkRoot();
-    const hh = id.slice(0, 2);
-    this.sub(hh, true);
-    const dir = `${this.root}/${hh}`;
+    this.sub(id.slice(0, 2), true);
+    this.writeText(id.slice(0, 2), id, formatTriplet(t));
+  }
+
+  getClient(id: string): ClientRecord | null {
+    checkId(id);
+    this.checkRoot();
+    if (!this.sub('c', false)) return null;
+    const text = this.readText(`${this.root}/c/${id}`);
+    return text === null ? null : parseClient(text);
+  }
+
+  putClient(id: string, c: ClientRecord): void {
+    checkId(id);
+    this.checkRoot();
+    this.sub('c', true);
+    this.writeText('c', id, formatClient(c));
+  }
+
+  /** ROOT/SUB/ID replaced by `text` whole: a temp file (O_EXCL, 0600), then a rename. */
+  private writeText(sub: string, id: string, text: string): void {
+    const dir = `${this.root}/${sub}`;
     const tmp = `${dir}/.${id}.${process.pid}.${randomBytes(4).toString('hex')}`;
     let fd: number;
     try {
@@ -136,7 +165,7 @@ export class TreeTriplets implements TripletStore {
       throw this.fail('create', tmp, err);
     }
     try {
-      const b = Buffer.from(formatTriplet(t), 'latin1');
+      const b = Buffer.from(text, 'latin1');
       let off = 0;
       while (off < b.length) off += writeSync(fd, b, off, b.length - off);
     } catch (err) {
@@ -202,6 +231,7 @@ export class TreeTriplets implements TripletStore {
 /** The same contract in memory (tests; a model for other stores). */
 export class MemoryTriplets implements TripletStore {
   private readonly data = new Map<string, Triplet>();
+  private readonly clients = new Map<string, ClientRecord>();
   constructor(readonly where = 'memory') {}
 
   getTriplet(id: string): Triplet | null {
@@ -221,5 +251,15 @@ export class MemoryTriplets implements TripletStore {
   removeTriplet(id: string): boolean {
     checkId(id);
     return this.data.delete(id);
+  }
+
+  getClient(id: string): ClientRecord | null {
+    checkId(id);
+    return this.clients.get(id) ?? null;
+  }
+
+  putClient(id: string, c: ClientRecord): void {
+    checkId(id);
+    this.clients.set(id, { ...c });
   }
 }

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Metafile } from 'esbuild';
-import { ROOT, tempDir } from '../helpers/util.js';
+import { QGREYLIST, ROOT, run, tempDir } from '../helpers/util.js';
+import { serverPath } from './wrapper-harness.js';
 import { Qgreyd } from './qgreyd-harness.js';
 import { ageTree, runPlugin, verdictOf, type Session } from './spp-harness.js';
 
@@ -18,12 +19,13 @@ for (const mode of MODES) {
     const lists = join(t.path, 'lists');
     const control = join(t.path, 'greylisting');
     let qgreyd: Qgreyd | null = null;
-    const base: Record<string, string> = { QGREY_RCPT_DIR: rcpt, QGREY_LISTDIR: lists, GLCONFIGFILE: control, QGREY_SECRET: '' };
+    const tree = join(t.path, 'tree');
+    const base: Record<string, string> = { QGREY_RCPT_DIR: rcpt, QGREY_LISTDIR: lists, GLCONFIGFILE: control, QGREY_SECRET: '', JGREYLIST_DIR: tree };
 
     before(async () => {
       mkdirSync(rcpt, { mode: 0o700 });
       mkdirSync(lists);
-      mkdirSync(join(t.path, 'tree'));
+      mkdirSync(tree, { mode: 0o700 });
       // the guide's file, with a delay of 5 minutes and a window of 60
       writeFileSync(control, 'mysql_default_file=control/mysql.cnf\nblock_expire=5\nrecord_expire=60\nrecord_expire_good=36\nloglevel=4\n');
       if (mode === 'qgreyd') {
@@ -168,6 +170,68 @@ for (const mode of MODES) {
       if (qgreyd !== null) await qgreyd.waitFor(/192\.0\.2\.102: RCPT left to the per-process program: another triplet directory: QGREY_RCPT_DIR '[^']*link'/);
     });
 
+    /** the real qgreylist at connect, with the same tree and lists: its decision line */
+    const connect = (ip: string): string => {
+      const r = run(QGREYLIST, ['/bin/echo', 'next program'], { env: { PATH: serverPath(), JGREYLIST_DIR: tree, QGREY_LISTDIR: lists, QGREY_SECRET: '', TCPREMOTEIP: ip }, input: 'QUIT\r\n' });
+      const line = r.stderr.split('\n').find((l) => /^qgreylist\[[0-9]+\]: /.test(l));
+      assert.ok(line !== undefined, r.stderr);
+      return line.replace(/^qgreylist\[[0-9]+\]: /, '');
+    };
+
+    it('spamtraps: the trap RCPT is deferred quietly and the client blacklisted (trap:ADDRESS), so qgreylist refuses it at connect', async () => {
+      writeFileSync(join(lists, 'traps'), '# traps\ntrap@example.net\n@spamtrap.example\n@.deep.example   # and subdomains\n');
+      const before = Date.now() / 1000;
+      assert.equal(connect('198.18.0.77'), '198.18.0.77: GREY first time');
+      const r = await plugin({ ip: '198.18.0.77', from: 'spam@spammer.example', to: '<Trap@Example.NET>' });
+      assert.deepEqual(r.commands, [{ cmd: 'E', arg: '451 greylisted, please try again later (#4.7.1)' }], 'deferred like any new triplet');
+      assert.match(r.log[0]!, /^qgrey-spp\[[0-9]+\]: 198\.18\.0\.77: RCPT TRAP <spam@spammer\.example> -> <Trap@Example\.NET>; 198\.18\.0\.77 blacklisted for 86400s, source trap:trap@example\.net$/);
+      const black = readFileSync(join(lists, 'blacklist'), 'latin1');
+      const m = /^198\.18\.0\.77\t(\S+)\ttrap:trap@example\.net$/m.exec(black);
+      assert.ok(m, black);
+      const until = Date.parse(m[1]!) / 1000;
+      assert.ok(until >= before + 86400 - 1 && until <= Date.now() / 1000 + 86401, m[1]);
+      // at connect: refused by qgreylist; at RCPT: refused by the plugin
+      assert.match(connect('198.18.0.77'), /^198\.18\.0\.77: DENY blacklisted/);
+      assert.equal(verdictOf(await plugin({ ip: '198.18.0.77', from: 'spam@spammer.example', to: 'bob@example.net' })), 'E553');
+      // a whole-domain trap and a subdomain one, with QGREY_TRAP_TIME; a second hit keeps one entry
+      await plugin({ ip: '198.18.0.78', from: 's@x.example', to: 'anyone@spamtrap.example', env: { QGREY_TRAP_TIME: '3600' } });
+      await plugin({ ip: '198.18.0.78', from: 's@x.example', to: 'x@a.deep.example', env: { QGREY_TRAP_TIME: '3600' } });
+      const lines = readFileSync(join(lists, 'blacklist'), 'latin1').split('\n').filter((l) => l.startsWith('198.18.0.78\t'));
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0]!, /\ttrap:@spamtrap\.example$/);
+      // a network with passed triplets is not trapped
+      const s = { ip: '198.18.2.40', from: 'good@sender.example', to: 'bob@example.net' };
+      await plugin(s);
+      ageTree(rcpt, 301);
+      assert.equal(verdictOf(await plugin(s)), '');
+      const g = await plugin({ ...s, to: 'trap@example.net' });
+      assert.equal(verdictOf(g), 'E451');
+      assert.match(g.log[0]!, /RCPT TRAP .*; not blacklisted: 1 triplet of 198\.18\.2\.0\/24 passed$/);
+      assert.doesNotMatch(readFileSync(join(lists, 'blacklist'), 'latin1'), /^198\.18\.2\.40/m);
+      rmSync(join(lists, 'traps'));
+      rmSync(join(lists, 'blacklist'));
+    });
+
+    it('auto-whitelisting: a network that passed QGREY_AWL triplets gets a tree entry, and qgreylist knows it at connect', async () => {
+      const env = { QGREY_AWL: '3' };
+      assert.equal(connect('198.18.1.150'), '198.18.1.150: GREY first time');
+      rmSync(join(tree, '198/018/001'));
+      const lines: string[] = [];
+      for (const to of ['a@example.net', 'b@example.net', 'c@example.net']) {
+        await plugin({ ip: '198.18.1.150', from: 'news@sender.example', to, env });
+        ageTree(rcpt, 301);
+        const r = await plugin({ ip: '198.18.1.151', from: 'news@sender.example', to, env });
+        assert.equal(verdictOf(r), '');
+        lines.push(r.log[0]!);
+      }
+      assert.doesNotMatch(lines[1]!, /auto-whitelisted/);
+      assert.match(lines[2]!, /RCPT OK passed <news@sender\.example> -> <c@example\.net>; 198\.18\.1\.0\/24 auto-whitelisted after 3 triplets$/);
+      // qgreylist, at connect, from another address of the network: known
+      assert.equal(connect('198.18.1.9'), '198.18.1.9: OK known');
+      // QGREY_AWL=0: never
+      await plugin({ ip: '198.18.1.150', from: 'news@sender.example', to: 'd@example.net', env: { QGREY_AWL: '0' } });
+    });
+
     if (mode === 'qgreyd') {
       it('qgreyd decided every RCPT and logged the same lines', async () => {
         const r = await plugin({ ip: '192.0.2.103', from: 'q@sender.example', to: 'bob@example.net' });
@@ -194,10 +258,10 @@ describe('qgrey-spp without qgreyd answering', () => {
     assert.match(r.log[1]!, /RCPT GREY new/);
   });
 
-  it('the per-process bundle holds core, store, spp and the wrapper text helpers only', () => {
+  it('the per-process bundle holds core, store, spp and the text and config helpers of the wrapper only', () => {
     const meta = JSON.parse(readFileSync(join(ROOT, 'dist/spp-bundle.meta.json'), 'utf8')) as Metafile;
     for (const [file, input] of Object.entries(meta.inputs)) {
-      assert.match(file, /^dist\/src\/(?:spp|core|store|wrapper\/text\.js$)/, file);
+      assert.match(file, /^dist\/src\/(?:spp|core|store|wrapper\/(?:text|config)\.js$)/, file);
       for (const imp of input.imports) if (imp.external === true) assert.match(imp.path, /^node:/, `${file} imports ${imp.path}`);
     }
   });
@@ -214,7 +278,8 @@ describe('qgrey-spp(8)', () => {
       ...[...client.matchAll(/\$\{?!?([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!).filter((v) => v !== 'EUID' && v !== 'PPID'),
       'QGREY_LISTDIR', // through listDir() of src/store/lists.ts
     ]);
-    read.delete('QGREY_');
+    read.delete('QGREY_'); // "${!QGREY_@}": every QGREY_ variable is sent to qgreyd
+    read.delete('JGREYLIST'); // "${!JGREYLIST@}", the same
     assert.deepEqual([...read].filter((v) => !documented.has(v)).sort(), []);
   });
 });
