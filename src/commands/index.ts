@@ -4,6 +4,7 @@ import type { AnyCommand } from './define.js';
 import { logs } from './logs.js';
 import { clean } from './clean.js';
 import { evict } from './evict.js';
+import { traps } from './traps.js';
 import { rebuild } from './rebuild.js';
 import { list } from './list.js';
 import { check } from './check.js';
@@ -13,4 +14,4 @@ import { addlist } from './addlist.js';
 import { tcprules } from './tcprules.js';
 import { stats } from './stats.js';
 
-export const commands: AnyCommand[] = [logs, rebuild, clean, evict, list, check, whitelist, blacklist, addlist, tcprules, stats];
+export const commands: AnyCommand[] = [logs, rebuild, clean, evict, traps, list, check, whitelist, blacklist, addlist, tcprules, stats];
