@@ -29,7 +29,7 @@ import { closeSync, constants as C, futimesSync, linkSync, mkdirSync, mkdtempSyn
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchEnv, fmt, measure, median, writeMultilogDir, xorshift, type Timing } from './util.js';
+import { benchEnv, ownTree, fmt, measure, median, writeMultilogDir, xorshift, type Timing } from './util.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const QGREY = join(ROOT, 'bin/qgrey');
@@ -291,6 +291,7 @@ export default async function bench(): Promise<void> {
         );
         const emptyTree = join(base, `dry-${density}`);
         mkdirSync(emptyTree, 0o700);
+        ownTree(emptyTree, base);
         const r = rounds(R, {
           grep,
           dry: () => ok(q(['rebuild', '--dry-run', '--json', '--dir', emptyTree, '--days', '30', main]), 'rebuild --dry-run'),
@@ -324,6 +325,7 @@ export default async function bench(): Promise<void> {
             if (round > 0) rmSync(tree, { recursive: true, force: true });
             tree = join(base, `tree-${density}-${round}`);
             mkdirSync(tree, 0o700);
+            ownTree(tree, base);
             settle();
           },
           true, // cp -a copies what rebuild wrote
@@ -405,6 +407,8 @@ export default async function bench(): Promise<void> {
             const m0 = Date.now();
             makeTree(a, n, now);
             makeTree(b, n, now);
+            ownTree(a, base);
+            ownTree(b, base);
             made += Date.now() - m0;
             settle();
           },

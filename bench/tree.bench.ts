@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { measure, fmt, ratio, benchEnv } from './util.js';
+import { measure, fmt, ratio, benchEnv, ownTree } from './util.js';
 
 const QGREY = fileURLToPath(new URL('../../bin/qgrey', import.meta.url));
 
@@ -129,6 +129,7 @@ export default async function bench(): Promise<void> {
       // 1. rebuild into an empty tree
       const t1 = join(base, 'tree');
       mkdirSync(t1, 0o700);
+      ownTree(t1, base);
       settle();
       const r = measure(process.execPath, [QGREY, 'rebuild', '--json', '--dir', t1, '--days', '31', join(base, 'smtpd')], { env });
       if (r.code !== 0) throw new Error(`qgrey rebuild exited ${r.code}`);
@@ -156,6 +157,8 @@ export default async function bench(): Promise<void> {
     const m0 = Date.now();
     makeTree(a, treeN, now);
     makeTree(b, treeN, now);
+    ownTree(a, base);
+    ownTree(b, base);
     console.log(`generated two ${treeN}-entry trees in ${fmt(Date.now() - m0)}`);
     settle();
     const c = measure(process.execPath, [QGREY, 'clean', '--json', '--no-lists', '--one-time', '0', '--dir', a], { env });

@@ -1,7 +1,7 @@
 // Helpers for benchmarks: wall time and peak memory (max RSS) of a command, measured by
 // GNU time (Debian package `time`), with NODE_EXTRA_CA_CERTS removed (it triples Node start-up).
 import { spawnSync } from 'node:child_process';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { encodeLabel } from '../src/core/tai64n.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,19 @@ export interface Timing {
   maxRssMB: number;
   code: number | null;
   stdout: string;
+}
+
+/**
+ * A tree as it is on a real host: the qmail user's, not root's. Run as root, `path` is given to
+ * nobody (chown -R, as an admin does once) and `base`, the bench's temp dir, made searchable, so
+ * qgrey does its tree work as that user, in its tree process, as every root-run command does.
+ * Not root: the tree is already the runner's own.
+ */
+export function ownTree(path: string, base: string): void {
+  if (process.geteuid?.() !== 0) return;
+  chmodSync(base, 0o711);
+  const r = spawnSync('chown', ['-R', 'nobody:', path], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`chown -R nobody: ${path} failed`);
 }
 
 export function benchEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
