@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parseDuration } from '../core/when.js';
 import { treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
-import { anomalyLine, type Walked } from '../store/store.js';
+import { anomalyLine } from '../store/store.js';
 import { listDir, listPath, purgeExpired, LIST_NAMES } from '../store/lists.js';
 
 /** What `qgrey clean` is given (built by src/commands/clean.ts). */
@@ -40,14 +40,6 @@ export interface CleanReport {
   anomalies: number;
   listsPurged: number;
   seconds: number;
-}
-
-/** jgreylist-clean's rule: why an entry goes, or null when it stays. */
-export function expired(w: Walked, now: number, maxAge: number, oneTime: number): 'max-age' | 'one-time' | null {
-  const age = now - w.atime;
-  if (age > maxAge) return 'max-age';
-  if (oneTime > 0 && w.atime === w.mtime && age > oneTime) return 'one-time';
-  return null;
 }
 
 export async function run(argv: CleanArgs, open: OpenStore = openStore): Promise<number> {
@@ -81,29 +73,14 @@ export async function run(argv: CleanArgs, open: OpenStore = openStore): Promise
     const now = Math.floor(Date.now() / 1000);
     const lock = dry ? null : await store.lock('qgrey clean');
     try {
-      // the whole tree is walked (and a mixed one refused) before anything is removed
-      const maxAgeGo: Walked[] = [];
-      const oneTimeGo: Walked[] = [];
-      for await (const batch of store.scan({ forTidy: true })) {
-        for (const w of batch) {
-          const why = expired(w, now, maxAge, oneTime);
-          if (why === 'max-age') maxAgeGo.push(w);
-          else if (why === 'one-time') oneTimeGo.push(w);
-          else rep.kept++;
-        }
-      }
-      // the wrapper may have touched an entry since the walk: each is looked at again
-      const anomaliesBefore = rep.anomalies;
-      const a = await store.removeIfUnchanged(maxAgeGo, { dryRun: dry });
-      const b = await store.removeIfUnchanged(oneTimeGo, { dryRun: dry });
-      rep.anomalies = anomaliesBefore; // "changed since the walk" warnings are not odd things in the tree
-      rep.removedMaxAge = a.removed;
-      rep.removedOneTime = b.removed;
-      rep.changed = a.changed + b.changed;
-      rep.kept += rep.changed;
-      const t = await store.tidy({ dryRun: dry });
-      rep.removedDirs = t.dirs;
-      rep.removedTemps = t.temps;
+      // in one call: where the tree belongs to another user, its tree process does it all
+      const e = await store.expire({ now, maxAge, oneTime }, { dryRun: dry });
+      rep.removedMaxAge = e.maxAge;
+      rep.removedOneTime = e.oneTime;
+      rep.changed = e.changed;
+      rep.kept = e.kept;
+      rep.removedDirs = e.dirs;
+      rep.removedTemps = e.temps;
     } finally {
       await lock?.release();
     }

@@ -5,7 +5,7 @@
 
 import { QgreyError } from '../core/errors.js';
 import { validKey, type Layout } from '../core/key.js';
-import { layoutName, mergeTimes, unchanged, type Entry, type EntryAccess, type GreyStore, type MergeOptions, type Removed, type ScanOptions, type StoreLock, type Tidied, type Walked } from './store.js';
+import { layoutName, mergeTimes, unchanged, expireByScan, type Entry, type EntryAccess, type ExpireRules, type Expired, type GreyStore, type MergeOptions, type Removed, type ScanOptions, type StoreLock, type Tidied, type Walked } from './store.js';
 
 export class MemoryStore implements GreyStore, EntryAccess {
   private readonly data = new Map<string, { first: number; last: number }>();
@@ -97,6 +97,10 @@ export class MemoryStore implements GreyStore, EntryAccess {
       }
     }
     if (batch.length > 0) yield batch;
+  }
+
+  expire(rules: ExpireRules, opts: { readonly dryRun?: boolean } = {}): Promise<Expired> {
+    return expireByScan(this, rules, opts);
   }
 
   async tidy(): Promise<Tidied> {

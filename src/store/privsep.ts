@@ -22,7 +22,7 @@ import { openTree } from './tree.js';
 import { parseOwner, rootOwner, type Owner } from './owner.js';
 import { lockWait } from './lock.js';
 import type { StoreConfig } from './open.js';
-import { AnomalyError, type Anomaly, type Entry, type GreyStore, type MergeOptions, type Removed, type ScanOptions, type StoreLock, type Tidied, type Walked } from './store.js';
+import { AnomalyError, type Anomaly, type Entry, type ExpireRules, type Expired, type GreyStore, type MergeOptions, type Removed, type ScanOptions, type StoreLock, type Tidied, type Walked } from './store.js';
 
 /** What the child is told to open (StoreConfig without its callbacks). */
 export interface ChildOpen {
@@ -43,7 +43,7 @@ export type FromChild =
 
 export interface ToChild {
   readonly id: number;
-  readonly op: 'open' | 'get' | 'create' | 'touch' | 'merge' | 'remove' | 'scan' | 'tidy' | 'lock' | 'unlock' | 'close';
+  readonly op: 'open' | 'get' | 'create' | 'touch' | 'merge' | 'remove' | 'scan' | 'tidy' | 'expire' | 'lock' | 'unlock' | 'close';
   readonly args: readonly unknown[];
 }
 
@@ -261,6 +261,11 @@ class RemoteTree implements GreyStore {
 
   async tidy(opts: { readonly dryRun?: boolean } = {}): Promise<Tidied> {
     return (await this.child.call('tidy', [opts])) as Tidied;
+  }
+
+  /** done by the tree process: the entries never cross the pipe */
+  async expire(rules: ExpireRules, opts: { readonly dryRun?: boolean } = {}): Promise<Expired> {
+    return (await this.child.call('expire', [rules, opts])) as Expired;
   }
 
   async lock(what: string): Promise<StoreLock> {

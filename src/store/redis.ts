@@ -30,7 +30,7 @@ import { hostname } from 'node:os';
 import type { Redis as Client, RedisOptions } from 'ioredis';
 import { permanent, temporary, QgreyError } from '../core/errors.js';
 import { validKey, type Layout } from '../core/key.js';
-import type { Entry, MergeOptions, Removed, StoreLock, Walked } from './store.js';
+import { expireByScan, type Entry, type ExpireRules, type Expired, type MergeOptions, type Removed, type StoreLock, type Walked } from './store.js';
 import type { RedisTarget } from './redis-url.js';
 
 /**
@@ -411,6 +411,11 @@ export class RedisStore {
   }
 
   /** Nothing to tidy: Redis has no directories, and expiry is Redis's own. */
+  /** Entries expire by their TTLs here; this is what clean would do by the rules, all the same. */
+  expire(rules: ExpireRules, opts: { readonly dryRun?: boolean } = {}): Promise<Expired> {
+    return expireByScan(this as never, rules, opts);
+  }
+
   async tidy(): Promise<{ dirs: number; temps: number }> {
     return { dirs: 0, temps: 0 };
   }

@@ -106,6 +106,12 @@ export interface GreyStore {
   scan(opts?: ScanOptions): AsyncIterable<readonly Walked[]>;
   /** After removals: drop what they left empty, and what interrupted runs left. */
   tidy(opts?: { readonly dryRun?: boolean }): Promise<Tidied>;
+  /**
+   * `qgrey clean` in one call: remove what jgreylist-clean's rules expire at `rules.now`, each
+   * only if unchanged since the walk, then tidy (expireByScan). One call so that a store worked
+   * on by another process (the tree's owner's) does it there, not entry by entry over a pipe.
+   */
+  expire(rules: ExpireRules, opts?: { readonly dryRun?: boolean }): Promise<Expired>;
   /** The maintenance lock: one rebuild, clean or evict at a time; waits, then fails with 111. */
   lock(what: string): Promise<StoreLock>;
   close(): Promise<void>;
@@ -164,4 +170,55 @@ export function mergeTimes(e: { first: number; last: number }, s: { first: numbe
 /** Whether an entry still has the whole-second times a scan saw. */
 export function unchanged(w: Walked, first: number, last: number): boolean {
   return Math.floor(first) === w.mtime && Math.floor(last) === w.atime;
+}
+
+/** jgreylist-clean's rules, in seconds: max-age after the last visit; one-time for an entry never revisited (0: off). */
+export interface ExpireRules {
+  readonly now: number;
+  readonly maxAge: number;
+  readonly oneTime: number;
+}
+
+export interface Expired {
+  /** removed for max-age, for one-time */
+  readonly maxAge: number;
+  readonly oneTime: number;
+  /** entries that stay (those revisited since the walk included) */
+  readonly kept: number;
+  /** revisited or replaced between the walk and the removal: kept */
+  readonly changed: number;
+  readonly dirs: number;
+  readonly temps: number;
+}
+
+/** Why an entry goes under `r`, or null when it stays. */
+export function expiredBy(w: Walked, r: ExpireRules): 'max-age' | 'one-time' | null {
+  const age = r.now - w.atime;
+  if (age > r.maxAge) return 'max-age';
+  if (r.oneTime > 0 && w.atime === w.mtime && age > r.oneTime) return 'one-time';
+  return null;
+}
+
+/**
+ * expire() by the seam's own steps: the whole store is walked first (a mixed tree is refused
+ * before anything goes), then what expired is removed if unchanged, then tidy. Only what goes
+ * is held between the walk and the removal.
+ */
+export async function expireByScan(store: GreyStore, r: ExpireRules, opts: { readonly dryRun?: boolean } = {}): Promise<Expired> {
+  const maxAgeGo: Walked[] = [];
+  const oneTimeGo: Walked[] = [];
+  let kept = 0;
+  for await (const batch of store.scan({ forTidy: true })) {
+    for (const w of batch) {
+      const why = expiredBy(w, r);
+      if (why === 'max-age') maxAgeGo.push(w);
+      else if (why === 'one-time') oneTimeGo.push(w);
+      else kept++;
+    }
+  }
+  // the wrapper may have touched an entry since the walk: each is looked at again
+  const a = await store.removeIfUnchanged(maxAgeGo, opts);
+  const b = await store.removeIfUnchanged(oneTimeGo, opts);
+  const t = await store.tidy(opts);
+  return { maxAge: a.removed, oneTime: b.removed, kept: kept + a.changed + b.changed, changed: a.changed + b.changed, dirs: t.dirs, temps: t.temps };
 }

@@ -81,6 +81,8 @@ async function handle(m: ToChild): Promise<unknown> {
       return t.removeIfUnchanged(a[0] as never, a[1] as never);
     case 'tidy':
       return t.tidy(a[0] as never);
+    case 'expire':
+      return t.expire(a[0] as never, a[1] as never);
     case 'scan': {
       const opts = a[0] as object;
       for await (const batch of t.scan({ ...opts, onMixed: (msg) => send({ ev: 'mixed', m: msg }) })) send({ id: m.id, batch });

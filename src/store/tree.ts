@@ -22,6 +22,7 @@ import { DIR_MODE, FILE_MODE, OURS_PREFIX, TreeEntries, anomalyOf, linkedAnomaly
 import { lockTree } from './lock.js';
 import type { Owner } from './owner.js';
 import {
+  expireByScan,
   keyLayout,
   layoutName,
   mergeTimes,
@@ -29,6 +30,8 @@ import {
   unchanged,
   type Anomaly,
   type Entry,
+  type ExpireRules,
+  type Expired,
   type GreyStore,
   type MergeOptions,
   type Removed,
@@ -271,6 +274,10 @@ export class TreeStore implements GreyStore {
     const d = parentOf(key);
     if (this.holds !== null) this.holds.set(d, (this.holds.get(d) ?? 1) - 1);
     else for (let p = d; p !== ''; p = parentOf(p)) this.emptied.add(p);
+  }
+
+  expire(rules: ExpireRules, opts: { readonly dryRun?: boolean } = {}): Promise<Expired> {
+    return expireByScan(this, rules, opts);
   }
 
   async tidy(opts: { readonly dryRun?: boolean } = {}): Promise<Tidied> {
