@@ -15,7 +15,7 @@ import { openLogs, recordFacts } from '../logs/read.js';
 import { fileMarks, loadStateFile, resumeFrom, saveStateFile } from '../logs/state.js';
 import { byIpFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
-import { AnomalyError, anomalyLine } from '../store/store.js';
+import { AnomalyError, anomalyLine, type StoreLock } from '../store/store.js';
 import { zoneOption } from './options.js';
 
 /** What `qgrey evict` is given (built by src/commands/evict.ts). */
@@ -97,7 +97,13 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
       warn(anomalyLine(root, a));
     },
   });
-  const lock = dry ? null : await tree.lock('qgrey evict');
+  let lock: StoreLock | null;
+  try {
+    lock = dry ? null : await tree.lock('qgrey evict');
+  } catch (err) {
+    await tree.close(); // the tree process ends with it
+    throw err;
+  }
   try {
     const layout = tree.layout;
     const now = Date.now() / 1000;
