@@ -6,7 +6,8 @@
 import { permanent, quote } from '../core/errors.js';
 import { formatIp, parseIp } from '../core/ip.js';
 import { keyOf, keyLabel } from '../core/key.js';
-import { decide, type Outcome } from '../core/policy.js';
+import { decide, substitute, type Outcome } from '../core/policy.js';
+import { replyText } from '../wrapper/text.js';
 import { formatCivil } from '../core/zone.js';
 import { Zone } from '../core/zone.js';
 import { listDir, listPath, findInList, type ListMatch } from '../store/lists.js';
@@ -62,6 +63,8 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
     holdtime: hold,
   });
   const address = formatIp(ip);
+  // what the client is answered, as the wrapper words it (src/wrapper/connection.ts)
+  const reply = outcome.action === 'deny' ? { code: 553, text: replyText('DENIED ' + substitute(outcome.message, address)) } : null;
   const listInfo = (m: ListMatch | null) =>
     m ? { label: m.label, source: m.source, line: m.line, expires: m.expires === null ? null : iso(m.expires), comment: m.comment } : null;
   if (argv.json) {
@@ -79,6 +82,7 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
         holdtime: hold,
         whitelist: listInfo(white),
         blacklist: listInfo(black),
+        reply,
         lists: ld,
       }) + '\n',
     );
@@ -91,6 +95,7 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
   } else {
     lines.push(`${address}: ${outcome.decision}`);
     lines.push(`  why: ${outcome.why}`);
+    if (reply) lines.push(`  reply: ${reply.code} ${reply.text} (answered from RCPT on; permanent: the client should not retry)`);
   }
   lines.push(`  entry: ${root}/${key} (${layoutName(tree.layout)} ${keyLabel(key)})`);
   if (entry) {

@@ -16,6 +16,7 @@ import { fileMarks, loadStateFile, resumeFrom, saveStateFile } from '../logs/sta
 import { byIpFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { AnomalyError, anomalyLine, type StoreLock } from '../store/store.js';
+import { count } from '../core/words.js';
 import { zoneOption } from './options.js';
 
 /** What `qgrey evict` is given (built by src/commands/evict.ts). */
@@ -62,10 +63,10 @@ export interface EvictReport {
   bad: number;
   /** evictable events read in this run */
   events: number;
-  /** keys with enough bad events and no accepted mail: entries removed */
+  /** keys with enough bad events and no accepted mail whose entry was removed (with --dry-run: would be) */
   evicted: string[];
-  /** of those, keys that had no entry to remove */
-  absent: number;
+  /** keys with enough bad events and no accepted mail that had no entry to remove */
+  absent: string[];
   /** keys kept because they delivered accepted mail inside the window */
   protected: string[];
   /** keys with fewer than --min-events bad events */
@@ -124,7 +125,7 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
       return s;
     };
 
-    const rep: EvictReport = { dir: root, dryRun: dry, files: 0, lines: 0, bad: 0, events: 0, evicted: [], absent: 0, protected: [], below: 0, anomalies: 0, seconds: 0 };
+    const rep: EvictReport = { dir: root, dryRun: dry, files: 0, lines: 0, bad: 0, events: 0, evicted: [], absent: [], protected: [], below: 0, anomalies: 0, seconds: 0 };
     const since = { sec: Math.floor(cutoff), nsec: 0 };
     const resume = resumeFrom(state?.files);
     const { batches, stats } = openLogs(paths, { zone, since, warn, ...(resume ? { resume } : {}) });
@@ -169,7 +170,6 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
         rep.below++;
         continue;
       }
-      rep.evicted.push(keyLabel(key));
       let e;
       try {
         e = await tree.get(key);
@@ -180,11 +180,13 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
         continue;
       }
       if (e === null) {
-        rep.absent++;
+        rep.absent.push(keyLabel(key));
         continue;
       }
       const r = await tree.removeIfUnchanged([{ ...e, mtime: Math.floor(e.first), atime: Math.floor(e.last) }], { dryRun: dry });
-      if (r.removed === 0) rep.absent++;
+      // gone since the look (or revisited: then it is no longer the entry the events were about)
+      if (r.removed === 0) rep.absent.push(keyLabel(key));
+      else rep.evicted.push(keyLabel(key));
     }
     if (!dry) await tree.tidy();
     rep.anomalies = anomalies;
@@ -203,10 +205,10 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
     else if (!argv.quiet) {
       const names = (a: string[]) => (a.length > 10 ? a.slice(0, 10).join(' ') + ` and ${a.length - 10} more` : a.join(' '));
       process.stdout.write(
-        `evict: ${rep.events} hang-ups in ${rep.files} files (${rep.lines} lines read${rep.bad ? `, ${rep.bad} bad` : ''}); ` +
-          `${dry ? 'would remove' : 'removed'} ${rep.evicted.length - rep.absent} entries` +
-          (rep.absent ? ` (${rep.absent} more had none)` : '') +
+        `evict: ${count(rep.events, 'hang-up')} in ${count(rep.files, 'file')} (${count(rep.lines, 'line')} read${rep.bad ? `, ${rep.bad} bad` : ''}); ` +
+          `${dry ? 'would remove' : 'removed'} ${count(rep.evicted.length, 'entry', 'entries')}` +
           (rep.evicted.length ? `: ${names(rep.evicted)}` : '') +
+          (rep.absent.length ? `; ${rep.absent.length} had no entry: ${names(rep.absent)}` : '') +
           (rep.protected.length ? `; kept ${rep.protected.length} that delivered accepted mail: ${names(rep.protected)}` : '') +
           (rep.below ? `; ${rep.below} below --min-events ${minEvents}` : '') +
           (rep.anomalies ? `; left ${rep.anomalies} odd things alone` : '') +

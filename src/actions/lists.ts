@@ -402,9 +402,12 @@ export async function runLookup(argv: LookupArgs, now = Date.now() / 1000): Prom
   for (const ip of ips) {
     const m = findInList(path, ip, now);
     const a = formatIp(ip);
-    if (argv.json) rows.push({ ip: a, list: argv.list, match: m });
-    else if (!m) say(`NONE|${a}||||`);
-    else say([KIND[argv.list], a, m.label, m.source, formatExpiry(m.expires), argv.list === 'blacklist' ? m.message : ''].map(field).join('|'));
+    // a whitelist entry has no message (the blacklist's default reply is not its)
+    const message = m === null ? null : argv.list === 'blacklist' ? m.message : null;
+    if (argv.json) rows.push({ ip: a, list: argv.list, match: m === null ? null : { ...m, message } });
+    else if (!m) say(`NONE|${a}|||||`);
+    // the fields of `list`, after the address asked about: KIND|IP|ENTRY|EXPIRY|SOURCE|MESSAGE|COMMENT
+    else say([KIND[argv.list], a, m.label, formatExpiry(m.expires), m.source, message ?? '', m.comment].map(field).join('|'));
   }
   if (argv.json) say(JSON.stringify(rows));
   return 0;

@@ -18,6 +18,7 @@ import { fileMarks, loadStateFile, resumeFrom, saveStateFile, type FileMark } fr
 import { ensureListDir, listDir, listPath, readList, updateList, type ListLine } from '../store/lists.js';
 import { MIN_PREFIX4, MIN_PREFIX6, eachDomain, mxLive, spfLive, type Found } from './list-import.js';
 import { parseUntil, replaceSource } from './lists.js';
+import { count } from '../core/words.js';
 import { zoneOption } from './options.js';
 
 export const DEFAULT_OUTGOING_LOGS = ['/var/log/qmail/smtpd', '/var/log/qmail/send'];
@@ -310,11 +311,11 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
     process.stdout.write(`whitelist ${SOURCE_PREFIX}${d.domain}: ${n} entr${n === 1 ? 'y' : 'ies'} from ${d.from === 'spf' ? 'SPF' : 'MX'} (${d.added} added, ${d.removed} removed, ${d.kept} kept)${note}\n`);
   }
   for (const s of rep.dropped) process.stdout.write(`whitelist ${s}: removed (skipped or one of ours)${note}\n`);
-  const count = (st: DomainReport['status']) => candidates.filter((d) => d.status === st).length;
-  const parts = [`${count('whitelisted')} whitelisted`];
-  if (count('failed')) parts.push(`${count('failed')} without SPF or MX`);
-  if (count('below')) parts.push(`${count('below')} below --min-senders ${minSenders}`);
-  if (count('over')) parts.push(`${count('over')} over --max-domains ${maxDomains}`);
+  const inStatus = (st: DomainReport['status']) => candidates.filter((d) => d.status === st).length;
+  const parts = [`${inStatus('whitelisted')} whitelisted`];
+  if (inStatus('failed')) parts.push(`${inStatus('failed')} without SPF or MX`);
+  if (inStatus('below')) parts.push(`${inStatus('below')} below --min-senders ${minSenders}`);
+  if (inStatus('over')) parts.push(`${inStatus('over')} over --max-domains ${maxDomains}`);
   const k = c.counts;
   const ignored = [
     k.inbound ? `${k.inbound} inbound` : '',
@@ -324,8 +325,8 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
     k.sendForeign + k.sendInbound ? `${k.sendForeign + k.sendInbound} qmail-send deliveries not of a local sender` : '',
   ].filter((x) => x !== '');
   process.stdout.write(
-    `whitelist outgoing: ${rep.written} domains written to by local senders in ${argv.since} ` +
-      `(${k.smtpdRecipients} qmail-smtpd recipients, ${k.sendDeliveries} qmail-send deliveries; ${rep.lines} lines in ${rep.files} files${rep.bad ? `, ${rep.bad} bad` : ''})` +
+    `whitelist outgoing: ${count(rep.written, 'domain')} written to by local senders in ${argv.since} ` +
+      `(${count(k.smtpdRecipients, 'qmail-smtpd recipient')}, ${count(k.sendDeliveries, 'qmail-send delivery', 'qmail-send deliveries')}; ${count(rep.lines, 'line')} in ${count(rep.files, 'file')}${rep.bad ? `, ${rep.bad} bad` : ''})` +
       `: ${parts.join(', ')}` +
       (ignored.length ? `; not counted: ${ignored.join(', ')}` : '') +
       `${note}\n`,

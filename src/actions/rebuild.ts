@@ -17,6 +17,7 @@ import { permanent, quote } from '../core/errors.js';
 import { DEFAULT_EXCLUDES, parseCidr, cidrContains, type Cidr, type Ip } from '../core/ip.js';
 import { keyOf, type Layout } from '../core/key.js';
 import { parseDuration } from '../core/when.js';
+import { count } from '../core/words.js';
 import { openLogs, recordFacts } from '../logs/read.js';
 import { progress } from '../render/progress.js';
 import { byIpFromEnv, treeDir } from '../store/env.js';
@@ -35,7 +36,12 @@ export interface RebuildReport {
   lines: number;
   bad: number;
   duplicates: number;
+  /** accepted qlog lines: messages (qlogreceived) plus recipients (qlogenvelope) */
   accepted: number;
+  /** accepted messages (qlogreceived lines), as stats counts them */
+  messages: number;
+  /** accepted recipients (qlogenvelope lines), as stats counts them */
+  recipients: number;
   relay: number;
   auth: number;
   excluded: number;
@@ -126,6 +132,8 @@ export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promi
     bad: 0,
     duplicates: 0,
     accepted: 0,
+    messages: 0,
+    recipients: 0,
     relay: 0,
     auth: 0,
     excluded: 0,
@@ -183,6 +191,8 @@ export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promi
           const f = recordFacts(r);
           if (f === null) continue;
           rep.accepted++;
+          if (f.kind === 'qlogreceived') rep.messages++;
+          else rep.recipients++;
           if (f.relay) {
             rep.relay++;
             continue;
@@ -286,11 +296,11 @@ function report(rep: RebuildReport, argv: RebuildArgs): void {
     rep.badAddress ? `${rep.badAddress} without an address` : '',
   ].filter(Boolean);
   process.stdout.write(
-    `rebuild: ${rep.accepted} accepted deliveries in ${rep.files} files (${rep.lines} lines read` +
+    `rebuild: ${count(rep.messages, 'message')} and ${count(rep.recipients, 'recipient')} accepted in ${count(rep.files, 'file')} (${count(rep.lines, 'line')} read` +
       (rep.bad ? `, ${rep.bad} bad` : '') +
-      (rep.duplicates ? `, ${rep.duplicates} duplicates` : '') +
+      (rep.duplicates ? `, ${count(rep.duplicates, 'duplicate')}` : '') +
       ')' +
-      `; ${would} ${rep.written} ${layoutName(rep.layout)} entries (${rep.added} new)` +
+      `; ${would} ${count(rep.written, `${layoutName(rep.layout)} entry`, `${layoutName(rep.layout)} entries`)} (${rep.added} new)` +
       `, ${rep.dryRun ? 'would carry' : 'carried'} over ${rep.carried}, ${rep.dryRun ? 'would remove' : 'removed'} ${rep.removed}` +
       (skipped.length ? `; skipped ${skipped.join(', ')}` : '') +
       (rep.anomalies ? `; left ${rep.anomalies} odd things alone` : '') +

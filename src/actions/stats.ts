@@ -14,6 +14,7 @@ import { DECISIONS, DECISION_COLUMNS, columnCount } from '../core/decision.js';
 import { painterFor, type Painter } from '../render/colour.js';
 import { renderTable, formatDelay, type Cell, type Column } from '../render/table.js';
 import { renderSvg } from '../render/svg.js';
+import { count } from '../core/words.js';
 import { zoneOption } from './options.js';
 import { progress } from '../render/progress.js';
 import { acceptedFacts } from '../core/logline.js';
@@ -110,7 +111,7 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
   const layout = res.layout === 'byip' ? 'per address' : 'class C (IPv6 /64)';
   out.push(
     p.paint('head', 'qgrey stats') +
-      `: ${when(res.from)} to ${when(res.to)} (${zone.name}), ${read.lines} lines in ${read.files} files, keys ${layout}`,
+      `: ${when(res.from)} to ${when(res.to)} (${zone.name}), ${count(read.lines, 'line')} in ${count(read.files, 'file')}, keys ${layout}`,
   );
   out.push('');
 
@@ -125,7 +126,7 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
   out.push(...renderTable([{ title: 'decision' }, { title: 'count' }, { title: '%' }], decRows, p));
   const progs = Object.entries(res.programs).filter(([, v]) => v > 0);
   if (progs.length > 1) out.push(p.paint('dim', `(from ${progs.map(([k, v]) => `${k} ${v}`).join(', ')})`));
-  if (res.badAddresses) out.push(p.paint('warn', `${res.badAddresses} decision lines named no valid address (counted above, not followed)`));
+  if (res.badAddresses) out.push(p.paint('warn', `${count(res.badAddresses, 'decision line')} named no valid address (counted above, not followed)`));
   if (replies) {
     const top = replies.domains.slice(0, 3).map((x) => `${x.domain} ${x.connections}`);
     out.push(`OK whitelisted by an out: entry (replies to our users, see whitelist outgoing): ${replies.connections}${top.length ? ` (${top.join(', ')}${replies.domains.length > 3 ? ', ...' : ''})` : ''}`);
@@ -222,11 +223,11 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
 
   const rows = res.by === 'net' ? res.nets : res.rows;
   out.push('');
-  out.push(p.paint('head', res.by === 'net' ? 'per key' : `per ${res.by} (${zone.name})`));
+  out.push(p.paint('head', res.by === 'net' ? 'per network (greylist key)' : `per ${res.by} (${zone.name})`));
   out.push(
     ...renderTable(
       [
-        { title: res.by === 'net' ? 'key' : res.by },
+        { title: res.by === 'net' ? 'network' : res.by },
         ...DECISION_COLUMNS.map((title) => ({ title })),
         { title: 'messages' },
         { title: 'hang-ups' },
@@ -295,6 +296,11 @@ export async function run(argv: StatsArgs): Promise<number> {
     const lines = report(res, read, outZone, painterFor(process.stdout), replies?.result() ?? null);
     process.stdout.write(lines.join('\n') + '\n');
   }
-  if (stats.bad) process.stderr.write(`qgrey: stats: ${stats.bad} malformed lines skipped\n`);
+  if (stats.bad) process.stderr.write(`qgrey: stats: ${count(stats.bad, 'malformed line')} skipped\n`);
+  // a table of zeros is not an answer: say that nothing in what was read could be counted
+  if (res.from === null) {
+    const window = argv.since !== undefined || argv.until !== undefined ? ' inside --since/--until' : '';
+    process.stderr.write(`qgrey: warning: stats: no dated log line${window} in the ${count(stats.lines, 'line')} read from ${paths.map((x) => quote(x)).join(' ')}: nothing counted\n`);
+  }
   return 0;
 }

@@ -85,7 +85,7 @@ const subcommands: AnyCommand[] = [
   }),
   defineCommand({
     command: 'lookup <ips..>',
-    describe: 'is this address blacklisted, and by which entry? (BLACK|IP|ENTRY|SOURCE|EXPIRY|MESSAGE or NONE|IP||||)',
+    describe: 'is this address blacklisted, and by which entry? (BLACK|IP|ENTRY|EXPIRY|SOURCE|MESSAGE|COMMENT, the fields of list after the address, or NONE|IP|||||)',
     builder: (y) =>
       listdir(y, 'directory of the list files')
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })

@@ -85,7 +85,7 @@ const subcommands: AnyCommand[] = [
   }),
   defineCommand({
     command: 'lookup <ips..>',
-    describe: 'is this address whitelisted, and by which entry? (WHITE|IP|ENTRY|SOURCE|EXPIRY| or NONE|IP||||)',
+    describe: 'is this address whitelisted, and by which entry? (WHITE|IP|ENTRY|EXPIRY|SOURCE|MESSAGE|COMMENT, the fields of list after the address, or NONE|IP|||||)',
     builder: (y) =>
       listdir(y, 'directory of the list files')
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })

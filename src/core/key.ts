@@ -43,6 +43,12 @@ export function validKey(key: string, layout: Layout): boolean {
 }
 
 /** A readable form of a key: `192.0.2` (class C), `192.0.2.7`, `2001:db8:0:1::/64`, or the IPv6 address. */
+/** The key as a network, as the top lists print it: `192.0.2.0/24`, `2001:db8:1::/64`, or the address (per-IP). */
+export function keyNetwork(key: string): string {
+  const l = keyLabel(key);
+  return key.split('/').length === 3 && !key.startsWith(V6_DIR + '/') ? `${l}.0/24` : l;
+}
+
 export function keyLabel(key: string): string {
   const p = key.split('/');
   if (p[0] === V6_DIR) {

@@ -51,7 +51,7 @@ test('whitelist spf: includes, redirect, a, mx, a long TXT in chunks; the result
   assert.match(r.stdout, /spf:macro\.test: include:%\{d\}\.x\.test: uses a macro/);
   assert.match(list(d.path), /^203\.0\.113\.128\/26\tnever\tspf:spf\.test\t# include:inc\.test include:inc2\.test ip4:203\.0\.113\.128\/26$/m);
   // the lookup the wrapper makes sees them
-  assert.equal(qgrey(['whitelist', 'lookup', '203.0.113.130'], { env }).stdout, 'WHITE|203.0.113.130|203.0.113.128/26|spf:spf.test|never|\n');
+  assert.equal(qgrey(['whitelist', 'lookup', '203.0.113.130'], { env }).stdout, 'WHITE|203.0.113.130|203.0.113.128/26|never|spf:spf.test||include:inc.test include:inc2.test ip4:203.0.113.128/26\n');
 });
 
 test('whitelist spf: permanent errors exit 100 with one clear line and change nothing', () => {

@@ -31,7 +31,7 @@ test('evicts GREETDELAY and the three null-HELO wordings; accepted mail protects
   giveTree(root.path);
   const r = qgrey(['evict', '--dir', root.path, `${logs.path}/current`]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^evict: 5 hang-ups in 1 files \(7 lines read\); removed 4 entries: 81\.2\.69 93\.184\.216 192\.0\.2 198\.51\.100; kept 1 that delivered accepted mail: 203\.0\.113; [0-9.]+ s\n$/);
+  assert.match(r.stdout, /^evict: 5 hang-ups in 1 file \(7 lines read\); removed 4 entries: 81\.2\.69 93\.184\.216 192\.0\.2 198\.51\.100; kept 1 that delivered accepted mail: 203\.0\.113; [0-9.]+ s\n$/);
   for (const k of ['198/051/100', '192/000/002', '093/184/216', '081/002/069']) assert.equal(existsSync(`${root.path}/${k}`), false, k);
   assert.ok(existsSync(`${root.path}/203/000/113`));
   assert.ok(existsSync(`${root.path}/045/033/002`));
@@ -95,4 +95,23 @@ test('--state: each run reads only new lines, across a rotation of current; coun
   assert.ok(existsSync(`${root.path}/203/000/113`), 'one event is not enough');
   const s = JSON.parse(readFileSync(state, 'utf8')) as { files: { path: string }[] };
   assert.deepEqual(s.files.map((f) => f.path.slice(dir.length + 1)).sort(), [`${label(NOW - 700)}.s`, 'current']);
+});
+
+test('removed and absent apart: the keys that had no entry are named on their own, in the text and the JSON', () => {
+  using root = tempDir();
+  using logs = tempDir();
+  seed(root.path, 'classc', ['198/051/100']);
+  writeLog(`${logs.path}/current`, [
+    [NOW - 600, greetdelay('198.51.100.7')],
+    [NOW - 500, greetdelay('192.0.2.9')],
+    [NOW - 400, greetdelay('203.0.113.9')],
+  ]);
+  giveTree(root.path);
+  const dry = qgrey(['evict', '-n', '--dir', root.path, `${logs.path}/current`]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /^evict: 3 hang-ups in 1 file \(3 lines read\); would remove 1 entry: 198\.51\.100; 2 had no entry: 192\.0\.2 203\.0\.113; [0-9.]+ s\n$/);
+  const j = JSON.parse(qgrey(['evict', '--json', '--dir', root.path, `${logs.path}/current`]).stdout) as { evicted: string[]; absent: string[] };
+  assert.deepEqual(j.evicted, ['198.51.100']);
+  assert.deepEqual(j.absent, ['192.0.2', '203.0.113']);
+  assert.equal(existsSync(`${root.path}/198/051/100`), false);
 });

@@ -58,7 +58,9 @@ test('check: first time, too soon, known, blacklisted, whitelisted; changes noth
   assert.match(r.stdout, /^198\.51\.100\.7: OK known\n/);
   assert.match(r.stdout, /first seen .* \(2d ago\)/);
   r = check('198.51.100.66');
-  assert.match(r.stdout, /^198\.51\.100\.66: DENY blacklisted\n  why: blacklist entry 198\.51\.100\.66\n/);
+  assert.match(r.stdout, /^198\.51\.100\.66: DENY blacklisted\n  why: blacklist entry 198\.51\.100\.66\n  reply: 553 DENIED Go away 198\.51\.100\.66 \(answered from RCPT on; permanent: the client should not retry\)\n/);
+  assert.deepEqual((JSON.parse(check('198.51.100.66', ['--json']).stdout) as { reply: unknown }).reply, { code: 553, text: 'DENIED Go away 198.51.100.66' });
+  assert.equal((JSON.parse(check('129.74.1.2', ['--json']).stdout) as { reply: unknown }).reply, null);
   r = check('129.74.1.2');
   assert.match(r.stdout, /^129\.74\.1\.2: OK whitelisted\n/);
   assert.match(r.stdout, /whitelist: 129\.74\. \(manual, .*whitelist line 1\) # nd\.edu/);

@@ -21,7 +21,7 @@ test('whitelist load: the seed file, twice, changes the list once', () => {
   assert.equal(r2.stdout, 'whitelist manual: 0 added, 0 updated, 12 unchanged\n');
   assert.equal(readFileSync(join(d.path, 'whitelist'), 'utf8'), text);
   const l = qgrey(['whitelist', 'lookup', '129.74.1.2', '8.8.8.8'], { env });
-  assert.equal(l.stdout, 'WHITE|129.74.1.2|129.74.|manual|never|\nNONE|8.8.8.8||||\n');
+  assert.equal(l.stdout, 'WHITE|129.74.1.2|129.74.|never|manual||nd.edu\nNONE|8.8.8.8|||||\n');
   // no temp or lock file left behind
   assert.deepEqual(readdirSync(d.path), ['whitelist']);
 });
@@ -79,11 +79,19 @@ test('blacklist add with a message, list, remove; --listdir beats QGREY_LISTDIR'
   const j = JSON.parse(qgrey(['blacklist', 'lookup', '--json', '198.51.100.9', ...ld], { env }).stdout) as { match: { label: string; message: string } }[];
   assert.equal(j[0]!.match.label, '198.51.100.0/24');
   assert.equal(j[0]!.match.message, 'Go "away" %');
+  // lookup prints list's fields after the address asked about
+  assert.equal(qgrey(['blacklist', 'lookup', '198.51.100.9', ...ld], { env }).stdout, 'BLACK|198.51.100.9|198.51.100.0/24|never|manual|Go "away" %|spam run\n');
+  // a whitelist entry has no message (not the blacklist's default reply)
+  assert.equal(qgrey(['whitelist', 'add', '-q', '192.0.2.0/24', ...ld], { env }).code, 0);
+  const wj = JSON.parse(qgrey(['whitelist', 'lookup', '--json', '192.0.2.5', ...ld], { env }).stdout) as { match: { label: string; message: unknown } }[];
+  assert.equal(wj[0]!.match.label, '192.0.2.0/24');
+  assert.equal(wj[0]!.match.message, null);
+  assert.equal(qgrey(['whitelist', 'remove', '-q', '192.0.2.0/24', ...ld], { env }).code, 0);
   const miss = qgrey(['blacklist', 'remove', '203.0.113.7', '192.0.2.1', ...ld], { env });
   assert.equal(miss.code, 100);
   assert.match(miss.stderr, /not in the blacklist: 192\.0\.2\.1; nothing removed/);
   assert.equal(qgrey(['blacklist', 'remove', '203.0.113.7', ...ld], { env }).code, 0);
-  assert.equal(qgrey(['blacklist', 'lookup', '203.0.113.7', ...ld], { env }).stdout, 'NONE|203.0.113.7||||\n');
+  assert.equal(qgrey(['blacklist', 'lookup', '203.0.113.7', ...ld], { env }).stdout, 'NONE|203.0.113.7|||||\n');
   const w = qgrey(['whitelist', 'add', '1.2.3.4', '--message', 'x', ...ld], { env });
   assert.equal(w.code, 100);
   assert.match(w.stderr, /unknown option '--message' \(try 'qgrey whitelist add --help'\)/);
@@ -116,7 +124,7 @@ test('load --source: a named source is replaced as a whole; manual entries stay;
   writeFileSync(join(d.path, 'whitelist'), readFileSync(join(d.path, 'whitelist'), 'utf8') + '192.0.2.9 2001-01-01T00:00:00Z manual\n');
   assert.doesNotMatch(qgrey(['whitelist', 'list'], { env }).stdout, /192\.0\.2\.9/);
   assert.match(qgrey(['whitelist', 'list', '--all'], { env }).stdout, /192\.0\.2\.9\|2001-01-01T00:00:00Z\(expired\)/);
-  assert.equal(qgrey(['whitelist', 'lookup', '192.0.2.9'], { env }).stdout, 'NONE|192.0.2.9||||\n');
+  assert.equal(qgrey(['whitelist', 'lookup', '192.0.2.9'], { env }).stdout, 'NONE|192.0.2.9|||||\n');
 });
 
 test('two loads at the same time: both land (the lock serialises them)', async () => {

@@ -144,7 +144,7 @@ test('outgoing: relayed and authenticated recipients count, inbound lookalikes a
   assert.match(list(d.path), /^192\.0\.2\.77\t\S+\tout:xn--bcher-kva\.test\t# mx mx\.xn--bcher-kva\.test$/m);
   assert.match(list(d.path), /^203\.0\.113\.128\/26\t\S+\tout:spf\.test\t# spf include:inc\.test include:inc2\.test ip4:203\.0\.113\.128\/26$/m);
   // the wrapper's lookup sees them
-  assert.equal(qgrey(['whitelist', 'lookup', '198.51.100.150'], { env }).stdout, `WHITE|198.51.100.150|198.51.100.128/26|out:partner.test|${exp[0]}|\n`);
+  assert.equal(qgrey(['whitelist', 'lookup', '198.51.100.150'], { env }).stdout, `WHITE|198.51.100.150|198.51.100.128/26|${exp[0]}|out:partner.test||spf ip4:198.51.100.128/26\n`);
 
   // without --locals: qmail-send lines never count, our own domain is just a domain
   using e = tempDir();
@@ -179,14 +179,14 @@ test('outgoing: a re-run replaces the source and renews the expiry; a domain no 
   const r = qgrey(['whitelist', 'outgoing', '--until', '2d', '--state', state, smtpd], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^whitelist out:partner\.test: 1 entry from SPF \(1 added, 1 removed, 0 kept\)$/m);
-  assert.match(r.stdout, /^whitelist outgoing: 1 domains written to by local senders in 30d \(1 qmail-smtpd recipients, 0 qmail-send deliveries; 2 lines in 1 files\): 1 whitelisted$/m);
+  assert.match(r.stdout, /^whitelist outgoing: 1 domain written to by local senders in 30d \(1 qmail-smtpd recipient, 0 qmail-send deliveries; 2 lines in 1 file\): 1 whitelisted$/m);
   assert.deepEqual(entries(d.path, 'out:partner.test'), ['198.51.100.128/26']);
   const e1 = Date.parse(expiry(d.path, 'out:partner.test')[0]!) / 1000;
   assert.ok(Math.abs(e1 - (NOW + 2 * 86400)) < 120);
   // not written to inside --since: untouched, it expires at its own time
   assert.match(list(d.path), new RegExp(`^198\\.18\\.9\\.0/24\\t${soon}\\tout:old\\.test\\t`, 'm'));
   assert.match(list(d.path), /^192\.0\.2\.1\tnever\tmanual$/m);
-  assert.equal(qgrey(['whitelist', 'lookup', '198.18.8.1'], { env }).stdout, 'NONE|198.18.8.1||||\n');
+  assert.equal(qgrey(['whitelist', 'lookup', '198.18.8.1'], { env }).stdout, 'NONE|198.18.8.1|||||\n');
   assert.ok(existsSync(state));
 
   // next run: new lines only; partner.test is remembered from the state and renewed
@@ -195,7 +195,7 @@ test('outgoing: a re-run replaces the source and renews the expiry; a domain no 
   assert.equal(r2.code, 0, r2.stderr);
   assert.match(r2.stdout, /^whitelist out:partner\.test: 1 entry from SPF \(0 added, 0 removed, 1 kept\)$/m);
   assert.match(r2.stdout, /^whitelist out:redir\.test: 2 entries from SPF \(2 added, 0 removed, 0 kept\)$/m);
-  assert.match(r2.stdout, /\(1 qmail-smtpd recipients, 0 qmail-send deliveries; 1 lines in 1 files\)/);
+  assert.match(r2.stdout, /\(1 qmail-smtpd recipient, 0 qmail-send deliveries; 1 line in 1 file\)/);
   const e2 = Date.parse(expiry(d.path, 'out:partner.test')[0]!) / 1000;
   assert.ok(Math.abs(e2 - (NOW + 3 * 86400)) < 120, 'renewed');
   assert.ok(e2 > e1);

@@ -92,7 +92,7 @@ test('rebuild from a live multilog directory (current + rotated .s), and a backu
   const r = qgrey(['rebuild', '--dir', root.path, '--tz', 'Europe/Rome', live, `${logs.path}/backup/qmail-smtpd.*`], { env: ENV });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
-  assert.match(r.stdout, /^rebuild: 17 accepted deliveries in 3 files \(20 lines read, 1 duplicates\); wrote 6 class-C entries \(6 new\), carried over 0, removed 0; skipped 1 relay, 1 authenticated, 6 excluded; [0-9.]+ s \(logs [0-9.]+ s, tree [0-9.]+ s\)\n$/);
+  assert.match(r.stdout, /^rebuild: 1 message and 16 recipients accepted in 3 files \(20 lines read, 1 duplicate\); wrote 6 class-C entries \(6 new\), carried over 0, removed 0; skipped 1 relay, 1 authenticated, 6 excluded; [0-9.]+ s \(logs [0-9.]+ s, tree [0-9.]+ s\)\n$/);
   assert.deepEqual(tree(root.path), [
     'd 700 081',
     'd 700 081/002',
@@ -261,7 +261,7 @@ test('--dry-run writes nothing and says what it would do', () => {
   const before = snapshot(root.path);
   const r = qgrey(['rebuild', '--dir', root.path, '--dry-run', `${logs.path}/current`], { env: ENV });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /would write 1 class-C entries \(1 new\), would carry over 0, would remove 1/);
+  assert.match(r.stdout, /^rebuild: 0 messages and 1 recipient accepted in 1 file \(1 line read\); would write 1 class-C entry \(1 new\), would carry over 0, would remove 1/);
   assert.deepEqual(snapshot(root.path), before);
   assert.deepEqual(readdirSync(root.path), ['006']);
 });

@@ -115,9 +115,9 @@ test('--by hour and --by net; --since/--until; the local zone decides the days',
   assert.deepEqual(
     net.nets.slice(0, 3).map((n) => [n.label, n.decisions.firstTime, n.decisions.tooSoon, n.decisions.known, n.messages, n.delivered]),
     [
-      ['198.18.6', 1, 2, 0, 0, 0],
-      ['198.51.100', 1, 1, 1, 1, 1],
-      ['203.0.113', 1, 1, 1, 1, 1],
+      ['198.18.6.0/24', 1, 2, 0, 0, 0],
+      ['198.51.100.0/24', 1, 1, 1, 1, 1],
+      ['203.0.113.0/24', 1, 1, 1, 1, 1],
     ],
   );
   assert.equal(net.nets.reduce((s, x) => s + x.greylisted, 0), 8);
@@ -285,4 +285,18 @@ test('compressed and rotated logs count once when a backup repeats them', () => 
   assert.equal(r.decisions.total, 24);
   assert.equal(r.greylisted.keys, 8);
   assert.equal(r.read.duplicates, 39);
+});
+
+test('a file holding no log line: a warning, not a silent table of zeros', () => {
+  using d = tempDir();
+  writeFileSync(join(d.path, 'empty'), '');
+  writeFileSync(join(d.path, 'junk'), 'hello\n');
+  const e = qgrey(['stats', join(d.path, 'empty')], { env: ENV });
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(e.stderr, `qgrey: warning: stats: no dated log line in the 0 lines read from '${join(d.path, 'empty')}': nothing counted\n`);
+  const j = qgrey(['stats', join(d.path, 'junk')], { env: ENV });
+  assert.match(j.stderr, /^qgrey: warning: stats: no dated log line in the 1 line read from /);
+  const w = qgrey(['stats', '--since', '2000-01-01', '--until', '2000-01-02', LOGS], { env: ENV });
+  assert.match(w.stderr, /no dated log line inside --since\/--until in the/);
+  assert.equal(qgrey(['stats', LOGS], { env: ENV }).stderr, '', 'a log with lines: no warning');
 });

@@ -83,9 +83,9 @@ test('outcomes per key: delivered with its delay, came back without mail, never 
   assert.equal(r.greylisted.addresses, 3);
   assert.equal(r.greylisted.addressesNeverRetried, 2, '198.51.100.7 and 203.0.113.1');
   assert.deepEqual(outcomes(collect(lines, { by: 'net' })), [
-    ['192.0.2', 'delivered', 2],
-    ['198.51.100', 'back-not-delivered', 1],
-    ['203.0.113', 'never-back', 1],
+    ['192.0.2.0/24', 'delivered', 2],
+    ['198.51.100.0/24', 'back-not-delivered', 1],
+    ['203.0.113.0/24', 'never-back', 1],
   ]);
   assert.equal(r.programs.jgreylist, 3);
   assert.equal(r.programs.greylist, 2);
@@ -103,7 +103,7 @@ test('per address keys (--by-ip) and IPv6 /64 keys', () => {
     [561, qlog('qlogenvelope', '2001:db8:0:1::99', 5)],
   ];
   assert.deepEqual(outcomes(collect(lines, { by: 'net' })), [
-    ['192.0.2', 'delivered', 2],
+    ['192.0.2.0/24', 'delivered', 2],
     ['2001:db8:0:1::/64', 'delivered', 1],
   ]);
   assert.deepEqual(collect(lines).result().greylisted.delay, { count: 2, median: 61, p90: 401, max: 401 });
@@ -201,8 +201,8 @@ test('rows: per day and per hour in the given zone, per key with by=net', () => 
   assert.deepEqual(
     net.nets.map((r) => [r.label, r.decisions.firstTime, r.decisions.known, r.messages, r.delivered, r.neverBack]),
     [
-      ['192.0.2', 1, 1, 1, 1, 0],
-      ['198.51.100', 1, 0, 0, 0, 1],
+      ['192.0.2.0/24', 1, 1, 1, 1, 0],
+      ['198.51.100.0/24', 1, 0, 0, 0, 1],
     ],
   );
   assert.equal(net.rows.length, 2, 'time rows stay per day for the chart');

@@ -7,7 +7,7 @@
 // per open connection, per evictable address, per time bucket, and with by='net' one small
 // object per key seen. Each map stops at `maxKeys`; what did not fit is counted in `truncated`.
 
-import { keyLabel, type Layout } from '../key.js';
+import { keyLabel, keyNetwork, type Layout } from '../key.js';
 import type { Ip } from '../ip.js';
 import { decisionName, zeroCounts } from '../decision.js';
 import type { DecisionEvent, LogEvent } from '../logline.js';
@@ -133,7 +133,7 @@ export class StatsCollector {
         this.truncated.nets++;
         return null;
       }
-      b = new Bucket(keyLabel(keyOfId(kid, this.layout)), null);
+      b = new Bucket(keyNetwork(keyOfId(kid, this.layout)), null);
       this.nets.set(kid, b);
     }
     return b;
