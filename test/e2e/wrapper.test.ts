@@ -363,10 +363,10 @@ describe('qgreylist through tcpserver', () => {
     assert.match(s.data!, /^250 ok/);
     const pid = await srv.pidOf('127.16.0.1');
     await srv.ended(pid);
-    assert.deepEqual(decisions(pid), ['127.16.0.1: FAIL open: the decision program gave no verdict (status 127)']);
+    assert.deepEqual(decisions(pid), ['127.16.0.1: FAIL open: cannot run the decision program: /nonexistent/node not found (set PATH or QGREY_NODE in the run file)']);
     const s2 = await greySession('127.16.0.2');
     assert.equal(s2.rcpt, '451 Temporary local problem, please try again later.');
-    assert.deepEqual(decisions(s2.pid), ['127.16.0.2: FAIL closed: the decision program gave no verdict (status 127)']);
+    assert.deepEqual(decisions(s2.pid), ['127.16.0.2: FAIL closed: cannot run the decision program: /nonexistent/node not found (set PATH or QGREY_NODE in the run file)']);
   });
 
   it('JGREYLIST_LOG_SMTP: the dialogue is logged, client text cleaned', async () => {
@@ -438,5 +438,19 @@ describe('qgreylist through tcpserver', () => {
     const r = spawnSync(QGREYLIST, [], { encoding: 'utf8', env: { PATH: serverPath(), TCPREMOTEIP: '192.0.2.1' } });
     assert.equal(r.status, 100);
     assert.equal(r.stderr, 'qgreylist: fatal: no command specified on command line\n');
+  });
+});
+
+describe('qgreylist without node on PATH', () => {
+  it('says so in its one FAIL line, with no unprefixed shell error before it', () => {
+    using t = tempDir();
+    mkdirSync(join(t.path, 'tree'));
+    const r = spawnSync('/bin/sh', [QGREYLIST, '/bin/echo', 'passed'], {
+      env: { PATH: '/nonexistent', TCPREMOTEIP: '192.0.2.7', JGREYLIST_DIR: join(t.path, 'tree'), QGREY_SERVER: '' },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout, 'passed\n');
+    assert.match(r.stderr, /^qgreylist\[[0-9]+\]: 192\.0\.2\.7: FAIL open: cannot run the decision program: node not found \(set PATH or QGREY_NODE in the run file\)\n$/);
   });
 });
