@@ -264,17 +264,23 @@ export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promi
       const tTree = process.hrtime.bigint();
       const entries: Entry[] = [];
       for (const [key, t] of fromLogs) entries.push({ key, first: t.first, last: t.last });
+      // the tree phase can take most of the run: say so on a terminal (never in cron)
+      prog.phase(`writing ${count(entries.length, 'entry', 'entries')} into the tree`);
       await store.merge(entries, { keepSince: cutoff, now });
+      if (stale.length) prog.phase(`removing ${count(stale.length, 'stale entry', 'stale entries')}`);
       const r = await store.removeIfUnchanged(stale);
       rep.removed = r.removed;
       // revisited or recreated since the walk: the wrapper's, kept
       rep.carried += r.changed;
+      prog.phase('removing empty directories');
       await store.tidy();
+      prog.done();
       rep.treeSeconds = secs(tTree);
       rep.seconds = secs(t0);
       report(rep, argv);
       return 0;
     } finally {
+      prog.done(); // a failure's message starts on a clean line
       await lock?.release();
     }
   } finally {

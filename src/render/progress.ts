@@ -6,6 +6,8 @@ import { warningLine } from './diag.js';
 export interface Progress {
   /** report how far we are (called often; draws at most once a second) */
   tick(lines: number): void;
+  /** say which phase is running now (drawn at once, on a terminal only): 'writing 81632 entries into the tree' */
+  phase(text: string): void;
   /** a warning line, written so it does not mix with the progress line */
   warn(message: string): void;
   /** erase the progress line (call once at the end) */
@@ -35,6 +37,12 @@ export function progress(label: string, { stream = process.stderr, clock = Date.
       last = now;
       shown = true;
       stream.write(`\rqgrey ${label}: ${lines} lines read...`);
+    },
+    phase(text) {
+      if (!tty) return;
+      last = clock();
+      shown = true;
+      stream.write(`\r\x1b[Kqgrey ${label}: ${text}...`);
     },
     warn(message) {
       clear();

@@ -33,3 +33,17 @@ test('progress: on a terminal draws a line count at most once a second, clears i
   p.done();
   assert.equal(out.length, 3, 'nothing left to clear after the warning');
 });
+
+test('progress: a phase is drawn at once on a terminal (the tree-writing phase of rebuild), cleared at the end; nothing in cron', () => {
+  const { s, out } = fakeStream(true);
+  const p = progress('rebuild', { stream: s, clock: () => 0 });
+  p.phase('writing 3 entries into the tree');
+  assert.deepEqual(out, ['\r\x1b[Kqgrey rebuild: writing 3 entries into the tree...']);
+  p.done();
+  assert.deepEqual(out.at(-1), '\r\x1b[K');
+  const cron = fakeStream(false);
+  const q = progress('rebuild', { stream: cron.s });
+  q.phase('writing 3 entries into the tree');
+  q.done();
+  assert.deepEqual(cron.out, []);
+});
