@@ -5,6 +5,7 @@ import { logs } from './logs.js';
 import { clean } from './clean.js';
 import { evict } from './evict.js';
 import { traps } from './traps.js';
+import { importCommand } from './import.js';
 import { rebuild } from './rebuild.js';
 import { list } from './list.js';
 import { check } from './check.js';
@@ -14,4 +15,4 @@ import { addlist } from './addlist.js';
 import { tcprules } from './tcprules.js';
 import { stats } from './stats.js';
 
-export const commands: AnyCommand[] = [logs, rebuild, clean, evict, traps, list, check, whitelist, blacklist, addlist, tcprules, stats];
+export const commands: AnyCommand[] = [logs, rebuild, clean, evict, traps, list, check, whitelist, blacklist, addlist, tcprules, stats, importCommand];

@@ -17,7 +17,7 @@
 // No npm imports: the per-RCPT path.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, constants as C, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { QgreyError, reason } from '../core/errors.js';
 import { formatClient, formatTriplet, parseClient, parseTriplet, TRIPLET_ID, type ClientRecord, type Triplet } from '../core/triplet.js';
 
@@ -56,7 +56,11 @@ const MAX = 4096;
 export class TreeTriplets implements TripletStore {
   readonly where: string;
 
-  constructor(readonly root: string) {
+  /** `owner`: new files and directories are given to it (an import run as root) */
+  constructor(
+    readonly root: string,
+    readonly owner?: { readonly uid: number; readonly gid: number },
+  ) {
     this.where = root;
   }
 
@@ -90,6 +94,7 @@ export class TreeTriplets implements TripletStore {
       if (!make) return false;
       try {
         mkdirSync(p, 0o700);
+        if (this.owner !== undefined) chownSync(p, this.owner.uid, this.owner.gid);
       } catch (err) {
         if (code(err) !== 'EEXIST') throw this.fail('create directory', p, err);
       }
@@ -165,6 +170,7 @@ export class TreeTriplets implements TripletStore {
       throw this.fail('create', tmp, err);
     }
     try {
+      if (this.owner !== undefined) fchownSync(fd, this.owner.uid, this.owner.gid);
       const b = Buffer.from(text, 'latin1');
       let off = 0;
       while (off < b.length) off += writeSync(fd, b, off, b.length - off);

@@ -57,10 +57,12 @@ test('every .example() of every --help runs without a usage error (temp host, lo
     const r = spawnSync('bash', ['-o', 'pipefail', '-c', line], { cwd: host.work, env: host.env, encoding: 'utf8', timeout: 60_000 });
     // an example that names no log reads the built-in default, which this host does not have
     const defaultLogs = r.status === 100 && /^qgrey: fatal: unable to read log '\/var\/log\/qmail\/smtpd': no such file or directory\n$/.test(r.stderr) && !/\/var\/log\//.test(ex.line);
+    // import's examples need a MySQL server, which this host does not have: a temporary failure to connect is theirs
+    const noMysql = ex.command === 'import' && r.status === 111 && /^qgrey: fatal: unable to connect to MySQL at /.test(r.stderr);
     const why = `${ex.line}\n  exit ${r.status} ${r.signal ?? ''}\n  stderr: ${r.stderr.trim()}`;
     if (/qgrey: usage:|internal error/.test(r.stderr)) failed.push(why);
     // `| diff FILE -` exits 1 when the rules change; anything else must succeed
-    else if (!(r.status === 0 || defaultLogs || (r.status === 1 && / \| diff /.test(ex.line)))) failed.push(why);
+    else if (!(r.status === 0 || defaultLogs || noMysql || (r.status === 1 && / \| diff /.test(ex.line)))) failed.push(why);
   }
   assert.deepEqual(failed, [], `${failed.length} of ${examples.length} examples failed`);
   assert.ok(existsSync(join(host.root, 'tmp/grey.svg')), 'the stats example wrote its chart');
@@ -121,7 +123,7 @@ test('a bad value is one line naming the option, quoting the value and saying wh
 
 test('usage errors point at the subcommand --help; a bare command group lists its commands', () => {
   const cases: [string[], RegExp][] = [
-    [[], /^qgrey: usage: a command is required: logs, rebuild, clean, evict, traps, list, check, whitelist, blacklist, addlist, tcprules, stats \(try 'qgrey --help'\)$/],
+    [[], /^qgrey: usage: a command is required: logs, rebuild, clean, evict, traps, list, check, whitelist, blacklist, addlist, tcprules, stats, import \(try 'qgrey --help'\)$/],
     [['whitelist'], /^qgrey: usage: a whitelist command is required: add, remove, list, load, lookup, mx, spf\b.* \(try 'qgrey whitelist --help'\)$/],
     [['blacklist'], /^qgrey: usage: a blacklist command is required: add, remove, list, load, lookup \(try 'qgrey blacklist --help'\)$/],
     [['whitelist', 'add'], /^qgrey: usage: missing <addresses\.\.>: .*\(try 'qgrey whitelist add --help'\)$/],
