@@ -192,7 +192,7 @@ const CONNS = Number(process.env.QGREY_BENCH_CONNS ?? 300);
 const AT_ONCE = 20;
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
-const FLOOR_C = `/* the least a decision does: stat the entry, set its times, exec the next program */
+export const FLOOR_C = `/* the least a decision does: stat the entry, set its times, exec the next program */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
