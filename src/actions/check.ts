@@ -3,8 +3,14 @@
 // What tcp.smtp sets per connection (JGREYLIST, RELAYCLIENT) and TCPREMOTEHOST are not known
 // here: the check assumes none of them (the report says so).
 
+import { existsSync } from 'node:fs';
 import { permanent, quote } from '../core/errors.js';
-import { formatIp, parseIp } from '../core/ip.js';
+import { formatIp, parseIp, type Ip } from '../core/ip.js';
+import { trapOf } from '../core/traps.js';
+import { decideTriplet, tripletId, tripletKey } from '../core/triplet.js';
+import { readSppConfig, timersFrom } from '../spp/rcpt.js';
+import { readTraps } from '../store/trap-list.js';
+import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
 import { keyOf, keyLabel } from '../core/key.js';
 import { decide, substitute, type Outcome } from '../core/policy.js';
 import { replyText } from '../wrapper/text.js';
@@ -23,6 +29,10 @@ export interface CheckArgs {
   byIp?: boolean;
   holdtime?: number;
   listdir?: string;
+  /** --from / --to: also what qgrey-spp would answer for this RCPT (the triplet, the traps) */
+  from?: string;
+  to?: string;
+  rcptDir?: string;
   json: boolean;
 }
 
@@ -65,6 +75,7 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
   const address = formatIp(ip);
   // what the client is answered, as the wrapper words it (src/wrapper/connection.ts)
   const reply = outcome.action === 'deny' ? { code: 553, text: replyText('DENIED ' + substitute(outcome.message, address)) } : null;
+  const rcpt = argv.to === undefined ? null : rcptPreview(ip, argv.from ?? '', argv.to, argv.rcptDir, ld, black !== null, white !== null, now);
   const listInfo = (m: ListMatch | null) =>
     m ? { label: m.label, source: m.source, line: m.line, expires: m.expires === null ? null : iso(m.expires), comment: m.comment } : null;
   if (argv.json) {
@@ -84,6 +95,7 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
         blacklist: listInfo(black),
         reply,
         lists: ld,
+        ...(rcpt === null ? {} : { rcpt }),
       }) + '\n',
     );
     return 0;
@@ -109,6 +121,15 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
     );
   show('blacklist', black);
   show('whitelist', white);
+  if (rcpt !== null) {
+    lines.push(`  RCPT <${argv.from ?? ''}> -> <${argv.to}> (qgrey-spp): ${rcpt.decision}`);
+    lines.push(`    triplet: ${rcpt.net} <${rcpt.key.from}> -> <${rcpt.key.to}>, ${rcpt.path}`);
+    if (rcpt.triplet !== null) {
+      const t = rcpt.triplet;
+      lines.push(`    first seen ${zone.formatSeconds(Math.floor(t.first))}, last seen ${zone.formatSeconds(Math.floor(t.last))}; ${t.passed} passed, ${t.blocked} deferred`);
+      lines.push(`    ${t.passed > 0 ? 'passed until' : now < t.blockUntil ? `deferred until ${zone.formatSeconds(Math.ceil(t.blockUntil))}, retries count until` : 'retries count until'} ${zone.formatSeconds(Math.floor(t.expires))}`);
+    } else if (rcpt.trap === null) lines.push('    none: the next RCPT is a new triplet');
+  }
   lines.push('  not known here: tcp.smtp rules (JGREYLIST, RELAYCLIENT) and the client\'s reverse DNS; they are checked first by the wrapper');
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
@@ -122,3 +143,21 @@ function ago(s: number): string {
   return `${Math.floor(s / 86400)}d`;
 }
 
+
+/** What qgrey-spp would answer for this RCPT now (src/spp/rcpt.ts's order), reading only. */
+function rcptPreview(ip: Ip, from: string, to: string, dir: string | undefined, ld: string, black: boolean, white: boolean, now: number) {
+  const env = process.env;
+  const rcptDir = dir ?? (env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR);
+  const key = tripletKey(ip, from, to, !!env.QGREY_RCPT_BY_IP && env.QGREY_RCPT_BY_IP !== '0');
+  const id = tripletId(key);
+  const base = { net: key.net, key: { from: key.from, to: key.to }, id, path: `${rcptDir}/${id.slice(0, 2)}/${id}` };
+  if (black) return { ...base, decision: 'RCPT DENIED blacklisted', trap: null, triplet: null };
+  if (white) return { ...base, decision: 'RCPT OK whitelisted', trap: null, triplet: null };
+  const trap = trapOf(readTraps(ld), to);
+  if (trap !== null) return { ...base, decision: `RCPT TRAP (${trap})`, trap, triplet: null };
+  // no triplet directory yet (qgrey-spp not set up): no triplet
+  const stored = existsSync(rcptDir) ? new TreeTriplets(rcptDir).getTriplet(id) : null;
+  const d = decideTriplet(stored, key, now, timersFrom(readSppConfig(env).control, env));
+  const word = d.pass ? (d.event === 'passed' ? 'RCPT OK passed' : 'RCPT OK known') : d.event === 'new' ? 'RCPT GREY new' : 'RCPT GREY too soon';
+  return { ...base, decision: word, trap: null, triplet: stored };
+}

@@ -11,8 +11,12 @@ export const check = defineCommand({
       .option('by-ip', { type: 'boolean', describe: 'the tree is per IP, for an empty tree (default: the layout the tree has, else $JGREYLIST_BY_IP)' })
       .option('holdtime', { ...value, describe: 'hold time in seconds (default: $JGREYLIST_HOLDTIME, else 120)' })
       .option('listdir', { ...value, describe: 'where the white- and blacklist are (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
+      .option('from', { ...value, describe: 'with --to: the sender of an RCPT (default: the null sender)' })
+      .option('to', { ...value, describe: 'also say what qgrey-spp would answer for an RCPT to this recipient (its triplet, the traps)' })
+      .option('rcpt-dir', { ...value, describe: "qgrey-spp's triplet directory (default: $QGREY_RCPT_DIR, else /var/qmail/qgrey-rcpt)" })
       .option('json', { type: 'boolean', default: false, describe: 'print the answer as one JSON object' })
       .example('$0 check 192.0.2.7', 'greylisted, and if so until when?')
+      .example('$0 check 192.0.2.7 --from news@sender.example --to bob@example.net', 'and that triplet at RCPT?')
       .example('$0 check --json --dir /var/qmail/jgreylist 2001:db8::25', 'the same for an IPv6 client, as JSON'),
   handler: async (argv) => {
     const { run } = await import('../actions/check.js');
@@ -22,6 +26,9 @@ export const check = defineCommand({
       byIp: argv.byIp,
       holdtime: argv.holdtime === undefined ? undefined : wholeOption(argv.holdtime, '--holdtime', 0, Number.MAX_SAFE_INTEGER, 'seconds'),
       listdir: argv.listdir,
+      from: argv.from,
+      to: argv.to,
+      rcptDir: argv.rcptDir,
       json: argv.json,
     });
   },

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Metafile } from 'esbuild';
-import { QGREYLIST, ROOT, run, tempDir } from '../helpers/util.js';
+import { QGREYLIST, ROOT, qgrey, run, tempDir } from '../helpers/util.js';
 import { serverPath } from './wrapper-harness.js';
 import { Qgreyd } from './qgreyd-harness.js';
 import { ageTree, runPlugin, verdictOf, type Session } from './spp-harness.js';
@@ -73,6 +73,18 @@ for (const mode of MODES) {
       assert.match((await plugin(s)).log[0]!, /: RCPT OK known </);
       // another recipient is another triplet
       assert.equal(verdictOf(await plugin({ ...s, to: '<carol@example.net>' })), 'E451');
+    });
+
+    it('qgrey check --from --to says what the plugin would answer, and changes nothing', async () => {
+      const s = { ip: '192.0.2.60', from: 'check@sender.example', to: 'bob@example.net' };
+      const env = { JGREYLIST_DIR: tree, QGREY_LISTDIR: lists, QGREY_RCPT_DIR: rcpt, GLCONFIGFILE: control };
+      const before = qgrey(['check', s.ip, '--from', s.from, '--to', s.to], { env });
+      assert.equal(before.code, 0, before.stderr);
+      assert.match(before.stdout, /^  RCPT <check@sender\.example> -> <bob@example\.net> \(qgrey-spp\): RCPT GREY new\n    triplet: 192\.0\.2\.0\/24 <check@sender\.example> -> <bob@example\.net>, .*\n    none: the next RCPT is a new triplet$/m);
+      await plugin(s);
+      const j = JSON.parse(qgrey(['check', s.ip, '--json', '--from', s.from, '--to', s.to], { env }).stdout) as { rcpt: { decision: string; triplet: { blocked: number } } };
+      assert.deepEqual([j.rcpt.decision, j.rcpt.triplet.blocked], ['RCPT GREY too soon', 1]);
+      assert.match((await plugin(s)).log[0]!, /RCPT GREY too soon/, 'the check recorded nothing');
     });
 
     it('a deferred triplet retried after the window starts again', async () => {
