@@ -30,15 +30,16 @@ import { hostname } from 'node:os';
 import type { Redis as Client, RedisOptions } from 'ioredis';
 import { permanent, temporary, QgreyError } from '../core/errors.js';
 import { validKey, type Layout } from '../core/key.js';
-import { expireByScan, type Entry, type ExpireRules, type Expired, type MergeOptions, type Removed, type StoreLock, type Walked } from './store.js';
+import { expireByScan, type Anomaly, type Entry, type ExpireRules, type Expired, type GreyStore, type MergeOptions, type Removed, type ScanOptions, type StoreLock, type Walked } from './store.js';
 import type { RedisTarget } from './redis-url.js';
 
 /**
  * How the client behaves when Redis is away: 'server' (qgreyd) never queues a command while
  * disconnected (it fails at once, and the failure switch answers) and reconnects forever in
- * the background; 'command' (the CLI, the per-process wrapper) tries a little, then fails.
+ * the background; 'command' (the CLI) tries a little, then fails; 'connection' (the
+ * per-process wrapper, one SMTP connection) tries once and fails.
  */
-export type RedisMode = 'server' | 'command';
+export type RedisMode = 'server' | 'command' | 'connection';
 
 export interface RedisStoreOptions {
   /** the layout the caller writes (JGREYLIST_BY_IP); null: whatever the store holds */
@@ -46,6 +47,8 @@ export interface RedisStoreOptions {
   readonly mode: RedisMode;
   /** QGREY_LOCK_WAIT seconds */
   readonly lockWait?: number;
+  /** keys under PREFIX e: that are not entries of the layout, or values that are not two times: left alone */
+  readonly onAnomaly?: ((a: Anomaly) => void) | undefined;
   /** called on every connection state change (qgreyd logs one line for each) */
   readonly onState?: (state: 'up' | 'down', detail: string) => void;
 }
@@ -66,26 +69,32 @@ redis.call('SET', KEYS[1], fs .. ' ' .. ls, 'PXAT', string.format('%.0f', ms))
 return 1
 `;
 
-// ARGV: keepSince, now, oneTime, maxAge, nowMs, then FIRST LAST per key
+// ARGV: keepSince, now, oneTime, maxAge, nowMs, exact (0/1), then FIRST LAST per key
 const SCRIPT_MERGE = `
 local keep, now, one, max, nowms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local exact = ARGV[6] == '1'
 local written = 0
 for i, k in ipairs(KEYS) do
-  local fs, ls = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
+  local fs, ls = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
   local f, l = tonumber(fs), tonumber(ls)
   local v = redis.call('GET', k)
   if v then
     local sp = string.find(v, ' ', 1, true)
     local sfs, sls = string.sub(v, 1, sp - 1), string.sub(v, sp + 1)
     local sf, sl = tonumber(sfs), tonumber(sls)
-    if sl and sf and sl >= keep then
+    if exact and sl and sf then
+      if sf < f then f = sf; fs = sfs end
+      if sl > l then l = sl; ls = sls end
+    elseif sl and sf and sl >= keep then
       if sf < f and sf <= now then f = sf; fs = sfs end
       if sl > now then sl = now; sls = ARGV[2] end
       if sl > l then l = sl; ls = sls end
     end
   end
-  if math.floor(f) >= math.floor(l) then f = math.floor(l) - 1; fs = string.format('%.0f', f) end
-  local ms = math.floor((l + max) * 1000)
+  if not exact and math.floor(f) >= math.floor(l) then f = math.floor(l) - 1; fs = string.format('%.0f', f) end
+  local exp
+  if math.floor(f) == math.floor(l) then exp = f + math.min(one, max) else exp = l + max end
+  local ms = math.floor(exp * 1000)
   if ms > nowms then
     redis.call('SET', k, fs .. ' ' .. ls, 'PXAT', string.format('%.0f', ms))
     written = written + 1
@@ -134,7 +143,8 @@ const BATCH = 1000;
 /** A number as Redis stores it: plain decimal, never exponent notation. */
 function num(x: number): string {
   if (!Number.isFinite(x) || x < 0) throw permanent(`a greylist time must be a non-negative number, not ${x}`);
-  const s = String(x);
+  // microseconds, as the tree keeps them
+  const s = String(Math.round(x * 1e6) / 1e6);
   return s.includes('e') ? x.toFixed(6) : s;
 }
 
@@ -153,6 +163,9 @@ function why(err: unknown): string {
   return m.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
 }
 
+/** clients that close() is ending: not to be started again */
+const closing = new WeakSet<object>();
+
 /** Connect (lazily importing ioredis) with the behaviour of `mode`; rejects when it cannot. */
 export async function connectRedis(t: RedisTarget, mode: RedisMode, onState?: RedisStoreOptions['onState']): Promise<Client> {
   let RedisCtor: typeof import('ioredis').Redis;
@@ -170,14 +183,14 @@ export async function connectRedis(t: RedisTarget, mode: RedisMode, onState?: Re
     }
   }
   const server = mode === 'server';
-  const retry = server ? (times: number) => Math.min(100 * times, 1000) : (times: number) => (times > 2 ? null : 100 * times);
+  const retry = server ? (times: number) => Math.min(100 * times, 1000) : mode === 'connection' ? () => null : (times: number) => (times > 2 ? null : 100 * times);
   const opts: RedisOptions = {
     lazyConnect: true,
     db: t.db,
     connectTimeout: t.timeout,
     commandTimeout: t.timeout,
     enableOfflineQueue: !server,
-    maxRetriesPerRequest: server ? 0 : 1,
+    maxRetriesPerRequest: mode === 'command' ? 1 : 0,
     autoResendUnfulfilledCommands: false,
     retryStrategy: retry,
     ...(t.username !== null ? { username: t.username } : {}),
@@ -191,7 +204,13 @@ export async function connectRedis(t: RedisTarget, mode: RedisMode, onState?: Re
       sentinelMaxConnections: 3,
       ...(t.sentinelPassword !== null ? { sentinelPassword: t.sentinelPassword } : {}),
       ...(t.tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls, tls } : {}),
-      failoverDetector: true,
+      // Not ioredis's failover detector: its +switch-master subscription outlives the master's
+      // connection, and when the message comes while the client is asking a sentinel for the
+      // new master, it closes the connector under that request: connect() then fails with
+      // 'Connection is closed.' and the client ends for good (status 'end', no retry), which
+      // is what the failover test met. A killed or demoted master closes its clients'
+      // connections anyway (Sentinel's failover disconnect), and the reconnect asks again.
+      failoverDetector: false,
     } satisfies RedisOptions);
   } else {
     Object.assign(opts, { host: t.hosts[0]!.host, port: t.hosts[0]!.port, ...(t.tls ? { tls } : {}) });
@@ -207,7 +226,7 @@ export async function connectRedis(t: RedisTarget, mode: RedisMode, onState?: Re
     }
   });
   c.on('close', () => {
-    if (up) {
+    if (up && !closing.has(c)) {
       up = false;
       onState?.('down', lastErr !== '' ? lastErr : 'connection closed');
     }
@@ -218,6 +237,17 @@ export async function connectRedis(t: RedisTarget, mode: RedisMode, onState?: Re
       onState?.('up', t.display);
     }
   });
+  if (server) {
+    // qgreyd reconnects forever: should the client still end (a failed connect() ends it
+    // whatever retryStrategy says), start it again, unless close() asked for the end
+    c.on('end', () => {
+      if (closing.has(c)) return;
+      const again = setTimeout(() => {
+        if (!closing.has(c) && c.status === 'end') c.connect().catch(() => {});
+      }, 500);
+      again.unref();
+    });
+  }
   try {
     await c.connect();
   } catch (err) {
@@ -233,7 +263,17 @@ export async function connectRedis(t: RedisTarget, mode: RedisMode, onState?: Re
   return c;
 }
 
-export class RedisStore {
+/** QUIT (waiting at most `timeoutMs`), then drop the connection; the client is not started again. */
+export async function closeClient(c: Client, timeoutMs: number): Promise<void> {
+  closing.add(c);
+  if (c.status === 'end') return;
+  await Promise.race([c.quit().catch(() => {}), new Promise((res) => setTimeout(res, timeoutMs).unref())]);
+  c.disconnect();
+}
+
+export class RedisStore implements GreyStore {
+  /** other hosts write these entries too: rebuild only merges, clean leaves expiry to the TTLs */
+  readonly shared = true;
   readonly where: string;
   private layoutKnown: Layout | null;
 
@@ -331,6 +371,17 @@ export class RedisStore {
     return v === null ? null : parseValue(key, v);
   }
 
+  /** The layout the store holds, or null when no writer has set one yet. */
+  async storedLayout(): Promise<Layout | null> {
+    const v = await this.run('read the layout of', () => this.c.get(this.t.prefix + 'layout'));
+    return v === 'classc' || v === 'byip' ? v : null;
+  }
+
+  /** The expiry (seconds) an entry with these times gets here: jgreylist-clean's rules as TTLs. */
+  expiresAt(first: number, last: number): number {
+    return Math.floor(first) === Math.floor(last) ? first + Math.min(this.t.oneTime, this.t.maxAge) : last + this.t.maxAge;
+  }
+
   /** SET NX: true when this call created the entry (first = last = now). */
   async create(key: string, now: number): Promise<boolean> {
     this.guard(key);
@@ -352,7 +403,7 @@ export class RedisStore {
     for (let i = 0; i < entries.length; i += BATCH) {
       const part = entries.slice(i, i + BATCH);
       for (const e of part) this.guard(e.key);
-      const args: (string | number)[] = [num(opts.keepSince), num(opts.now), this.t.oneTime, this.t.maxAge, Math.floor(opts.now * 1000)];
+      const args: (string | number)[] = [num(opts.keepSince), num(opts.now), this.t.oneTime, this.t.maxAge, Math.floor(opts.now * 1000), opts.exact ? '1' : '0'];
       for (const e of part) args.push(num(e.first), num(e.last));
       written += Number(await this.run('write', () => this.eval(MERGE, part.map((e) => this.k(e.key)), args)));
     }
@@ -381,7 +432,7 @@ export class RedisStore {
   }
 
   /** Every entry, in batches (SCAN + MGET; a key SCAN returns twice is given once). */
-  async *scan(opts: { readonly batch?: number; readonly onBadKey?: (key: string) => void } = {}): AsyncIterable<readonly Walked[]> {
+  async *scan(opts: ScanOptions & { readonly onBadKey?: (key: string) => void } = {}): AsyncIterable<readonly Walked[]> {
     const count = opts.batch ?? BATCH;
     const match = this.t.prefix + 'e:*';
     const cut = (this.t.prefix + 'e:').length;
@@ -401,7 +452,8 @@ export class RedisStore {
         if (v === null || v === undefined) return; // expired between SCAN and MGET
         const e = validKey(key, this.layout) ? parseValue(key, v) : null;
         if (e === null) {
-          opts.onBadKey?.(key);
+          if (opts.onBadKey) opts.onBadKey(key);
+          else this.opts.onAnomaly?.({ key, what: 'bad-name', detail: `not a ${this.layout === 'classc' ? 'class-C' : 'per-IP'} entry of this store (key or value); left alone` });
           return;
         }
         out.push({ ...e, mtime: Math.floor(e.first), atime: Math.floor(e.last) });
@@ -452,9 +504,6 @@ export class RedisStore {
   }
 
   async close(): Promise<void> {
-    const c = this.c;
-    if (c.status === 'end') return;
-    await Promise.race([c.quit().catch(() => {}), new Promise((res) => setTimeout(res, this.t.timeout).unref())]);
-    c.disconnect();
+    await closeClient(this.c, this.t.timeout);
   }
 }
