@@ -16,7 +16,9 @@ import { decide, substitute, type Outcome } from '../core/policy.js';
 import { replyText } from '../wrapper/text.js';
 import { formatCivil } from '../core/zone.js';
 import { Zone } from '../core/zone.js';
-import { listDir, listPath, findInList, type ListMatch } from '../store/lists.js';
+import type { ListMatch, ListName } from '../store/lists.js';
+import { FileLists } from '../store/list-store.js';
+import { withLists } from './lists.js';
 import { byIpFromEnv, holdtimeFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { AnomalyError, layoutName, type Entry } from '../store/store.js';
@@ -33,6 +35,8 @@ export interface CheckArgs {
   from?: string;
   to?: string;
   rcptDir?: string;
+  /** --store: the shared Redis store (openStore, openLists) */
+  store?: string;
   json: boolean;
 }
 
@@ -43,16 +47,23 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
   if (!ip) throw permanent(`unable to parse address ${quote(argv.ip)}: expected an IPv4 or IPv6 address such as 192.0.2.7 or 2001:db8::25`);
   const root = treeDir(argv.dir);
   const asked = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
-  const tree = await open({ dir: root, readOnly: true, layout: asked, layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined });
+  const tree = await open({ dir: root, readOnly: true, store: argv.store, layout: asked, layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined });
   const key = keyOf(ip, tree.layout);
   const now = Date.now() / 1000;
   const hold = argv.holdtime ?? holdtimeFromEnv();
-  const ld = listDir(argv.listdir);
-  const black = findInList(listPath(ld, 'blacklist'), ip, now);
-  const white = findInList(listPath(ld, 'whitelist'), ip, now);
+  let black: ListMatch | null = null;
+  let ld = '';
+  let listWhere = (name: string) => name;
+  let white: ListMatch | null = null;
   let entry: Entry | null = null;
   let unsafe: string | null = null;
   try {
+    [black, white, ld, listWhere] = await withLists(argv, async (ls) => [
+      await ls.find('blacklist', ip, now),
+      await ls.find('whitelist', ip, now),
+      ls instanceof FileLists ? ls.dir : ls.where('whitelist').replace(/ \S*$/, ''),
+      ls instanceof FileLists ? (name: string) => `${ls.dir}/${name}` : (name: string) => ls.where(name as ListName),
+    ] as const);
     entry = await tree.get(key);
   } catch (err) {
     if (!(err instanceof AnomalyError)) throw err;
@@ -88,7 +99,7 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
         key,
         label: keyLabel(key),
         layout: tree.layout,
-        path: `${root}/${key}`,
+        path: tree.shared ? `${tree.where} ${key}` : `${root}/${key}`,
         entry: entry ? { first: Math.floor(entry.first), last: Math.floor(entry.last), firstSeen: iso(entry.first), lastSeen: iso(entry.last) } : null,
         holdtime: hold,
         whitelist: listInfo(white),
@@ -109,7 +120,7 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
     lines.push(`  why: ${outcome.why}`);
     if (reply) lines.push(`  reply: ${reply.code} ${reply.text} (answered from RCPT on; permanent: the client should not retry)`);
   }
-  lines.push(`  entry: ${root}/${key} (${layoutName(tree.layout)} ${keyLabel(key)})`);
+  lines.push(`  entry: ${tree.shared ? `${tree.where} ${key}` : `${root}/${key}`} (${layoutName(tree.layout)} ${keyLabel(key)})`);
   if (entry) {
     lines.push(`    first seen ${zone.formatSeconds(Math.floor(entry.first))} (${ago(now - entry.first)} ago)`);
     lines.push(`    last seen  ${zone.formatSeconds(Math.floor(entry.last))} (${ago(now - entry.last)} ago)${Math.floor(entry.first) === Math.floor(entry.last) ? ', never revisited' : ''}`);
@@ -117,7 +128,7 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
   } else if (!unsafe) lines.push('    none: the next connection is the first one');
   const show = (name: string, m: ListMatch | null) =>
     lines.push(
-      `  ${name}: ${m ? `${m.label} (${m.source}, ${ld}/${name} line ${m.line}${m.expires !== null ? `, expires ${iso(m.expires)}` : ''})${m.comment ? ' # ' + m.comment : ''}` : 'no entry'}`,
+      `  ${name}: ${m ? `${m.label} (${m.source}, ${listWhere(name)} line ${m.line}${m.expires !== null ? `, expires ${iso(m.expires)}` : ''})${m.comment ? ' # ' + m.comment : ''}` : 'no entry'}`,
     );
   show('blacklist', black);
   show('whitelist', white);

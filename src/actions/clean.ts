@@ -10,13 +10,16 @@ import { parseDuration } from '../core/when.js';
 import { treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { anomalyLine } from '../store/store.js';
-import { listDir, listPath, purgeExpired, LIST_NAMES } from '../store/lists.js';
+import { LIST_NAMES } from '../store/lists.js';
+import { withLists } from './lists.js';
 
 /** What `qgrey clean` is given (built by src/commands/clean.ts). */
 export interface CleanArgs {
   dir?: string;
   /** run as root: who does the tree work (default: the tree root's owner) */
   owner?: string;
+  /** --store: the shared Redis store (openStore) */
+  store?: string;
   maxAge: string;
   oneTime: string;
   lists: boolean;
@@ -64,6 +67,7 @@ export async function run(argv: CleanArgs, open: OpenStore = openStore): Promise
   const store = await open({
     dir: root,
     owner: argv.owner,
+    store: argv.store,
     onAnomaly: (a) => {
       rep.anomalies++;
       process.stderr.write(`qgrey: warning: ${anomalyLine(root, a)}\n`);
@@ -71,30 +75,39 @@ export async function run(argv: CleanArgs, open: OpenStore = openStore): Promise
   });
   try {
     const now = Math.floor(Date.now() / 1000);
-    const lock = dry ? null : await store.lock('qgrey clean');
+    // the shared store's entries expire by their TTLs (jgreylist-clean's rules): nothing to do
+    if (store.shared) rep.dir = store.where;
+    const lock = dry || store.shared ? null : await store.lock('qgrey clean');
     try {
-      // in one call: where the tree belongs to another user, its tree process does it all
-      const e = await store.expire({ now, maxAge, oneTime }, { dryRun: dry });
-      rep.removedMaxAge = e.maxAge;
-      rep.removedOneTime = e.oneTime;
-      rep.changed = e.changed;
-      rep.kept = e.kept;
-      rep.removedDirs = e.dirs;
-      rep.removedTemps = e.temps;
+      // in one call: where the tree belongs to another user, its tree process does it all;
+      // the shared store's entries expire by their TTLs: nothing to do there
+      if (!store.shared) {
+        const e = await store.expire({ now, maxAge, oneTime }, { dryRun: dry });
+        rep.removedMaxAge = e.maxAge;
+        rep.removedOneTime = e.oneTime;
+        rep.changed = e.changed;
+        rep.kept = e.kept;
+        rep.removedDirs = e.dirs;
+        rep.removedTemps = e.temps;
+      }
     } finally {
       await lock?.release();
     }
     // the lists: expired entries go
     if (argv.lists) {
-      const ld = listDir(argv.listdir);
-      for (const name of LIST_NAMES) {
-        const r = await purgeExpired(listPath(ld, name), now, { dryRun: dry });
-        rep.listsPurged += r.removed.length;
-      }
+      await withLists(argv, async (ls) => {
+        for (const name of LIST_NAMES) rep.listsPurged += (await ls.purge(name, now, { dryRun: dry })).removed.length;
+      });
     }
     rep.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (argv.json) process.stdout.write(JSON.stringify(rep) + '\n');
-    else if (!argv.quiet) {
+    if (argv.json) process.stdout.write(JSON.stringify(store.shared ? { ...rep, shared: true } : rep) + '\n');
+    else if (!argv.quiet && store.shared) {
+      process.stdout.write(
+        `clean: nothing to do in the Redis store ${store.where}: its entries expire by themselves (TTLs: jgreylist-clean's rules, see qgrey(5))` +
+          (argv.lists ? `; ${rep.listsPurged} expired list entries ${dry ? 'to drop' : 'dropped'}` : '') +
+          '\n',
+      );
+    } else if (!argv.quiet) {
       process.stdout.write(
         `clean: ${dry ? 'would remove' : 'removed'} ${rep.removedMaxAge} max-age and ${rep.removedOneTime} one-time entries and ${rep.removedDirs} empty directories; kept ${rep.kept} entries` +
           (rep.changed ? ` (${rep.changed} revisited during the run)` : '') +

@@ -26,6 +26,8 @@ export interface EvictArgs {
   dir?: string;
   /** run as root: who does the tree work (default: the tree root's owner) */
   owner?: string;
+  /** --store: the shared Redis store (openStore) */
+  store?: string;
   since: string;
   state?: string;
   minEvents: number;
@@ -91,6 +93,7 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
   const tree = await open({
     dir: root,
     owner: argv.owner,
+    store: argv.store,
     layout: asked,
     layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined,
     onAnomaly: (a) => {
@@ -125,7 +128,7 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
       return s;
     };
 
-    const rep: EvictReport = { dir: root, dryRun: dry, files: 0, lines: 0, bad: 0, events: 0, evicted: [], absent: [], protected: [], below: 0, anomalies: 0, seconds: 0 };
+    const rep: EvictReport = { dir: tree.shared ? tree.where : root, dryRun: dry, files: 0, lines: 0, bad: 0, events: 0, evicted: [], absent: [], protected: [], below: 0, anomalies: 0, seconds: 0 };
     const since = { sec: Math.floor(cutoff), nsec: 0 };
     const resume = resumeFrom(state?.files);
     const { batches, stats } = openLogs(paths, { zone, since, warn, ...(resume ? { resume } : {}) });

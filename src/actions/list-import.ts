@@ -16,8 +16,8 @@ import { DEFAULT_EXCLUDES, parseCidr, parseIp, cidrContains, formatCidr, type Ci
 import { mxFromDig, parseDig, type DigRecord } from '../dns/dig.js';
 import { dnsLookups, dnsServer, normDomain, validDomain, type Lookups } from '../dns/resolve.js';
 import { aggregate, flattenSpf } from '../dns/spf.js';
-import { ensureListDir, listDir, listPath, parseAddress, updateList, type ListLine } from '../store/lists.js';
-import { parseUntil, replaceSource, type NewEntry } from './lists.js';
+import { parseAddress, type ListLine } from '../store/lists.js';
+import { parseUntil, replaceSource, withLists, type NewEntry } from './lists.js';
 
 /** the widest networks an SPF import whitelists (--min-prefix4, --min-prefix6 of `whitelist spf`) */
 export const MIN_PREFIX4 = 12;
@@ -29,6 +29,8 @@ export interface ImportCommon {
   domains: string[];
   until?: string;
   listdir?: string;
+  /** --store (openLists) */
+  store?: string;
   dnsServer?: string;
   dryRun: boolean;
   quiet: boolean;
@@ -189,10 +191,8 @@ async function apply(argv: ImportCommon, domains: readonly string[], results: (F
   if (domains.length === 1 && failed.length === 1) throw failed[0]!;
   const summaries: string[] = [];
   if (ok.length > 0) {
-    const dir = listDir(argv.listdir);
-    if (!argv.dryRun) ensureListDir(dir);
-    updateList(
-      listPath(dir, 'whitelist'),
+    await withLists(argv, (ls) => ls.update(
+      'whitelist',
       (lines) => {
         summaries.length = 0;
         let cur: ListLine[] = lines;
@@ -207,8 +207,8 @@ async function apply(argv: ImportCommon, domains: readonly string[], results: (F
         }
         return changed ? cur : null;
       },
-      { dryRun: argv.dryRun },
-    );
+      { dryRun: argv.dryRun, create: true },
+    ));
   }
   if (!argv.quiet) {
     for (const s of summaries) process.stdout.write(s + (argv.dryRun ? ' (dry run: not written)' : '') + '\n');

@@ -17,6 +17,8 @@ import { LineWriter } from '../render/writer.js';
 /** What `qgrey list` is given (built by src/commands/list.ts). */
 export interface ListArgs {
   dir?: string;
+  /** --store: the shared Redis store (openStore) */
+  store?: string;
   holdtime?: number;
   json: boolean;
 }
@@ -47,6 +49,7 @@ export async function run(argv: ListArgs, open: OpenStore = openStore): Promise<
   const store = await open({
     dir: root,
     readOnly: true,
+    store: argv.store,
     onAnomaly: (a) => {
       const kind = anomalyKind(a);
       odd.push(argv.json ? JSON.stringify({ kind: kind.toLowerCase(), key: sanitizeName(a.key), detail: a.detail }) : `${kind}|${sanitizeName(a.key)}|${a.detail}`);

@@ -12,31 +12,39 @@ import { error, warn } from '../render/diag.js';
 import {
   MANUAL,
   SOURCE_RE,
-  ensureListDir,
-  findInList,
+  findInText,
   formatEntry,
   formatExpiry,
   header,
   isExpired,
-  listDir,
-  listPath,
   netKey,
   parseAddress,
   parseLine,
   printable,
-  readList,
-  updateList,
   type ListEntry,
   type ListLine,
   type ListName,
   type Net,
 } from '../store/lists.js';
+import type { ListStore } from '../store/list-store.js';
+import { openLists, type OpenLists } from '../store/open.js';
 
 export interface ListCommonArgs {
   list: ListName;
   listdir?: string;
+  /** --store (openLists) */
+  store?: string;
 }
 
+/** `f` on the lists of --listdir / --store (openLists), closed after. */
+export async function withLists<T>(argv: { listdir?: string | undefined; store?: string | undefined }, f: (ls: ListStore) => Promise<T>, open: OpenLists = openLists): Promise<T> {
+  const ls = await open({ listdir: argv.listdir, store: argv.store });
+  try {
+    return await f(ls);
+  } finally {
+    await ls.close();
+  }
+}
 const say = (m: string) => process.stdout.write(m + '\n');
 
 /** `never`, a duration from now (`30d`), a date or a local time (`2026-12-31 23:59:59`), ISO 8601. */
@@ -239,12 +247,9 @@ export async function runLoad(argv: LoadArgs, now = Date.now() / 1000): Promise<
     throw permanent(`${input.name}: ${bad.length} bad line${bad.length === 1 ? '' : 's'}; nothing loaded (fix them, or load the rest with --skip-bad)`);
   }
   const withMsg = entries.map((e) => ({ ...e, message }));
-  const dir = listDir(argv.listdir);
-  if (!argv.dryRun) ensureListDir(dir);
-  const path = listPath(dir, argv.list);
   let summary = '';
-  const changed = updateList(
-    path,
+  const changed = await withLists(argv, (ls) => ls.update(
+    argv.list,
     (lines) => {
       if (source === MANUAL) {
         const r = mergeEntries(lines, argv.list, source, withMsg, expires);
@@ -255,8 +260,8 @@ export async function runLoad(argv: LoadArgs, now = Date.now() / 1000): Promise<
       summary = `${r.added} added, ${r.removed} removed, ${r.kept} kept`;
       return r.lines;
     },
-    { dryRun: argv.dryRun },
-  );
+    { dryRun: argv.dryRun, create: true },
+  ));
   if (!argv.quiet) say(`${argv.list} ${source}: ${summary}${bad.length ? `, ${bad.length} bad lines skipped` : ''}${argv.dryRun && changed ? ' (dry run: not written)' : ''}`);
   return 0;
 }
@@ -296,18 +301,16 @@ export async function runAdd(argv: AddArgs, now = Date.now() / 1000): Promise<nu
   const comment = checkText(argv.comment, '--comment');
   const message = argv.message === undefined ? null : checkText(argv.message, '--message');
   if (message !== null && argv.list !== 'blacklist') throw permanent('--message is for the blacklist only');
-  const dir = listDir(argv.listdir);
-  if (!argv.dryRun) ensureListDir(dir);
   let r = { added: 0, updated: 0 };
-  updateList(
-    listPath(dir, argv.list),
+  await withLists(argv, (ls) => ls.update(
+    argv.list,
     (lines) => {
       const m = mergeEntries(lines, argv.list, MANUAL, entries.map((e) => ({ ...e, comment, message })), expires);
       r = m;
       return m.lines;
     },
-    { dryRun: argv.dryRun },
-  );
+    { dryRun: argv.dryRun, create: true },
+  ));
   if (!argv.quiet) say(`${argv.list} manual: ${r.added} added, ${r.updated} updated, ${entries.length - r.added - r.updated} unchanged${argv.dryRun ? ' (dry run: not written)' : ''}`);
   return 0;
 }
@@ -323,10 +326,9 @@ export interface RemoveArgs extends ListCommonArgs {
 export async function runRemove(argv: RemoveArgs): Promise<number> {
   const wanted = parseArgsAddresses(argv.addresses);
   const source = argv.source === undefined ? undefined : checkSource(argv.source);
-  const path = listPath(listDir(argv.listdir), argv.list);
   let removed = 0;
-  updateList(
-    path,
+  await withLists(argv, (ls) => ls.update(
+    argv.list,
     (lines) => {
       const keys = new Set(wanted.map((w) => netKey(w.net)));
       const hit = new Set<string>();
@@ -345,7 +347,7 @@ export async function runRemove(argv: RemoveArgs): Promise<number> {
       return out;
     },
     { dryRun: argv.dryRun },
-  );
+  ));
   if (!argv.quiet) say(`${argv.list}: ${removed} entr${removed === 1 ? 'y' : 'ies'} removed${argv.dryRun ? ' (dry run: not written)' : ''}`);
   return 0;
 }
@@ -363,8 +365,7 @@ const KIND = { whitelist: 'WHITE', blacklist: 'BLACK' } as const;
 const field = (t: string) => clean(t, Infinity).replace(/\|/g, '\\|');
 
 export async function runList(argv: ShowArgs, now = Date.now() / 1000): Promise<number> {
-  const path = listPath(listDir(argv.listdir), argv.list);
-  const lines = readList(path);
+  const { path, lines } = await withLists(argv, async (ls) => ({ path: ls.where(argv.list), lines: await ls.read(argv.list) }));
   const rows: object[] = [];
   for (const l of lines) {
     if (l.kind === 'bad') {
@@ -397,10 +398,10 @@ export async function runLookup(argv: LookupArgs, now = Date.now() / 1000): Prom
     if (!ip) throw permanent(`bad address ${quote(t)}: expected an IPv4 or IPv6 address`);
     return ip;
   });
-  const path = listPath(listDir(argv.listdir), argv.list);
+  const text = await withLists(argv, (ls) => ls.readText(argv.list));
   const rows: object[] = [];
   for (const ip of ips) {
-    const m = findInList(path, ip, now);
+    const m = findInText(text, ip, now);
     const a = formatIp(ip);
     // a whitelist entry has no message (the blacklist's default reply is not its)
     const message = m === null ? null : argv.list === 'blacklist' ? m.message : null;
@@ -422,6 +423,8 @@ export interface AddlistArgs {
   date: string;
   time?: string;
   listdir?: string;
+  /** --store (openLists) */
+  store?: string;
   dryRun: boolean;
   quiet: boolean;
 }
@@ -433,5 +436,5 @@ export async function runAddlist(argv: AddlistArgs, now = Date.now() / 1000): Pr
   }
   const until = argv.time === undefined ? argv.date : `${argv.date} ${argv.time}`;
   parseUntil(until, now, Zone.of(), 'expiry');
-  return runLoad({ list: argv.whitelist ? 'whitelist' : 'blacklist', listdir: argv.listdir, until, skipBad: false, dryRun: argv.dryRun, quiet: argv.quiet, file: '-' }, now);
+  return runLoad({ list: argv.whitelist ? 'whitelist' : 'blacklist', listdir: argv.listdir, store: argv.store, until, skipBad: false, dryRun: argv.dryRun, quiet: argv.quiet, file: '-' }, now);
 }

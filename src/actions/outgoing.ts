@@ -15,7 +15,8 @@ import { parseDuration } from '../core/when.js';
 import { dnsLookups, dnsServer, type Lookups } from '../dns/resolve.js';
 import { openLogs, recordFacts } from '../logs/read.js';
 import { fileMarks, loadStateFile, resumeFrom, saveStateFile, type FileMark } from '../logs/state.js';
-import { ensureListDir, listDir, listPath, readList, updateList, type ListLine } from '../store/lists.js';
+import { type ListLine } from '../store/lists.js';
+import { openLists } from '../store/open.js';
 import { MIN_PREFIX4, MIN_PREFIX6, eachDomain, mxLive, spfLive, type Found } from './list-import.js';
 import { parseUntil, replaceSource } from './lists.js';
 import { count } from '../core/words.js';
@@ -36,6 +37,8 @@ export interface OutgoingArgs {
   skip?: string | string[];
   locals?: string | string[];
   listdir?: string;
+  /** --store: the lists in the shared Redis store (openLists) */
+  store?: string;
   dnsServer?: string;
   tz?: string;
   dryRun: boolean;
@@ -169,7 +172,6 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
   const skip = skipSet(many(argv.skip));
   const ours = readLocals(many(argv.locals));
   const server = dnsServer(argv.dnsServer);
-  const dir = listDir(argv.listdir);
   const paths = argv.paths.length ? argv.paths : defaultPaths();
   const dry = argv.dryRun;
   const cutoff = now - window;
@@ -237,7 +239,9 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
   const results = chosen.length ? await eachDomain(chosen.map((d) => d.domain), 8, (d) => resolveDomain(d, dns)) : [];
 
   // apply: one write of the whitelist
-  const lines0 = readList(listPath(dir, 'whitelist'));
+  const ls = await openLists({ listdir: argv.listdir, store: argv.store });
+  try {
+  const lines0 = await ls.read('whitelist');
   const drop = new Set<string>();
   for (const l of lines0) {
     if (l.kind !== 'entry' || !l.entry.source.startsWith(SOURCE_PREFIX)) continue;
@@ -253,9 +257,8 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
       d.error = r.message;
     }
   });
-  if (!dry) ensureListDir(dir);
-  updateList(
-    listPath(dir, 'whitelist'),
+  await ls.update(
+    'whitelist',
     (lines) => {
       let cur: ListLine[] = lines;
       let changed = false;
@@ -278,8 +281,11 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
       }
       return changed ? cur : null;
     },
-    { dryRun: dry },
+    { dryRun: dry, create: true },
   );
+  } finally {
+    await ls.close();
+  }
   if (argv.state !== undefined && !dry) {
     const domains: State['domains'] = {};
     for (const [d, seen] of c.domains) {

@@ -9,7 +9,8 @@
 //  5. store.merge(): the tree builds what it lacks beside the live tree and swaps it in without
 //     a moment where an entry is missing, merged with what the wrapper wrote meanwhile
 //  6. store.removeIfUnchanged(): live entries neither rebuilt nor recent, looked at again
-//     first; then store.tidy(): the directories that left empty
+//     first; then store.tidy(): the directories that left empty. Not on a shared store
+//     (Redis): it holds the other hosts' entries too; rebuild only merges into it.
 // A crash or a full disk before the swap leaves the live tree as it was; during 5-6 every
 // entry is either its old or its new self. The next run's lock removes the leftovers.
 
@@ -96,6 +97,8 @@ export interface RebuildArgs {
   /** log sources; empty: DEFAULT_LOGS */
   paths: string[];
   dir?: string;
+  /** --store: the shared Redis store (openStore) */
+  store?: string;
   days: number;
   byIp?: boolean;
   exclude: string[];
@@ -151,6 +154,7 @@ export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promi
   };
   const store = await open({
     dir: root,
+    store: argv.store,
     layout: asked,
     layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined,
     owner: argv.owner,
@@ -166,6 +170,7 @@ export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promi
       const now = Date.now() / 1000;
       const layout = store.layout;
       rep.layout = layout;
+      if (store.shared) rep.dir = store.where;
 
       // 2. the live tree
       const live = new Map<string, Walked>();
@@ -247,7 +252,9 @@ export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promi
       const stale: Walked[] = [];
       for (const [key, l] of live) {
         if (fromLogs.has(key)) continue;
-        if (l.last >= cutoff) rep.carried++;
+        // the shared store holds the other hosts' entries too, which this host's logs never
+        // saw: merged into, never pruned (they expire by their TTLs)
+        if (l.last >= cutoff || store.shared) rep.carried++;
         else stale.push(l);
       }
       rep.written = fromLogs.size;

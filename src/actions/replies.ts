@@ -8,7 +8,8 @@
 
 import type { Ip } from '../core/ip.js';
 import { formatIp } from '../core/ip.js';
-import { listDir, listPath, netContains, netSize, readList, type ListEntry } from '../store/lists.js';
+import { netContains, netSize, type ListEntry } from '../store/lists.js';
+import { openLists } from '../store/open.js';
 
 const PREFIX = 'out:';
 
@@ -30,10 +31,15 @@ export class RepliesCounter {
   }
 
   /** The whitelist of `listdir` (flag, else $QGREY_LISTDIR, else the default); null when it has no out: entry or cannot be read. */
-  static open(listdir: string | undefined, warn: (m: string) => void): RepliesCounter | null {
+  static async open(listdir: string | undefined, warn: (m: string) => void, store?: string): Promise<RepliesCounter | null> {
     const all: ListEntry[] = [];
     try {
-      for (const l of readList(listPath(listDir(listdir), 'whitelist'))) if (l.kind === 'entry') all.push(l.entry);
+      const ls = await openLists({ listdir, store });
+      try {
+        for (const l of await ls.read('whitelist')) if (l.kind === 'entry') all.push(l.entry);
+      } finally {
+        await ls.close();
+      }
     } catch (err) {
       // a report: say so and go on without this count
       warn(`${err instanceof Error ? err.message : String(err)}: replies through out: entries not counted`);

@@ -35,6 +35,8 @@ export interface StatsArgs {
   maxKeys: number;
   /** the list files, for the replies an out: entry let through */
   listdir?: string;
+  /** --store: the lists in the shared Redis store (openLists) */
+  store?: string;
 }
 
 function wholeNumber(v: number, flag: string, min: number): number {
@@ -281,7 +283,7 @@ export async function run(argv: StatsArgs): Promise<number> {
   // progress on a terminal only (never in cron mail): a line count, redrawn once a second
   const prog = progress('stats');
   const paths = argv.paths.length ? argv.paths : DEFAULT_STATS_LOGS;
-  const replies = RepliesCounter.open(argv.listdir, (m) => warn(m));
+  const replies = await RepliesCounter.open(argv.listdir, (m) => warn(m), argv.store);
   const stats = await collect(paths, c, { zone: inZone, since, until, warn: prog.warn }, prog.tick, replies);
   prog.done();
   const res = c.result();

@@ -29,13 +29,16 @@ import { formatCidr } from '../core/ip.js';
 import { renameAtomic } from '../store/atomic.js';
 import { clean } from '../core/text.js';
 import { warn } from '../render/diag.js';
-import { DEFAULT_BLACK_MESSAGE, isExpired, listDir, listPath, netSize, readList, readListText, writeListAtomic, type ListEntry, type ListName } from '../store/lists.js';
+import { DEFAULT_BLACK_MESSAGE, isExpired, netSize, readListText, writeListAtomic, type ListEntry, type ListLine, type ListName } from '../store/lists.js';
+import { withLists } from './lists.js';
 
 export const BEGIN = '# qgrey lists: begin';
 export const END = '# qgrey lists: end';
 
 export interface TcprulesArgs {
   listdir?: string;
+  /** --store (openLists) */
+  store?: string;
   merge?: string;
   cdb?: string;
   dryRun: boolean;
@@ -256,9 +259,9 @@ export interface Block {
   readonly denied: number;
 }
 
-function live(path: string, now: number): ListEntry[] {
+function live(lines: readonly ListLine[], now: number): ListEntry[] {
   const out: ListEntry[] = [];
-  for (const l of readList(path)) if (l.kind === 'entry' && !isExpired(l.entry, now)) out.push(l.entry);
+  for (const l of lines) if (l.kind === 'entry' && !isExpired(l.entry, now)) out.push(l.entry);
   return out;
 }
 
@@ -394,9 +397,7 @@ function compile(cdb: string, rules: string): void {
 }
 
 export async function run(argv: TcprulesArgs, now = Date.now() / 1000): Promise<number> {
-  const dir = listDir(argv.listdir);
-  const white = live(listPath(dir, 'whitelist'), now);
-  const black = live(listPath(dir, 'blacklist'), now);
+  const [white, black] = await withLists(argv, async (ls) => [live(await ls.read('whitelist'), now), live(await ls.read('blacklist'), now)]);
   let block: Block;
   let rules: string;
   if (argv.merge !== undefined) {

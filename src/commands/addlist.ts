@@ -1,6 +1,7 @@
 // qgrey addlist -whitelist|-blacklist YYYY-MM-DD HH:MM:SS < FILE: the seed's addlist.pl
 // spelling, so an existing cron line keeps working (same as `qgrey whitelist load --until`).
 import { defineCommand, value } from './define.js';
+import { STORE_OPTION } from './store-option.js';
 
 export const addlist = defineCommand({
   command: 'addlist <date> [time]',
@@ -14,6 +15,7 @@ export const addlist = defineCommand({
       .option('whitelist', { type: 'boolean', default: false, describe: 'load into the whitelist' })
       .option('blacklist', { type: 'boolean', default: false, describe: 'load into the blacklist' })
       .option('listdir', { ...value, describe: 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
+      .option('store', STORE_OPTION)
       .option('dry-run', { type: 'boolean', default: false, describe: 'show what would change, write nothing' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'nothing on success (for cron); errors still go to stderr' })
       .example('$0 addlist -whitelist 9999-12-31 23:59:59 < whitelist_ip.txt', 'the seed\'s cron line, unchanged')
@@ -25,7 +27,7 @@ export const addlist = defineCommand({
       blacklist: argv.blacklist,
       date: argv.date,
       time: argv.time,
-      listdir: argv.listdir,
+      listdir: argv.listdir, store: argv.store,
       dryRun: argv.dryRun,
       quiet: argv.quiet,
     });

@@ -24,7 +24,7 @@ const subcommands: AnyCommand[] = [
         until: argv.until,
         comment: argv.comment,
         message: argv.message,
-        listdir: argv.listdir,
+        listdir: argv.listdir, store: argv.store,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
       });
@@ -40,7 +40,7 @@ const subcommands: AnyCommand[] = [
         .example('$0 blacklist remove 203.0.113.7', 'let it be greylisted normally again'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runRemove({ list: 'blacklist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, dryRun: argv.dryRun, quiet: argv.quiet });
+      process.exitCode = await m.runRemove({ list: 'blacklist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, store: argv.store, dryRun: argv.dryRun, quiet: argv.quiet });
     },
   }),
   defineCommand({
@@ -55,7 +55,7 @@ const subcommands: AnyCommand[] = [
         .example('$0 blacklist list --all --json', 'also the expired ones, as JSON'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runList({ list: 'blacklist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir });
+      process.exitCode = await m.runList({ list: 'blacklist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir, store: argv.store });
     },
   }),
   defineCommand({
@@ -77,7 +77,7 @@ const subcommands: AnyCommand[] = [
         source: argv.source,
         skipBad: argv.skipBad,
         message: argv.message,
-        listdir: argv.listdir,
+        listdir: argv.listdir, store: argv.store,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
       });
@@ -93,7 +93,7 @@ const subcommands: AnyCommand[] = [
         .example('$0 blacklist lookup 203.0.113.7', 'prints the entry and the message the client gets'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runLookup({ list: 'blacklist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir });
+      process.exitCode = await m.runLookup({ list: 'blacklist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir, store: argv.store });
     },
   }),
 ];

@@ -1,4 +1,5 @@
 import { defineCommand, value } from './define.js';
+import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
 
 export const check = defineCommand({
@@ -8,6 +9,7 @@ export const check = defineCommand({
     y
       .positional('ip', { type: 'string', demandOption: true, describe: 'the client address (IPv4, IPv6, or ::ffff:a.b.c.d)' })
       .option('dir', { ...value, describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
+      .option('store', STORE_OPTION)
       .option('by-ip', { type: 'boolean', describe: 'the tree is per IP, for an empty tree (default: the layout the tree has, else $JGREYLIST_BY_IP)' })
       .option('holdtime', { ...value, describe: 'hold time in seconds (default: $JGREYLIST_HOLDTIME, else 120)' })
       .option('listdir', { ...value, describe: 'where the white- and blacklist are (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
@@ -25,7 +27,7 @@ export const check = defineCommand({
       dir: argv.dir,
       byIp: argv.byIp,
       holdtime: argv.holdtime === undefined ? undefined : wholeOption(argv.holdtime, '--holdtime', 0, Number.MAX_SAFE_INTEGER, 'seconds'),
-      listdir: argv.listdir,
+      listdir: argv.listdir, store: argv.store,
       from: argv.from,
       to: argv.to,
       rcptDir: argv.rcptDir,

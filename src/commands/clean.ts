@@ -1,4 +1,5 @@
 import { defineCommand, value } from './define.js';
+import { STORE_OPTION } from './store-option.js';
 
 export const clean = defineCommand({
   command: 'clean',
@@ -6,6 +7,7 @@ export const clean = defineCommand({
   builder: (y) =>
     y
       .option('dir', { ...value, describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
+      .option('store', STORE_OPTION)
       .option('max-age', { ...value, default: '30d', describe: 'remove entries last seen longer ago than this' })
       .option('one-time', { ...value, default: '1d', describe: 'remove entries never seen again (atime == mtime) after this long; 0 turns the rule off' })
       .option('lists', { type: 'boolean', default: true, describe: 'also drop expired white/blacklist entries (--no-lists to skip)' })
@@ -24,7 +26,7 @@ export const clean = defineCommand({
       maxAge: argv.maxAge,
       oneTime: argv.oneTime,
       lists: argv.lists,
-      listdir: argv.listdir,
+      listdir: argv.listdir, store: argv.store,
       dryRun: argv.dryRun,
       json: argv.json,
       quiet: argv.quiet,

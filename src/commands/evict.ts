@@ -1,4 +1,5 @@
 import { defineCommand, value } from './define.js';
+import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
 
 export const evict = defineCommand({
@@ -13,6 +14,7 @@ export const evict = defineCommand({
         default: undefined,
       })
       .option('dir', { ...value, describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
+      .option('store', STORE_OPTION)
       .option('since', { ...value, default: '1d', describe: 'the window: bad events and accepted mail of this long ago count' })
       .option('state', { ...value, describe: 'remember here how far each log was read (and the window\'s events), so the next run reads only new lines' })
       .option('min-events', { ...value, default: '1', defaultDescription: '1', describe: 'bad events a key needs inside the window to be evicted' })
@@ -28,7 +30,7 @@ export const evict = defineCommand({
     const { run } = await import('../actions/evict.js');
     process.exitCode = await run({
       paths: argv.paths ?? [],
-      dir: argv.dir,
+      dir: argv.dir, store: argv.store,
       owner: argv.owner,
       since: argv.since,
       state: argv.state,

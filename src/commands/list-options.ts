@@ -1,9 +1,10 @@
 // Options shared by `qgrey whitelist` and `qgrey blacklist` (not a command).
 import type { Argv } from 'yargs';
 import { value } from './define.js';
+import { STORE_OPTION } from './store-option.js';
 
 export const listdir = <T>(y: Argv<T>, describe = 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)') =>
-  y.option('listdir', { ...value, describe });
+  y.option('listdir', { ...value, describe }).option('store', STORE_OPTION);
 
 export const common = <T>(y: Argv<T>) =>
   listdir(y)

@@ -1,4 +1,5 @@
 import { defineCommand, value } from './define.js';
+import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
 
 export const list = defineCommand({
@@ -7,6 +8,7 @@ export const list = defineCommand({
   builder: (y) =>
     y
       .option('dir', { ...value, describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
+      .option('store', STORE_OPTION)
       .option('holdtime', { ...value, describe: 'seconds an entry stays GREY before it is KNOWN (default: $JGREYLIST_HOLDTIME, else 120)' })
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line (kind, label, key, layout, first, last, firstSeen, lastSeen)' })
       .epilog(
@@ -17,7 +19,7 @@ export const list = defineCommand({
   handler: async (argv) => {
     const { run } = await import('../actions/list.js');
     process.exitCode = await run({
-      dir: argv.dir,
+      dir: argv.dir, store: argv.store,
       holdtime: argv.holdtime === undefined ? undefined : wholeOption(argv.holdtime, '--holdtime', 0, Number.MAX_SAFE_INTEGER, 'seconds'),
       json: argv.json,
     });

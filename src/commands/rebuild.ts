@@ -1,4 +1,5 @@
 import { defineCommand, value } from './define.js';
+import { STORE_OPTION } from './store-option.js';
 import { positiveOption } from '../actions/options.js';
 
 export const rebuild = defineCommand({
@@ -14,6 +15,7 @@ export const rebuild = defineCommand({
         default: undefined,
       })
       .option('dir', { ...value, describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
+      .option('store', STORE_OPTION)
       .option('days', { ...value, default: '30', defaultDescription: '30', describe: 'read accepted mail of this many days back' })
       .option('by-ip', { type: 'boolean', describe: 'per-IP entries (aaa/bbb/ccc/ddd) for an empty tree, as JGREYLIST_BY_IP=1; default: the layout the tree has' })
       .option('exclude', { ...value, array: true, describe: 'also skip senders in this network (CIDR; repeat the option for more)' })
@@ -38,7 +40,7 @@ export const rebuild = defineCommand({
     const { run } = await import('../actions/rebuild.js');
     process.exitCode = await run({
       paths: argv.paths ?? [],
-      dir: argv.dir,
+      dir: argv.dir, store: argv.store,
       days: positiveOption(argv.days, '--days', 'days'),
       byIp: argv.byIp,
       exclude: argv.exclude ?? [],

@@ -1,4 +1,5 @@
 import { defineCommand, value } from './define.js';
+import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
 
 export const stats = defineCommand({
@@ -28,6 +29,7 @@ export const stats = defineCommand({
         describe: 'follow at most this many greylisted keys and addresses (bounds memory: about 200 bytes each)',
       })
       .option('listdir', { ...value, describe: 'the list files, to count the whitelisted clients that an out: entry (whitelist outgoing) covers (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
+      .option('store', STORE_OPTION)
       .example('$0 stats /var/log/qmail/smtpd', 'the live log: totals, top 10 lists, one row per day')
       .example("$0 stats --since 7d --svg /tmp/grey.svg /var/log/qmail/smtpd '/var/log/qmail/backup/qmail-smtpd.*'", 'the last week, with a chart')
       .example('$0 stats --by hour --since 36h --json /var/log/qmail/smtpd', 'per hour, for a script'),
@@ -45,7 +47,7 @@ export const stats = defineCommand({
       json: argv.json,
       svg: argv.svg,
       maxKeys: wholeOption(argv.maxKeys, '--max-keys', 1),
-      listdir: argv.listdir,
+      listdir: argv.listdir, store: argv.store,
     });
   },
 });

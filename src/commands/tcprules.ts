@@ -1,5 +1,6 @@
 // qgrey tcprules: the lists as tcp.smtp rules for sites that keep the C jgreylist.
 import { defineCommand, value } from './define.js';
+import { STORE_OPTION } from './store-option.js';
 
 export const tcprules = defineCommand({
   command: 'tcprules',
@@ -7,6 +8,7 @@ export const tcprules = defineCommand({
   builder: (y) =>
     y
       .option('listdir', { ...value, describe: 'directory of the list files (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
+      .option('store', STORE_OPTION)
       .option('merge', { ...value, describe: "replace (or append) the qgrey block in this rules file, keeping the admin's own rules" })
       .option('cdb', { ...value, describe: 'then compile the rules with tcprules into this cdb' })
       .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'print the resulting rules, write nothing' })
@@ -16,6 +18,6 @@ export const tcprules = defineCommand({
       .example('$0 tcprules --merge /etc/tcp.smtp --dry-run | diff /etc/tcp.smtp -', 'see what would change'),
   handler: async (argv) => {
     const { run } = await import('../actions/tcprules.js');
-    process.exitCode = await run({ listdir: argv.listdir, merge: argv.merge, cdb: argv.cdb, dryRun: argv.dryRun, quiet: argv.quiet });
+    process.exitCode = await run({ listdir: argv.listdir, store: argv.store, merge: argv.merge, cdb: argv.cdb, dryRun: argv.dryRun, quiet: argv.quiet });
   },
 });

@@ -25,7 +25,7 @@ const subcommands: AnyCommand[] = [
         addresses: argv.addresses ?? [],
         until: argv.until,
         comment: argv.comment,
-        listdir: argv.listdir,
+        listdir: argv.listdir, store: argv.store,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
       });
@@ -41,7 +41,7 @@ const subcommands: AnyCommand[] = [
         .example('$0 whitelist remove 129.74.', 'remove the entry for 129.74.0.0/16, whatever its source'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runRemove({ list: 'whitelist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, dryRun: argv.dryRun, quiet: argv.quiet });
+      process.exitCode = await m.runRemove({ list: 'whitelist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, store: argv.store, dryRun: argv.dryRun, quiet: argv.quiet });
     },
   }),
   defineCommand({
@@ -56,7 +56,7 @@ const subcommands: AnyCommand[] = [
         .example("$0 whitelist list | awk -F'|' '$4 == \"manual\"'", 'manual entries only'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runList({ list: 'whitelist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir });
+      process.exitCode = await m.runList({ list: 'whitelist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir, store: argv.store });
     },
   }),
   defineCommand({
@@ -77,7 +77,7 @@ const subcommands: AnyCommand[] = [
         until: argv.until,
         source: argv.source,
         skipBad: argv.skipBad,
-        listdir: argv.listdir,
+        listdir: argv.listdir, store: argv.store,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
       });
@@ -93,7 +93,7 @@ const subcommands: AnyCommand[] = [
         .example('$0 whitelist lookup 129.74.250.3', 'prints the entry that covers it, if any'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runLookup({ list: 'whitelist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir });
+      process.exitCode = await m.runLookup({ list: 'whitelist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir, store: argv.store });
     },
   }),
   defineCommand({
@@ -112,7 +112,7 @@ const subcommands: AnyCommand[] = [
         domains: argv.domains ?? [],
         dig: argv.dig ?? [],
         until: argv.until,
-        listdir: argv.listdir,
+        listdir: argv.listdir, store: argv.store,
         dnsServer: argv.dnsServer,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
@@ -136,7 +136,7 @@ const subcommands: AnyCommand[] = [
         minPrefix4: wholeOption(argv.minPrefix4, '--min-prefix4', 0, 32),
         minPrefix6: wholeOption(argv.minPrefix6, '--min-prefix6', 0, 128),
         until: argv.until,
-        listdir: argv.listdir,
+        listdir: argv.listdir, store: argv.store,
         dnsServer: argv.dnsServer,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
@@ -173,7 +173,7 @@ const subcommands: AnyCommand[] = [
         maxDomains: wholeOption(argv.maxDomains, '--max-domains', 1),
         skip: argv.skip ?? [],
         locals: argv.locals ?? [],
-        listdir: argv.listdir,
+        listdir: argv.listdir, store: argv.store,
         dnsServer: argv.dnsServer,
         tz: argv.tz,
         dryRun: argv.dryRun,

@@ -15,15 +15,19 @@ import { timingSafeEqual } from 'node:crypto';
 import { accessSync, constants, lstatSync, readFileSync, writeSync } from 'node:fs';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { quote, reason } from '../core/errors.js';
-import { parseIp } from '../core/ip.js';
-import { listPath, type ListName } from '../store/lists.js';
+import { parseIp, type Ip } from '../core/ip.js';
+import { QgreyError } from '../core/errors.js';
+import { DEFAULT_BLACK_MESSAGE, listPath, type ListName } from '../store/lists.js';
+import { hidePasswords } from '../store/redis-url.js';
+import { selectedStore } from '../store/select.js';
 import { openEntries } from '../store/open-entries.js';
+import type { EntryAccess } from '../store/store.js';
 import { atoi, readConfig, type WrapperConfig } from '../wrapper/config.js';
-import { findRblsmtpd, logLine, PROG, run, type Io } from '../wrapper/connection.js';
+import { findRblsmtpd, logLine, PROG, run, runAsync, type AsyncIo, type Io, type Result } from '../wrapper/connection.js';
 import { logAddress } from '../wrapper/text.js';
 import { readSppConfig, runRcpt, sppLogLine, SPP_PROG, type SppIo } from '../spp/rcpt.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
-import { ListCache } from './lists.js';
+import { ListCache, ListIndex } from './lists.js';
 import { formatReply, Malformed, MAX_REQUEST, parseRequest, requestEnd, type Reply } from './protocol.js';
 
 export const NAME = 'qgreyd';
@@ -48,6 +52,9 @@ Settings come from the environment:
   QGREY_LISTDIR         the whitelist and blacklist directory (/var/qmail/control/qgrey)
   QGREY_RCPT_DIR        the triplets of qgrey-spp(8), greylisting at RCPT
                         (${DEFAULT_RCPT_DIR})
+  QGREY_STORE           a redis://, rediss:// or redis+sentinel:// URL: the shared
+                        greylist and lists of several MX hosts instead of the tree and
+                        the list files (unset: the tree)
 
 Signals: SIGTERM or SIGINT: finish the requests in flight, exit 0; SIGHUP: read the lists
 and the secret again. Exit status: 0 stopped, 100 usage, 111 unable to start. See qgreyd(8).
@@ -158,8 +165,9 @@ export interface Running {
 
 /** Start serving. Throws StartError when it cannot. */
 export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Running> {
-  let secret = readSecret(cfg.secretFile);
+  const secret = readSecret(cfg.secretFile);
   const w = cfg.wrapper;
+  if (w.store !== '') return startRedis(cfg, log, secret, process.geteuid?.() ?? -1);
   let st;
   try {
     st = lstatSync(w.dir);
@@ -190,6 +198,77 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
       log(`${NAME}: warning: ${(err as Error).message}`);
     }
   }
+  return serve(cfg, log, secret, euid, { run: (c) => run(c, Date.now(), sources), find: sources.list!, entries: () => store, reload: () => lists.reload(), where: `tree ${w.dir} (${w.layout === 'byip' ? 'per IP' : 'class C'}), lists ${w.listDir}`, close: async () => {} });
+}
+
+/** What serve() decides with: the tree and list files, or the shared Redis store. */
+interface Backend {
+  readonly run: (c: WrapperConfig) => Result | Promise<Result>;
+  /** the lists qgreyd holds, for qgrey-spp's RCPT decisions */
+  readonly find: NonNullable<Io['list']>;
+  /** the tree qgreyd holds open, for qgrey-spp's auto-whitelisting (unset: qgrey-spp opens its tree itself) */
+  readonly entries?: () => EntryAccess;
+  readonly reload: () => void;
+  /** for the start-up line */
+  readonly where: string;
+  readonly close: () => Promise<void>;
+}
+
+/** qgreyd on the shared Redis store: one connection, reconnecting by itself; the lists held in memory, reloaded when their version key moves. */
+async function startRedis(cfg: ServerConfig, log: Log, secret: Buffer, euid: number): Promise<Running> {
+  const w = cfg.wrapper;
+  let t;
+  try {
+    t = selectedStore(w.store, {})!;
+  } catch (err) {
+    throw new StartError((err as Error).message);
+  }
+  const { RedisStore } = await import('../store/redis.js');
+  const { RedisLists, ListsWatcher } = await import('../store/redis-lists.js');
+  const where = t.display;
+  const store = await RedisStore.open(t, {
+    layout: w.layout,
+    mode: 'server',
+    onState: (st, detail) => log(st === 'up' ? `${NAME}: the Redis store ${where} is up` : `${NAME}: warning: the Redis store ${where} is down: ${detail}; deciding by QGREY_FAIL until it is back`),
+  });
+  const watcher = new ListsWatcher(
+    new RedisLists(store.client, t.prefix, where),
+    (text) => new ListIndex(text),
+    (version) => {
+      const wl = watcher.get('whitelist');
+      const bl = watcher.get('blacklist');
+      log(`${NAME}: read the lists of ${where} (version ${version}): whitelist ${wl?.entries ?? 0} entries, blacklist ${bl?.entries ?? 0} entries${(wl?.bad ?? 0) + (bl?.bad ?? 0) > 0 ? `, ${(wl?.bad ?? 0) + (bl?.bad ?? 0)} lines not understood` : ''}`);
+    },
+  );
+  await watcher.start().catch((err: Error) => log(`${NAME}: warning: unable to read the lists yet (polling goes on): ${err.message}`));
+  const find = (name: ListName, _c: unknown, ip: Ip, now: number) => {
+    const idx = watcher.get(name);
+    if (idx === null) throw new QgreyError(`the lists of ${where} are not read yet`, 111);
+    const e = idx.find(ip, now);
+    return e === null ? null : { label: e.address, message: e.message ?? DEFAULT_BLACK_MESSAGE };
+  };
+  const io: AsyncIo = { store, list: async (name, c, ip, now) => find(name, c, ip, now) };
+  const close = async () => {
+    watcher.stop();
+    await store.close();
+  };
+  try {
+    return await serve(cfg, log, secret, euid, {
+      run: (c) => runAsync(c, Date.now(), io),
+      find,
+      reload: () => void watcher.refresh(true),
+      where: `Redis store ${where} (${w.layout === 'byip' ? 'per IP' : 'class C'}) and its lists`,
+      close,
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: number, backend: Backend): Promise<Running> {
+  const w = cfg.wrapper;
+  let secret = secretAtStart;
 
   const refused = limited(log, 10);
   const busyLog = limited(log, 1);
@@ -201,7 +280,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
 
   const server = createServer({ noDelay: true });
 
-  const decide = (buf: Buffer, peer: string): Reply => {
+  const decide = (buf: Buffer, peer: string): Reply | Promise<Reply> => {
     let req;
     try {
       req = parseRequest(buf);
@@ -224,21 +303,25 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
     };
     // what qgreyd does not hold, or must not do, goes to the per-process program undecided
     if (req.euid !== euid) return local(`the client's uid ${req.euid} is not qgreyd's (${euid})`);
-    if (c.dir !== w.dir) return local(`another tree: JGREYLIST_DIR ${safe(c.dir)}`);
+    if (c.store !== w.store) return local(c.store === '' ? 'the tree, not the Redis store (QGREY_STORE unset)' : `another store: QGREY_STORE ${safe(hidePasswords(c.store))}`);
+    if (w.store === '' && c.dir !== w.dir) return local(`another tree: JGREYLIST_DIR ${safe(c.dir)}`);
     if (c.layout !== w.layout) return local('another layout: JGREYLIST_BY_IP');
-    if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
+    if (w.store === '' && c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
     if (c.dialogue === 'node' || (c.dialogue === 'auto' && (c.limit !== 0 || c.logSmtp))) return local('its own dialogue (JGREYLIST_LIMIT, JGREYLIST_LOG_SMTP or QGREY_DIALOGUE=node)');
     const rbl = findRblsmtpd(req.env);
     if (rbl === null || rbl.includes('\n')) return local('no rblsmtpd on PATH');
 
-    const r = run(c, Date.now(), sources);
-    decided++;
-    const line = logLine(c, r);
-    const full = line === null ? null : (c.logPid ? `${PROG}[${req.pid}]: ` : `${PROG}: `) + line;
-    if (full !== null) log(full);
-    const v = r.verdict;
-    if (v.kind === 'pass') return { kind: 'exec', log: full };
-    return { kind: 'rbl', timeout: c.timeout, path: rbl, rblsmtpd: (v.permanent ? '-' : '') + v.text, log: full };
+    const replyOf = (r: Result): Reply => {
+      decided++;
+      const line = logLine(c, r);
+      const full = line === null ? null : (c.logPid ? `${PROG}[${req.pid}]: ` : `${PROG}: `) + line;
+      if (full !== null) log(full);
+      const v = r.verdict;
+      if (v.kind === 'pass') return { kind: 'exec', log: full };
+      return { kind: 'rbl', timeout: c.timeout, path: rbl, rblsmtpd: (v.permanent ? '-' : '') + v.text, log: full };
+    };
+    const r = backend.run(c);
+    return r instanceof Promise ? r.then(replyOf) : replyOf(r);
   };
 
   // one RCPT of bin/qgrey-spp: the same runRcpt() as the per-process program, with qgreyd's
@@ -246,8 +329,8 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
   const triplets = new TreeTriplets(cfg.rcptDir);
   const sppIo: SppIo = {
     triplets: () => triplets,
-    entries: () => store,
-    list: (name: ListName, c, ip, now) => lists.find(listPath(c.listDir, name), ip, now),
+    ...(backend.entries ? { entries: backend.entries } : {}),
+    list: (name: ListName, c, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now),
   };
   const decideRcpt = (env: Record<string, string>, pid: number, clientEuid: number): Reply => {
     const c = readSppConfig(env);
@@ -271,7 +354,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
   const finish = () => {
     if (!stopping || active > 0) return;
     log(`${NAME}: stopped after ${decided} decision${decided === 1 ? '' : 's'}`);
-    resolveDone(0);
+    void backend.close().finally(() => resolveDone(0));
   };
 
   // After the reply, what the client still sends is read and dropped: closing with unread
@@ -328,14 +411,22 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
         }
         return;
       }
-      let r: Reply;
+      const internal = (err: unknown): Reply => {
+        log(`${NAME}: internal error: ${safe(err instanceof Error ? err.message : String(err), 200)}`);
+        return { kind: 'error', why: 'internal error' };
+      };
+      let r: Reply | Promise<Reply>;
       try {
         r = decide(end > MAX_REQUEST ? Buffer.alloc(0) : buf.subarray(0, end), peer);
       } catch (err) {
-        log(`${NAME}: internal error: ${safe(err instanceof Error ? err.message : String(err), 200)}`);
-        r = { kind: 'error', why: 'internal error' };
+        r = internal(err);
       }
-      answer(r);
+      if (r instanceof Promise) {
+        // no second answer (the request timeout) while this one is on its way
+        answered = true;
+        clearTimeout(timer);
+        r.then(answer, (err) => answer(internal(err)));
+      } else answer(r);
     });
     sock.on('end', () => {
       if (!answered) answer({ kind: 'error', why: 'no whole request' });
@@ -355,7 +446,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : cfg.port;
   log(
-    `${NAME}: listening on ${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}: tree ${w.dir} (${w.layout === 'byip' ? 'per IP' : 'class C'}), lists ${w.listDir}, uid ${euid}, at most ${cfg.maxConnections} connections`,
+    `${NAME}: listening on ${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}: ${backend.where}, uid ${euid}, at most ${cfg.maxConnections} connections`,
   );
 
   return {
@@ -370,7 +461,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
       finish();
     },
     reload() {
-      lists.reload();
+      backend.reload();
       try {
         secret = readSecret(cfg.secretFile);
         log(`${NAME}: SIGHUP: the lists and the secret will be read again`);

@@ -480,7 +480,11 @@ function lineAt(data: string, pos: number): number {
  * wrapper never reads it.
  */
 export function findInList(path: string, ip: Ip, now: number): ListMatch | null {
-  const data = readListText(path);
+  return findInText(readListText(path), ip, now);
+}
+
+/** findInList() over a list's text (the Redis store keeps each list as the text of its file). */
+export function findInText(data: string, ip: Ip, now: number): ListMatch | null {
   if (data.length === 0) return null;
   const scan = scanFor(ip);
   const re = scan.re;
@@ -624,17 +628,23 @@ export interface PurgeResult {
  * file is an empty list. For `qgrey clean`.
  */
 export async function purgeExpired(listPath: string, now: number, opts: { dryRun?: boolean } = {}): Promise<PurgeResult> {
-  const removed: ListEntry[] = [];
-  let kept = 0;
   try {
     lstatSync(listPath);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { removed, kept };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { removed: [], kept: 0 };
     throw temporary(`unable to stat ${listPath}: ${reason(err)}`, err);
   }
-  updateList(
-    listPath,
-    (lines) => {
+  const p = purger(now);
+  updateList(listPath, p.change, opts);
+  return p.result;
+}
+
+/** purgeExpired's change, for any list store: `result` holds what the last call of `change` found. */
+export function purger(now: number): { change: (lines: ListLine[]) => ListLine[] | null; readonly result: PurgeResult } {
+  const removed: ListEntry[] = [];
+  let kept = 0;
+  return {
+    change: (lines) => {
       removed.length = 0;
       kept = 0;
       const out = lines.filter((l) => {
@@ -648,7 +658,8 @@ export async function purgeExpired(listPath: string, now: number, opts: { dryRun
       });
       return removed.length === 0 ? null : out;
     },
-    opts,
-  );
-  return { removed, kept };
+    get result() {
+      return { removed, kept };
+    },
+  };
 }

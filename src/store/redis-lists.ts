@@ -7,7 +7,10 @@
 
 import type { Redis as Client } from 'ioredis';
 import { temporary, QgreyError } from '../core/errors.js';
-import { parseList, renderList, type ListLine, type ListName } from './lists.js';
+import type { Ip } from '../core/ip.js';
+import type { ListStore, UpdateOptions } from './list-store.js';
+import { findInText, parseList, purger, renderList, type ListLine, type ListMatch, type ListName, type PurgeResult } from './lists.js';
+import type { RedisTarget } from './redis-url.js';
 
 /** how often a holder of the lists asks whether they changed */
 export const LISTS_POLL_MS = 2000;
@@ -129,11 +132,12 @@ export class ListsWatcher<T> {
     private readonly onError?: (err: QgreyError) => void,
   ) {}
 
-  /** Load once, then keep polling. Rejects when the first load fails. */
+  /** Load once, and keep polling. Rejects when the first load fails (the polls go on). */
   async start(pollMs = LISTS_POLL_MS): Promise<void> {
-    await this.refresh(true);
+    // polling starts first: when the first load fails, a later poll loads them
     this.timer = setInterval(() => void this.refresh(false), pollMs);
     this.timer.unref();
+    await this.refresh(true);
   }
 
   /** Ask now (SIGHUP); `force` reloads even when the version did not move. */
@@ -160,5 +164,54 @@ export class ListsWatcher<T> {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+}
+
+/** The lists of the shared store as a ListStore (openLists(), open.ts), on a connection of its own. */
+export class RedisListStore implements ListStore {
+  readonly shared = true;
+  readonly lists: RedisLists;
+
+  private constructor(
+    private readonly c: Client,
+    private readonly t: RedisTarget,
+  ) {
+    this.lists = new RedisLists(c, t.prefix, t.display);
+  }
+
+  static async open(t: RedisTarget): Promise<RedisListStore> {
+    const { connectRedis } = await import('./redis.js');
+    return new RedisListStore(await connectRedis(t, 'command'), t);
+  }
+
+  where(name: ListName): string {
+    return `${this.t.display} ${this.lists.key(name)}`;
+  }
+
+  readText(name: ListName): Promise<string> {
+    return this.lists.readText(name);
+  }
+
+  read(name: ListName): Promise<ListLine[]> {
+    return this.lists.read(name);
+  }
+
+  update(name: ListName, change: (lines: ListLine[]) => ListLine[] | null, opts: UpdateOptions = {}): Promise<boolean> {
+    return this.lists.update(name, change, { dryRun: opts.dryRun === true });
+  }
+
+  async find(name: ListName, ip: Ip, now: number): Promise<ListMatch | null> {
+    return findInText(await this.lists.readText(name), ip, now);
+  }
+
+  async purge(name: ListName, now: number, opts: { readonly dryRun?: boolean } = {}): Promise<PurgeResult> {
+    const p = purger(now);
+    await this.lists.update(name, p.change, { dryRun: opts.dryRun === true });
+    return p.result;
+  }
+
+  async close(): Promise<void> {
+    const { closeClient } = await import('./redis.js');
+    await closeClient(this.c, this.t.timeout);
   }
 }

@@ -1,7 +1,7 @@
 // The greylist store, behind one interface so the actions and the policy never see the file
 // system. Implementations: the jgreylist tree (tree.ts, run in a process of the tree's owner
-// when started as root: privsep.ts), an in-memory store (memory.ts, for tests), later a shared
-// Redis store for several MX hosts: every method that may need the network is async.
+// when started as root: privsep.ts), an in-memory store (memory.ts, for tests), and the shared
+// Redis store for several MX hosts (redis.ts): every method that may need the network is async.
 // Times are seconds since the epoch (fractions allowed); keys come from core/key.ts.
 // openStore() (open.ts) is the one way to get one.
 //
@@ -47,6 +47,11 @@ export interface MergeOptions {
   readonly keepSince: number;
   /** no stored time later than this is kept */
   readonly now: number;
+  /**
+   * sync: the earliest first and the latest last seen exactly, whatever keepSince, now and
+   * whole seconds say (an entry never revisited stays so, and jgreylist-clean's rule for it)
+   */
+  readonly exact?: boolean | undefined;
 }
 
 export interface Removed {
@@ -86,6 +91,12 @@ export interface ScanOptions {
 
 export interface GreyStore {
   readonly layout: Layout;
+  /**
+   * Other hosts write these entries too (the shared Redis store): rebuild only merges into
+   * it (never removes what it did not read from its own logs), and clean has nothing to do
+   * (entries expire by their TTLs). Absent or false: this host's own tree.
+   */
+  readonly shared?: boolean;
   /** where it is, for messages (the tree's root directory) */
   readonly where: string;
   /** The entry for `key`, or null when there is none. */
@@ -155,6 +166,7 @@ export function anomalyLine(where: string, a: Anomaly): string {
 
 /** The merge rule of MergeOptions, for every store: `e` merged with the stored `s`. */
 export function mergeTimes(e: { first: number; last: number }, s: { first: number; last: number } | null, opts: MergeOptions): { first: number; last: number } {
+  if (opts.exact) return s === null ? { first: e.first, last: e.last } : { first: Math.min(e.first, s.first), last: Math.max(e.last, s.last) };
   let first = e.first;
   let last = e.last;
   if (s !== null && s.last >= opts.keepSince) {

@@ -39,6 +39,8 @@ export interface WrapperConfig {
   readonly listDir: string;
   /** QGREY_DIALOGUE: who answers a greylisted or denied client */
   readonly dialogue: DialogueMode;
+  /** QGREY_STORE as given: '' for the tree (JGREYLIST_DIR) and the list files, else the shared Redis store's URL */
+  readonly store: string;
 }
 
 /** C's atoi(): leading blanks, optional sign, digits; stops at the first other character. */
@@ -87,5 +89,6 @@ export function readConfig(env: NodeJS.ProcessEnv): WrapperConfig {
     fail: env.QGREY_FAIL === 'closed' ? 'closed' : 'open',
     listDir: listDir(undefined, env),
     dialogue: dlg === 'rblsmtpd' || dlg === 'node' ? dlg : 'auto',
+    store: env.QGREY_STORE ?? '',
   };
 }

@@ -11,7 +11,7 @@ import type { Decision } from '../core/decision.js';
 import { decide, substitute, type Outcome, type PolicyInput } from '../core/policy.js';
 import { findInList, listPath, type ListName } from '../store/lists.js';
 import { openEntries } from '../store/open-entries.js';
-import type { EntryAccess } from '../store/store.js';
+import type { Entry, EntryAccess } from '../store/store.js';
 import type { WrapperConfig } from './config.js';
 import { logAddress, replyText } from './text.js';
 
@@ -37,7 +37,7 @@ export interface Result {
 /** Not a decision: something of ours broke. The failure switch says what the client gets. */
 class Failure extends Error {}
 
-function failure(cfg: WrapperConfig, why: string): Result {
+export function failure(cfg: WrapperConfig, why: string): Result {
   const verdict: Verdict = cfg.fail === 'closed' ? { kind: 'reject', permanent: false, text: FAIL_TEXT, code: 451 } : { kind: 'pass' };
   return { verdict, decision: cfg.fail === 'closed' ? 'FAIL closed' : 'FAIL open', detail: why };
 }
@@ -74,14 +74,55 @@ const treeOf = (cfg: WrapperConfig): EntryAccess => openEntries(cfg.dir, cfg.lay
  */
 export function run(cfg: WrapperConfig, nowMs: number, io: Io = {}): Result {
   try {
-    return decideAndRecord(cfg, nowMs, io.store ?? treeOf, io.list ?? fileList);
+    const listOf = io.list ?? fileList;
+    const pre = beforeLists(cfg, nowMs);
+    if ('verdict' in pre) return pre;
+    const black = listOf('blacklist', cfg, pre.ip, pre.base.now);
+    const white = black === null ? listOf('whitelist', cfg, pre.ip, pre.base.now) : null;
+    const mid = afterLists(cfg, pre, black, white);
+    if ('verdict' in mid) return mid;
+    const store = (io.store ?? treeOf)(cfg);
+    const fin = afterEntry(cfg, mid, store.getSync(mid.key));
+    if (fin.write === 'create') store.createSync(mid.key, nowMs / 1000);
+    else if (fin.write === 'touch') store.touchSync(mid.key, nowMs / 1000);
+    return fin.result;
   } catch (err) {
-    const why = err instanceof Failure || err instanceof QgreyError ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
-    return failure(cfg, why);
+    return failed(cfg, err);
   }
 }
 
-function decideAndRecord(cfg: WrapperConfig, nowMs: number, storeOf: (cfg: WrapperConfig) => EntryAccess, listOf: NonNullable<Io['list']>): Result {
+/** run() for a store on the network (the shared Redis store): the same steps, awaited. */
+export interface AsyncIo {
+  readonly store: { get(key: string): Promise<Entry | null>; create(key: string, now: number): Promise<boolean>; touch(key: string, last: number): Promise<boolean> };
+  readonly list: (name: ListName, cfg: WrapperConfig, ip: Ip, now: number) => Promise<{ readonly label: string; readonly message: string } | null>;
+}
+
+export async function runAsync(cfg: WrapperConfig, nowMs: number, io: AsyncIo): Promise<Result> {
+  try {
+    const pre = beforeLists(cfg, nowMs);
+    if ('verdict' in pre) return pre;
+    const black = await io.list('blacklist', cfg, pre.ip, pre.base.now);
+    const white = black === null ? await io.list('whitelist', cfg, pre.ip, pre.base.now) : null;
+    const mid = afterLists(cfg, pre, black, white);
+    if ('verdict' in mid) return mid;
+    const fin = afterEntry(cfg, mid, await io.store.get(mid.key));
+    if (fin.write === 'create') await io.store.create(mid.key, nowMs / 1000);
+    else if (fin.write === 'touch') await io.store.touch(mid.key, nowMs / 1000);
+    return fin.result;
+  } catch (err) {
+    return failed(cfg, err);
+  }
+}
+
+function failed(cfg: WrapperConfig, err: unknown): Result {
+  const why = err instanceof Failure || err instanceof QgreyError ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
+  return failure(cfg, why);
+}
+
+const resultOf = (o: Outcome, cfg: WrapperConfig): Result => ({ verdict: verdictOf(o, cfg), decision: o.decision });
+
+/** Step 1: what decides without the address, and the address. */
+function beforeLists(cfg: WrapperConfig, nowMs: number): Result | { ip: Ip; base: PolicyInput } {
   // jgreylist compares whole seconds: st_mtime + HOLDTIME > time(0)
   const now = Math.floor(nowMs / 1000);
   const base: PolicyInput = {
@@ -95,37 +136,34 @@ function decideAndRecord(cfg: WrapperConfig, nowMs: number, storeOf: (cfg: Wrapp
     firstSeen: null,
     holdtime: cfg.holdtime,
   };
-  const result = (o: Outcome): Result => ({ verdict: verdictOf(o, cfg), decision: o.decision });
-
   // JGREYLIST (from tcprules) and RELAYCLIENT decide without the address
-  if (cfg.jgreylist !== undefined || cfg.relayclient) return result(decide(base));
+  if (cfg.jgreylist !== undefined || cfg.relayclient) return resultOf(decide(base), cfg);
 
   if (cfg.remoteIp === '') throw new Failure('TCPREMOTEIP is empty or missing');
   const ip: Ip | null = parseIp(cfg.remoteIp);
   if (ip === null) throw new Failure(`TCPREMOTEIP is not an address: ${quote(cfg.remoteIp, 64)}`);
+  return { ip, base };
+}
 
-  // our lists (blacklist first), then JGREYLIST_NOREV
-  const black = listOf('blacklist', cfg, ip, now);
-  const white = black === null ? listOf('whitelist', cfg, ip, now) : null;
-  const listed: PolicyInput = { ...base, black, white };
+type Listed = { readonly label: string; readonly message: string } | null;
+
+/** Step 2: our lists (blacklist first, read by the caller), then JGREYLIST_NOREV; else the key to look up. */
+function afterLists(cfg: WrapperConfig, pre: { ip: Ip; base: PolicyInput }, black: Listed, white: Listed): Result | { key: string; listed: PolicyInput } {
+  const listed: PolicyInput = { ...pre.base, black, white };
   const early = decide(listed);
-  if (early.action !== 'grey') return result(early);
+  if (early.action !== 'grey') return resultOf(early, cfg);
+  if (cfg.dir === '' && cfg.store === '') throw new Failure('JGREYLIST_DIR is not set');
+  return { key: keyOf(pre.ip, cfg.layout), listed };
+}
 
-  // the greylist entry
-  if (cfg.dir === '') throw new Failure('JGREYLIST_DIR is not set');
-  const store = storeOf(cfg);
-  const key = keyOf(ip, cfg.layout);
-  const entry = store.getSync(key);
-  const o = decide({ ...listed, firstSeen: entry === null ? null : Math.floor(entry.first) });
-  if (o.action === 'grey' && o.create) {
-    store.createSync(key, nowMs / 1000);
-  } else if (o.action === 'grey' || (o.action === 'pass' && o.touch)) {
-    // "too soon" and "known" both record the visit (atime), as jgreylist v8 does; to the
-    // microsecond (jgreylist writes whole seconds, so a revisit within the second of the
-    // first sighting could get an atime before the mtime)
-    store.touchSync(key, nowMs / 1000);
-  }
-  return result(o);
+/** Step 3: the greylist entry decides, and says what to write. */
+function afterEntry(cfg: WrapperConfig, mid: { key: string; listed: PolicyInput }, entry: Entry | null): { result: Result; write: 'create' | 'touch' | null } {
+  const o = decide({ ...mid.listed, firstSeen: entry === null ? null : Math.floor(entry.first) });
+  // "too soon" and "known" both record the visit (atime), as jgreylist v8 does; to the
+  // microsecond (jgreylist writes whole seconds, so a revisit within the second of the
+  // first sighting could get an atime before the mtime)
+  const write = o.action === 'grey' && o.create ? 'create' : o.action === 'grey' || (o.action === 'pass' && o.touch) ? 'touch' : null;
+  return { result: resultOf(o, cfg), write };
 }
 
 /** The connection's log line after `prefix[pid]: `, or null for none (JGREYLIST_LOG=0 silences all but FAIL). */

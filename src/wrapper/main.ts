@@ -56,7 +56,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.pid;
   const cfg = readConfig(env);
   const log = logger(cfg, pid);
-  const r = run(cfg, Date.now());
+  // the shared Redis store: its own module, and the Redis client, only when selected
+  const r = cfg.store === '' ? run(cfg, Date.now()) : await (await import('./redis-path.js')).runOnRedis(cfg, Date.now());
   const line = logLine(cfg, r);
   if (line !== null) log(line);
   const who = logAddress(cfg.remoteIp, cfg.remoteIp !== '' && parseIp(cfg.remoteIp) !== null);
