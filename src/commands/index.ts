@@ -14,5 +14,6 @@ import { blacklist } from './blacklist.js';
 import { addlist } from './addlist.js';
 import { tcprules } from './tcprules.js';
 import { stats } from './stats.js';
+import { sync } from './sync.js';
 
-export const commands: AnyCommand[] = [logs, rebuild, clean, evict, traps, list, check, whitelist, blacklist, addlist, tcprules, stats, importCommand];
+export const commands: AnyCommand[] = [logs, rebuild, clean, evict, traps, list, check, whitelist, blacklist, addlist, tcprules, stats, importCommand, sync];

@@ -8,6 +8,7 @@ import { chmodSync, copyFileSync, lstatSync, mkdirSync, readFileSync, readdirSyn
 import { join } from 'node:path';
 import { FIXTURES, QGREY, giveTree, tempDir } from '../helpers/util.js';
 import { startDns, type DnsServer } from './dns-server.js';
+import { startRedis, type RedisServer } from './redis-harness.js';
 import { decodeLabel, encodeLabel } from '../../src/core/tai64n.js';
 
 export interface ExampleHost {
@@ -102,6 +103,15 @@ export async function exampleHost(): Promise<ExampleHost> {
     t[Symbol.dispose]();
     throw err;
   }
+  // the shared store of the sync examples: redis://:PASSWORD@192.0.2.5/0 is this one
+  let redis: RedisServer;
+  try {
+    redis = await startRedis({ password: 'PASSWORD' });
+  } catch (err) {
+    await dns.stop();
+    t[Symbol.dispose]();
+    throw err;
+  }
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PATH: `${join(T, 'bin')}:${process.env.PATH}`,
@@ -121,12 +131,15 @@ export async function exampleHost(): Promise<ExampleHost> {
     rewrite: (line) => {
       const out = line
         .replace(/\bvpopmail:vchkpw\b/g, owner)
-        .replace(/\/usr\/local\/bin\/qgrey\b/g, 'qgrey').replace(TOPS, (_m, pre: string, top: string) => `${pre}${T}/${top}/`);
+        .replace(/\/usr\/local\/bin\/qgrey\b/g, 'qgrey')
+        .replace(/redis:\/\/:PASSWORD@192\.0\.2\.5\//g, `redis://:PASSWORD@127.0.0.1:${redis.port}/`)
+        .replace(TOPS, (_m, pre: string, top: string) => `${pre}${T}/${top}/`);
       assert.doesNotMatch(out.split(T).join('@T@'), TOPS, `not pointed at the temp dir: ${line}`);
       return out;
     },
     [Symbol.asyncDispose]: async () => {
       await server.stop();
+      await redis.stop();
       t[Symbol.dispose]();
     },
   };

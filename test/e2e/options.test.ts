@@ -123,7 +123,7 @@ test('a bad value is one line naming the option, quoting the value and saying wh
 
 test('usage errors point at the subcommand --help; a bare command group lists its commands', () => {
   const cases: [string[], RegExp][] = [
-    [[], /^qgrey: usage: a command is required: logs, rebuild, clean, evict, traps, list, check, whitelist, blacklist, addlist, tcprules, stats, import \(try 'qgrey --help'\)$/],
+    [[], /^qgrey: usage: a command is required: logs, rebuild, clean, evict, traps, list, check, whitelist, blacklist, addlist, tcprules, stats, import, sync \(try 'qgrey --help'\)$/],
     [['whitelist'], /^qgrey: usage: a whitelist command is required: add, remove, list, load, lookup, mx, spf\b.* \(try 'qgrey whitelist --help'\)$/],
     [['blacklist'], /^qgrey: usage: a blacklist command is required: add, remove, list, load, lookup \(try 'qgrey blacklist --help'\)$/],
     [['whitelist', 'add'], /^qgrey: usage: missing <addresses\.\.>: .*\(try 'qgrey whitelist add --help'\)$/],

@@ -1,0 +1,119 @@
+// `qgrey sync --from A --to B`: every entry of A merged into B, where one side is a greylist
+// tree (a directory) and the other the shared Redis store (a redis://, rediss:// or
+// redis+sentinel:// URL), either way round. Moves a site between the tree and Redis, and lets
+// a host that keeps the C jgreylist share one greylist from cron (one run each way).
+// Idempotent: for a key both sides have, the earliest first seen and the latest last seen win,
+// exactly (MergeOptions.exact: no whole-second adjustment, so an entry never revisited stays
+// so and jgreylist-clean's one-time rule still applies to it); B's other entries are kept;
+// nothing is removed from either side. Both sides are locked for the run (not with --dry-run).
+// Entries past max-age or one-time are not written to Redis (they would expire at once).
+
+import { resolve } from 'node:path';
+import { permanent, quote } from '../core/errors.js';
+import type { Layout } from '../core/key.js';
+import { openStore, type OpenStore } from '../store/open.js';
+import type { RedisStore } from '../store/redis.js';
+import { hidePasswords, isRedisUrl } from '../store/redis-url.js';
+import { anomalyLine, type Entry, type GreyStore, type StoreLock } from '../store/store.js';
+import { detectLayout } from '../store/walk.js';
+
+export interface SyncArgs {
+  from: string;
+  to: string;
+  /** --owner USER:GROUP for the tree side (default: the owner of the tree's root) */
+  owner?: string;
+  dryRun: boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+export interface SyncReport {
+  from: string;
+  to: string;
+  dryRun: boolean;
+  /** entries read from the source */
+  read: number;
+  /** keys the target did not have */
+  added: number;
+  /** keys whose merged times differ from the target's */
+  updated: number;
+  /** keys the target already had with the same (or wider) times */
+  unchanged: number;
+  /** source entries past jgreylist-clean's rules, not written to Redis (where they would expire at once) */
+  expired: number;
+  seconds: number;
+}
+
+/** Times as both stores keep them: microseconds. */
+const us = (x: number) => Math.round(x * 1e6) / 1e6;
+
+export async function run(argv: SyncArgs, open: OpenStore = openStore): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const fromRedis = isRedisUrl(argv.from);
+  const toRedis = isRedisUrl(argv.to);
+  if (fromRedis === toRedis) {
+    throw permanent(`unable to sync ${quote(hidePasswords(argv.from))} to ${quote(hidePasswords(argv.to))}: one side must be a greylist directory and the other a redis://, rediss:// or redis+sentinel:// URL`);
+  }
+  const treeArg = resolve(fromRedis ? argv.to : argv.from);
+  const url = fromRedis ? argv.from : argv.to;
+  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
+  const now = Date.now() / 1000;
+
+  // the layout: the tree's when it has entries, else the Redis store's, else class C
+  const stores: GreyStore[] = [];
+  const locks: StoreLock[] = [];
+  try {
+    const probe = (await open({ dir: treeArg, store: url })) as GreyStore & Partial<Pick<RedisStore, 'storedLayout'>>;
+    stores.push(probe);
+    const treeLayout = detectLayout(treeArg)?.layout ?? null;
+    const layout: Layout = treeLayout ?? (await probe.storedLayout?.()) ?? 'classc';
+    await probe.close();
+    stores.length = 0;
+    const redis = (await open({ dir: treeArg, store: url, layout })) as GreyStore & RedisStore;
+    stores.push(redis);
+    const tree = await open({ dir: treeArg, store: '', layout, owner: argv.owner, onAnomaly: (a) => warn(anomalyLine(treeArg, a)) });
+    stores.push(tree);
+    const [src, dst] = fromRedis ? [redis, tree] : [tree, redis];
+    const rep: SyncReport = { from: src.where, to: dst.where, dryRun: argv.dryRun, read: 0, added: 0, updated: 0, unchanged: 0, expired: 0, seconds: 0 };
+    if (!argv.dryRun) {
+      locks.push(await src.lock('qgrey sync'));
+      locks.push(await dst.lock('qgrey sync'));
+    }
+    for await (const batch of src.scan()) {
+      rep.read += batch.length;
+      const have = await Promise.all(batch.map((e) => dst.get(e.key)));
+      const out: Entry[] = [];
+      batch.forEach((e, i) => {
+        const s = have[i] ?? null;
+        const first = us(s === null ? e.first : Math.min(s.first, e.first));
+        const last = us(s === null ? e.last : Math.max(s.last, e.last));
+        if (s !== null && us(s.first) === first && us(s.last) === last) {
+          rep.unchanged++;
+          return;
+        }
+        if (dst === redis && redis.expiresAt(first, last) <= now) {
+          rep.expired++;
+          return;
+        }
+        if (s === null) rep.added++;
+        else rep.updated++;
+        out.push({ key: e.key, first, last });
+      });
+      if (out.length > 0 && !argv.dryRun) await dst.merge(out, { keepSince: 0, now, exact: true });
+    }
+    rep.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (argv.json) process.stdout.write(JSON.stringify(rep) + '\n');
+    else if (!argv.quiet) {
+      process.stdout.write(
+        `sync: ${rep.read} entries read from ${rep.from}; ${rep.added} added, ${rep.updated} updated, ${rep.unchanged} unchanged in ${rep.to}` +
+          (rep.expired > 0 ? `; ${rep.expired} past max-age or one-time not written` : '') +
+          (argv.dryRun ? ' (dry run: nothing written)' : '') +
+          ` (${rep.seconds.toFixed(1)} s)\n`,
+      );
+    }
+    return 0;
+  } finally {
+    for (const l of locks.reverse()) await l.release().catch(() => {});
+    for (const s of stores) await s.close().catch(() => {});
+  }
+}
