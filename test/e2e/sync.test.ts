@@ -93,11 +93,11 @@ test('sync: where both sides have a key, the earliest first seen and the latest 
   // another MX host's entries, in Redis
   put(other.path, '203/000/113', NOW - 2 * D, NOW - 100);
   put(other.path, '192/000/002', NOW - 1000, NOW - 10);
+  giveTree(other.path);
   assert.equal(qgrey(['sync', '-q', '--from', other.path, '--to', r.url], { env: ENV }).code, 0);
   // this host's tree
   put(tree.path, '192/000/002', NOW - 5000, NOW - 500);
   put(tree.path, '198/051/100', NOW - 300, NOW - 200);
-  giveTree(other.path);
   giveTree(tree.path);
   const dry = qgrey(['sync', '--dry-run', '--from', tree.path, '--to', r.url], { env: ENV });
   assert.equal(dry.code, 0, dry.stderr);
