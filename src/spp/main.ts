@@ -6,23 +6,8 @@
 //
 // Imports node: builtins, src/core, src/store and src/wrapper/text only (no npm package).
 
-import { writeSync } from 'node:fs';
+import { writeAll } from '../wrapper/text.js';
 import { readSppConfig, runRcpt, sppLogLine, SPP_PROG } from './rcpt.js';
-
-function writeAll(fd: number, text: string): void {
-  const b = Buffer.from(text, 'latin1');
-  for (let off = 0, spins = 0; off < b.length; ) {
-    try {
-      off += writeSync(fd, b, off, b.length - off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && spins++ < 1000) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-        continue;
-      }
-      throw err;
-    }
-  }
-}
 
 function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
   const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.ppid;

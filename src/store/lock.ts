@@ -199,6 +199,8 @@ export async function lockTree(root: string, what: string, waitSeconds = lockWai
  * by the asynchronous taker (the tree's) and the synchronous one (the lists').
  */
 function* attempts(path: string, me: string, label: string, waitSeconds: number): Generator<number, void> {
+  const dir = dirname(path);
+  const tree = label === `greylist directory ${dir}`;
   const deadline = Date.now() + waitSeconds * 1000;
   let delay = 20;
   for (;;) {
@@ -207,8 +209,6 @@ function* attempts(path: string, me: string, label: string, waitSeconds: number)
       created = tryCreate(path, me);
     } catch (err) {
       const c = (err as NodeJS.ErrnoException).code;
-      const dir = dirname(path);
-      const tree = label === `greylist directory ${dir}`;
       if (c === 'ENOENT' || c === 'ENOTDIR') throw new QgreyError(`${tree ? label : `${label}: directory ${dir}`} does not exist or is not a directory`, 100, { cause: err });
       if (c === 'EACCES' || c === 'EPERM' || c === 'EROFS') {
         // a directory this uid cannot write: say so, permanent, rather than 'unable to lock'
@@ -223,7 +223,7 @@ function* attempts(path: string, me: string, label: string, waitSeconds: number)
     if (Date.now() >= deadline) {
       if (holder instanceof NotALock) throw new QgreyError(`unable to lock ${label}: ${path} is ${holder.what}, not a lock file; remove it`, 111);
       const who = Number.isInteger(holder.pid) ? `pid ${holder.pid}${holder.what ? ', ' + holder.what : ''}` : 'unknown holder';
-      throw new QgreyError(`${label} is locked by another ${label.startsWith('greylist directory') ? 'maintenance run' : 'run'} (${who}); try again later`, 111);
+      throw new QgreyError(`${label} is locked by another ${tree ? 'maintenance run' : 'run'} (${who}); try again later`, 111);
     }
     yield Math.min(delay, Math.max(1, deadline - Date.now()));
     delay = Math.min(delay * 2, 250);

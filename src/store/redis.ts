@@ -465,7 +465,7 @@ export class RedisStore implements GreyStore {
   /** Nothing to tidy: Redis has no directories, and expiry is Redis's own. */
   /** Entries expire by their TTLs here; this is what clean would do by the rules, all the same. */
   expire(rules: ExpireRules, opts: { readonly dryRun?: boolean } = {}): Promise<Expired> {
-    return expireByScan(this as never, rules, opts);
+    return expireByScan(this, rules, opts);
   }
 
   async tidy(): Promise<{ dirs: number; temps: number }> {

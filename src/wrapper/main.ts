@@ -13,33 +13,14 @@
 //
 // Imports node: builtins, src/core and src/store only (no npm package, no CLI code).
 
-import { writeSync } from 'node:fs';
 import type { Decision } from '../core/decision.js';
 import { parseIp } from '../core/ip.js';
 import { readConfig, type WrapperConfig } from './config.js';
 import { findRblsmtpd, logLine, PROG, run } from './connection.js';
-import { logAddress } from './text.js';
+import { logAddress, writeAll } from './text.js';
 
 const SOCKET_IN = 5;
 const SOCKET_OUT = 6;
-
-function writeAll(fd: number, text: string): void {
-  const b = Buffer.from(text, 'latin1');
-  let off = 0;
-  let spins = 0;
-  while (off < b.length) {
-    try {
-      off += writeSync(fd, b, off, b.length - off);
-    } catch (err) {
-      // a non-blocking log pipe that is full: wait a little, then give up on this line
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && spins++ < 1000) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-        continue;
-      }
-      throw err;
-    }
-  }
-}
 
 function logger(cfg: WrapperConfig, pid: number): (line: string) => void {
   const prefix = cfg.logPid ? `${PROG}[${pid}]: ` : `${PROG}: `;

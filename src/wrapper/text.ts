@@ -1,6 +1,7 @@
-// Text that reaches the log or the client: cleaned the way tcpserver and rblsmtpd clean it.
-// Pure. No npm imports (per-connection path).
+// Text that reaches the log or the client: cleaned the way tcpserver and rblsmtpd clean it,
+// and the one write that puts a line on a descriptor. No npm imports (per-connection path).
 
+import { writeSync } from 'node:fs';
 import { clean } from '../core/text.js';
 
 export { clean };
@@ -18,4 +19,22 @@ export function logAddress(text: string, valid: boolean): string {
 /** Text for an SMTP reply: printable ASCII, at most 200 characters (rblsmtpd's limits). */
 export function replyText(text: string): string {
   return clean(text, 200, true);
+}
+
+/** Write all of `text` to `fd`; a non-blocking log pipe that is full is waited on a little, then the line is given up. */
+export function writeAll(fd: number, text: string): void {
+  const b = Buffer.from(text, 'latin1');
+  let off = 0;
+  let spins = 0;
+  while (off < b.length) {
+    try {
+      off += writeSync(fd, b, off, b.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && spins++ < 1000) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        continue;
+      }
+      throw err;
+    }
+  }
 }
