@@ -2,12 +2,27 @@
 // 0 ok, 100 permanent (bad input, bad usage), 111 temporary (try again later).
 // Command files are thin and import their implementation lazily, so --help stays fast.
 
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { commands } from './commands/index.js';
 import { current } from './commands/define.js';
 import { QgreyError, isTemporaryErrno, quote } from './core/errors.js';
 
 export const PROG = 'qgrey';
+
+/**
+ * Our version, from our own package.json (dist/src/cli.js is two levels below it). yargs'
+ * own guess walks up from its install directory and gives up on a directory name with a dot
+ * in it (it takes `/opt/qgrey-0.1/` for a file name and starts from `/opt`): 'unknown'.
+ */
+function version(): string {
+  try {
+    const v = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' ? v : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 class UsageError extends Error {
   /** the --help to try: 'qgrey whitelist add' */
@@ -130,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(version())
     .wrap(Math.min(100, process.stdout.columns ?? 80))
     .fail((msg, err) => {
       if (err) throw err;

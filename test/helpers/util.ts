@@ -33,11 +33,18 @@ export function giveTree(path: string): string {
     lchownSync(p, NOBODY.uid, NOBODY.gid);
     if (st.isDirectory()) for (const n of readdirSync(p)) own(join(p, n));
   };
-  const abs = resolve(path);
-  own(abs);
-  const tmp = resolve(tmpdir());
-  for (let d = dirname(abs); d.startsWith(tmp + '/'); d = dirname(d)) chmodSync(d, (lstatSync(d).mode & 0o7777) | 0o011);
+  own(resolve(path));
+  letThrough(path);
   return path;
+}
+
+/**
+ * Let other users through each temporary directory above `path` (mkdtemp makes them 0700): a
+ * temp tree given to nobody, or a checkout in a temp dir whose programs a test runs as nobody.
+ */
+export function letThrough(path: string): void {
+  const tmp = resolve(tmpdir());
+  for (let d = dirname(resolve(path)); d.startsWith(tmp + '/'); d = dirname(d)) chmodSync(d, (lstatSync(d).mode & 0o7777) | 0o011);
 }
 
 export interface RunResult {
