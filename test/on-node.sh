@@ -12,4 +12,4 @@ export PATH
 echo "test/on-node.sh: the suite on Node $(node --version)" >&2
 # Node 20 takes no glob in --test: the files are listed
 # shellcheck disable=SC2046
-exec node --test --test-concurrency=2 $(find dist/test -name '*.test.js' | sort)
+exec node --test --test-concurrency=2 --test-timeout=300000 --test-force-exit $(find dist/test -name '*.test.js' | sort)

@@ -153,7 +153,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
     const dir = mkdtempSync(join(tmpdir(), 'qgrey-redis-'));
     const port = await freePort();
     const tls = opts.tls ? makeCerts(dir) : null;
-    const args = ['--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log'), '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no'];
+    const args = ['--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log'), '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--repl-diskless-sync-delay', '0'];
     if (tls) args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no');
     else args.push('--port', String(port));
     if (opts.password !== undefined) args.push('--requirepass', opts.password);
@@ -225,16 +225,18 @@ export async function startSentinels(opts: { password?: string; name?: string } 
   const name = opts.name ?? 'qgreymaster';
   const pw = opts.password;
   const master = await startRedis(pw !== undefined ? { password: pw, masterAuth: pw } : {});
-  const replica = await startRedis({ replicaOf: master.port, ...(pw !== undefined ? { password: pw, masterAuth: pw } : {}) });
-  // wait for the replica to be in sync
-  for (let i = 0; i < 200; i++) {
-    const info = await rawCommandBulk(replica.port, pw !== undefined ? ['AUTH', pw] : null, ['INFO', 'replication']);
-    if (info !== null && /master_link_status:up/.test(info)) break;
-    if (i === 199) throw new Error('the replica never synced with the master');
-    await sleep(25);
-  }
   const sentinels: { port: number; pid: number; child: ChildProcess; dir: string }[] = [];
+  let replica: RedisServer | null = null;
   try {
+    replica = await startRedis({ replicaOf: master.port, ...(pw !== undefined ? { password: pw, masterAuth: pw } : {}) });
+    // wait for the replica to be in sync (the master's diskless-sync delay is 0, so this is
+    // the time of one transfer: allow a loaded machine 30 s)
+    for (const until = Date.now() + 30_000; ; ) {
+      const info = await rawCommandBulk(replica.port, pw !== undefined ? ['AUTH', pw] : null, ['INFO', 'replication']);
+      if (info !== null && /master_link_status:up/.test(info)) break;
+      if (Date.now() > until) throw new Error(`the replica never synced with the master: ${replica.log().trim().split('\n').slice(-2).join(' | ')}`);
+      await sleep(25);
+    }
     for (let s = 0; s < 3; s++) {
       const dir = mkdtempSync(join(tmpdir(), 'qgrey-sentinel-'));
       const port = await freePort();
@@ -272,11 +274,16 @@ export async function startSentinels(opts: { password?: string; name?: string } 
       await sleep(50);
     }
   } catch (err) {
-    for (const s of sentinels) s.child.kill('SIGKILL');
+    for (const s of sentinels) {
+      s.child.kill('SIGKILL');
+      await killed(s.child);
+      rmSync(s.dir, { recursive: true, force: true });
+    }
     await master.stop();
-    await replica.stop();
+    await replica?.stop();
     throw err;
   }
+  const rep: RedisServer = replica;
   const cred = pw !== undefined ? `:${encodeURIComponent(pw)}@` : '';
   const stop = async () => {
     for (const s of sentinels) {
@@ -285,11 +292,11 @@ export async function startSentinels(opts: { password?: string; name?: string } 
       rmSync(s.dir, { recursive: true, force: true });
     }
     await master.stop();
-    await replica.stop();
+    await rep.stop();
   };
   return {
     master,
-    replica,
+    replica: rep,
     name,
     sentinels: sentinels.map((s) => ({ port: s.port, pid: s.pid })),
     url: `redis+sentinel://${cred}${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${name}`,
