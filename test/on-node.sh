@@ -5,7 +5,7 @@
 # the oldest Node that package.json's engines allows (Debian 13 ships 20.19).
 set -eu
 cd "$(dirname "$0")/.."
-[ -f dist/src/cli.js ] || { echo 'test/on-node.sh: fatal: nothing built: run npm test (or npm run build) first' >&2; exit 100; }
+[ -f dist/cli/qgrey.mjs ] || { echo 'test/on-node.sh: fatal: nothing built: run npm test (or npm run build) first' >&2; exit 100; }
 bin=$(sh test/fetch-node.sh "${1:?usage: test/on-node.sh VERSION}")
 PATH=$bin:$PATH
 export PATH

@@ -84,7 +84,10 @@ export async function openTreeAsOwner(cfg: StoreConfig): Promise<GreyStore> {
   }
 }
 
-const CHILD = fileURLToPath(new URL('./tree-child.js', import.meta.url));
+// The tree process's program beside this module: store/tree-child.js, or in the CLI's bundle
+// (scripts/bundle.sh, which defines QGREY_TREE_CHILD) the bundle's own tree-child.mjs.
+declare const QGREY_TREE_CHILD: string | undefined;
+const CHILD = fileURLToPath(new URL(typeof QGREY_TREE_CHILD === 'string' ? QGREY_TREE_CHILD : './tree-child.js', import.meta.url));
 
 interface Pending {
   resolve(v: unknown): void;

@@ -80,5 +80,5 @@ function verdict(text: string): number {
 }
 
 // our own dialogue may leave a read pending in the thread pool: leave without waiting for it
-// (no top-level await: this module is also bundled as CommonJS, scripts/bundle-wrapper.sh)
+// (no top-level await: this module is also bundled as CommonJS, scripts/bundle.sh)
 void main(process.argv.slice(2), process.env).then((code) => process.exit(code));

@@ -7,7 +7,7 @@
 // (QGREY_FAIL): never a 5xx, never a hang.
 //
 // Imports node: builtins, src/core and src/store only; ioredis is imported by
-// src/store/redis.ts when the store is opened (scripts/bundle-wrapper.sh leaves it out of the
+// src/store/redis.ts when the store is opened (scripts/bundle.sh leaves it out of the
 // bundle, test/unit/wrapper-bundle.test.ts checks that only that import is).
 
 import { findInText } from '../store/lists.js';

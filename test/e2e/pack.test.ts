@@ -51,7 +51,7 @@ test('npm pack: the tarball installs with the system Node and every command runs
   assert.equal(pack.code, 0, pack.stderr);
   const [info] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
   const shipped = info.files.map((f) => f.path);
-  for (const f of ['bin/qgrey', 'bin/qgreylist', 'bin/qgreyd', 'dist/src/server/qgreyd.js', 'man/qgreyd.8', 'dist/src/cli.js', 'dist/src/wrapper/qgreylist.cjs', 'dist/src/wrapper/main.js', 'bin/qgrey-spp', 'dist/src/spp/qgrey-spp.cjs', 'man/qgrey-spp.8', 'man/qgrey.1', 'man/qgrey.5', 'man/qgreylist.8', 'README.md', 'fixtures/logs/live_pipeline_current.log']) {
+  for (const f of ['bin/qgrey', 'bin/qgreylist', 'bin/qgreyd', 'dist/src/server/qgreyd.js', 'man/qgreyd.8', 'dist/src/cli.js', 'dist/cli/qgrey.mjs', 'dist/cli/tree-child.mjs', 'dist/src/wrapper/qgreylist.cjs', 'dist/src/wrapper/main.js', 'bin/qgrey-spp', 'dist/src/spp/qgrey-spp.cjs', 'man/qgrey-spp.8', 'man/qgrey.1', 'man/qgrey.5', 'man/qgreylist.8', 'README.md', 'fixtures/logs/live_pipeline_current.log']) {
     assert.ok(shipped.includes(f), `${f} is not in the tarball`);
   }
   for (const f of shipped) assert.doesNotMatch(f, /^(?:src|test|bench|scripts|dist\/test|dist\/bench)\//, `${f} should not ship`);

@@ -1,4 +1,4 @@
-// The wrapper bundle (scripts/bundle-wrapper.sh, esbuild) and the wrapper's import rule: the
+// The wrapper bundle (scripts/bundle.sh, esbuild) and the wrapper's import rule: the
 // per-connection decision program imports node: builtins, src/core and src/store only.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
