@@ -2,7 +2,7 @@
 // secret file, and what it logged. The wrapper tests run with it (qgreyd-wrapper.test.ts,
 // qgreyd-load.test.ts import them with QGREY_TEST_QGREYD=1) and without it; both must agree.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { ROOT } from '../helpers/util.js';
@@ -34,12 +34,16 @@ export class Qgreyd {
   }
 
   /** Start qgreyd with `env` (JGREYLIST_DIR, QGREY_LISTDIR...) and a secret file in `dir`; resolves once it listens. */
-  static start(dir: string, env: Record<string, string>): Promise<Qgreyd> {
+  static start(dir: string, env: Record<string, string>, as?: { uid: number; gid: number }): Promise<Qgreyd> {
     const secretFile = join(dir, 'qgreyd.secret');
     writeFileSync(secretFile, SECRET + '\n', { mode: 0o400 });
+    // as another user (root starting it under setpriv, as setuidgid does in a run file): the
+    // secret is that user's, as the README's set-up makes it
+    if (as) chownSync(secretFile, as.uid, as.gid);
     // generous request timeout: the tests share a loaded machine (see clientEnv)
     const full: NodeJS.ProcessEnv = { PATH: serverPath(), QGREY_SECRET: secretFile, QGREYD_LISTEN: '127.0.0.1:0', QGREYD_TIMEOUT: '30', ...env };
-    const proc = spawn(process.execPath, [QGREYD], { env: full, stdio: ['ignore', 'ignore', 'pipe'] });
+    const argv = as ? ['setpriv', '--reuid', String(as.uid), '--regid', String(as.gid), '--clear-groups', process.execPath, QGREYD] : [process.execPath, QGREYD];
+    const proc = spawn(argv[0]!, argv.slice(1), { env: full, stdio: ['ignore', 'ignore', 'pipe'], ...(as ? { cwd: '/' } : {}) });
     proc.stderr!.setEncoding('latin1');
     return new Promise((resolve, reject) => {
       let err = '';
