@@ -7,10 +7,13 @@ import { existsSync } from 'node:fs';
 import { permanent, quote } from '../core/errors.js';
 import { formatIp, parseIp, type Ip } from '../core/ip.js';
 import { trapOf } from '../core/traps.js';
-import { decideTriplet, tripletId, tripletKey } from '../core/triplet.js';
+import { decideTriplet, tripletId, tripletKey, type Triplet } from '../core/triplet.js';
 import { readSppConfig, timersFrom } from '../spp/rcpt.js';
 import { readTraps } from '../store/trap-list.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
+import { pairAddress } from '../core/pairs.js';
+import { findReply, repliesPath } from '../store/pairs.js';
+import { listDir } from '../store/lists.js';
 import { keyOf, keyLabel } from '../core/key.js';
 import { decide, substitute, type Outcome } from '../core/policy.js';
 import { replyText } from '../wrapper/text.js';
@@ -86,7 +89,7 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
   const address = formatIp(ip);
   // what the client is answered, as the wrapper words it (src/wrapper/connection.ts)
   const reply = outcome.action === 'deny' ? { code: 553, text: replyText('DENIED ' + substitute(outcome.message, address)) } : null;
-  const rcpt = argv.to === undefined ? null : rcptPreview(ip, argv.from ?? '', argv.to, argv.rcptDir, ld, black !== null, white !== null, now);
+  const rcpt = argv.to === undefined ? null : rcptPreview(ip, argv.from ?? '', argv.to, argv.rcptDir, ld, argv.listdir, black !== null, white !== null, now);
   const listInfo = (m: ListMatch | null) =>
     m ? { label: m.label, source: m.source, line: m.line, expires: m.expires === null ? null : iso(m.expires), comment: m.comment } : null;
   if (argv.json) {
@@ -139,6 +142,9 @@ export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise
       const t = rcpt.triplet;
       lines.push(`    first seen ${zone.formatSeconds(Math.floor(t.first))}, last seen ${zone.formatSeconds(Math.floor(t.last))}; ${t.passed} passed, ${t.blocked} deferred`);
       lines.push(`    ${t.passed > 0 ? 'passed until' : now < t.blockUntil ? `deferred until ${zone.formatSeconds(Math.ceil(t.blockUntil))}, retries count until` : 'retries count until'} ${zone.formatSeconds(Math.floor(t.expires))}`);
+    } else if (rcpt.reply !== undefined) {
+      const r = rcpt.reply;
+      lines.push(`    reply pair: <${r.remote}> -> <${r.local}> (${r.source}, ${r.file}${r.expires !== null ? `, expires ${r.expires}` : ''}): no triplet needed`);
     } else if (rcpt.trap === null) lines.push('    none: the next RCPT is a new triplet');
   }
   lines.push('  not known here: tcp.smtp rules (JGREYLIST, RELAYCLIENT) and the client\'s reverse DNS; they are checked first by the wrapper');
@@ -156,7 +162,19 @@ function ago(s: number): string {
 
 
 /** What qgrey-spp would answer for this RCPT now (src/spp/rcpt.ts's order), reading only. */
-function rcptPreview(ip: Ip, from: string, to: string, dir: string | undefined, ld: string, black: boolean, white: boolean, now: number) {
+interface RcptPreview {
+  net: string;
+  key: { from: string; to: string };
+  id: string;
+  path: string;
+  decision: string;
+  trap: string | null;
+  triplet: Triplet | null;
+  /** the reply pair that passes it (whitelist outgoing) */
+  reply?: { remote: string; local: string; source: string; expires: string | null; file: string };
+}
+
+function rcptPreview(ip: Ip, from: string, to: string, dir: string | undefined, ld: string, listdir: string | undefined, black: boolean, white: boolean, now: number): RcptPreview {
   const env = process.env;
   const rcptDir = dir ?? (env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR);
   const key = tripletKey(ip, from, to, !!env.QGREY_RCPT_BY_IP && env.QGREY_RCPT_BY_IP !== '0');
@@ -166,6 +184,11 @@ function rcptPreview(ip: Ip, from: string, to: string, dir: string | undefined, 
   if (white) return { ...base, decision: 'RCPT OK whitelisted', trap: null, triplet: null };
   const trap = trapOf(readTraps(ld), to);
   if (trap !== null) return { ...base, decision: `RCPT TRAP (${trap})`, trap, triplet: null };
+  // a reply to one of our users from an address that user wrote to (whitelist outgoing)
+  const remote = pairAddress(from);
+  const local = remote === null ? null : pairAddress(to);
+  const pair = remote !== null && local !== null ? findReply(listDir(listdir), remote, local, now) : null;
+  if (pair !== null) return { ...base, decision: 'RCPT OK reply', trap: null, triplet: null, reply: { remote: pair.remote, local: pair.local, source: pair.source, expires: pair.expires === null ? null : iso(pair.expires), file: repliesPath(listDir(listdir)) } };
   // no triplet directory yet (qgrey-spp not set up): no triplet
   const stored = existsSync(rcptDir) ? new TreeTriplets(rcptDir).getTriplet(id) : null;
   const d = decideTriplet(stored, key, now, timersFrom(readSppConfig(env).control, env));

@@ -6,11 +6,21 @@
 // whitelists, so a domain users keep writing to is renewed; one they stopped writing to is
 // left alone and its entries expire. A temporary DNS failure exits 111 with nothing written
 // (neither the list nor the state file), as `whitelist spf` does.
+//
+// For qgrey-spp, the exact reply pairs too (src/core/pairs.ts): each (remote address, local
+// sender) of the same lines, written into the list directory's `replies` file with source
+// `out:DOMAIN` and the same expiry, renewed the same way. Only --skip and our own domains leave
+// a pair out (--min-senders and --max-domains are about whitelisting a domain's servers; a
+// pair lets one address reach one user). A pair not written to inside --since is left to expire;
+// expired out: pairs are dropped when the file is rewritten.
 
 import { warn } from '../render/diag.js';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { QgreyError, isTemporaryErrno, permanent, quote, reason, temporary } from '../core/errors.js';
 import { DomainSet, OutgoingCollector, normaliseDomain, parseControlDomains, parseSendLine, type OutgoingCounts } from '../core/outgoing.js';
+import { PAIRS_HEADER, formatPair, pairAddress, pairDomain, parsePairLine, type PairLine } from '../core/pairs.js';
+import { ensureListDir, listDir } from '../store/lists.js';
+import { repliesPath, updatePairs } from '../store/pairs.js';
 import { parseDuration } from '../core/when.js';
 import { dnsLookups, dnsServer, type Lookups } from '../dns/resolve.js';
 import { openLogs, recordFacts } from '../logs/read.js';
@@ -51,6 +61,19 @@ interface State {
   files: FileMark[];
   /** domain -> sender -> last time (seconds) */
   domains: Record<string, Record<string, number>>;
+  /** reply pairs: remote address -> local sender -> last time (seconds); absent in state files of before the pairs */
+  pairs?: Record<string, Record<string, number>>;
+}
+
+export interface PairsReport {
+  /** the replies file */
+  file: string;
+  /** pairs written to inside --since (and not skipped or ours) */
+  pairs: number;
+  added: number;
+  renewed: number;
+  /** out: pairs dropped: expired, or of a skipped domain or one of ours */
+  removed: number;
 }
 
 export interface DomainReport {
@@ -81,6 +104,8 @@ export interface OutgoingReport {
   /** out: sources removed because the domain is skipped or ours */
   dropped: string[];
   expires: number | null;
+  /** the reply pairs for qgrey-spp */
+  replies: PairsReport;
 }
 
 const wholeNumber = (v: number, flag: string) => {
@@ -183,6 +208,15 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
     if (n === null || typeof senders !== 'object' || senders === null) continue;
     for (const [s, t] of Object.entries(senders)) if (typeof t === 'number' && t >= cutoff) c.remember(n, s, t);
   }
+  const sp = state?.pairs;
+  for (const [remote, locals] of Object.entries(typeof sp === 'object' && sp !== null ? sp : {})) {
+    const r = pairAddress(remote);
+    if (r === null || r !== remote || typeof locals !== 'object' || locals === null) continue;
+    for (const [local, t] of Object.entries(locals)) {
+      const l = pairAddress(local);
+      if (l !== null && l === local && (ours.size === 0 || ours.has(pairDomain(l))) && typeof t === 'number' && t >= cutoff) c.rememberPair(r, l, t);
+    }
+  }
 
   // read: accepted qlog lines and qmail-send lines
   const resume = resumeFrom(state?.files);
@@ -215,7 +249,19 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
   c.finish();
 
   // decide which domains
-  const rep: OutgoingReport = { dryRun: dry, files: stats.files, lines: stats.lines, bad: stats.bad, counts: c.counts, written: 0, domains: [], dropped: [], expires };
+  const pairsDir = listDir(argv.listdir);
+  const rep: OutgoingReport = {
+    dryRun: dry,
+    files: stats.files,
+    lines: stats.lines,
+    bad: stats.bad,
+    counts: c.counts,
+    written: 0,
+    domains: [],
+    dropped: [],
+    expires,
+    replies: { file: repliesPath(pairsDir), pairs: 0, added: 0, renewed: 0, removed: 0 },
+  };
   const candidates: DomainReport[] = [];
   for (const [domain, seen] of c.domains) {
     if (seen.last < cutoff) continue;
@@ -286,6 +332,20 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
   } finally {
     await ls.close();
   }
+  // the reply pairs, in the list directory (qgrey-spp reads them there, whatever the store)
+  const pairs = new Map<string, { remote: string; local: string }>();
+  for (const [k, t] of c.pairs) {
+    if (t < cutoff) continue;
+    const sp = k.indexOf(' ');
+    const remote = k.slice(0, sp);
+    const d = pairDomain(remote);
+    if (skip.has(d) || ours.has(d)) continue;
+    pairs.set(k, { remote, local: k.slice(sp + 1) });
+  }
+  rep.replies.pairs = pairs.size;
+  if (!dry && pairs.size > 0) ensureListDir(pairsDir);
+  if (pairs.size > 0 || existsSync(rep.replies.file)) updatePairs(pairsDir, (lines) => writePairs(lines, pairs, expires, now, (d) => skip.has(d) || ours.has(d), rep.replies), { dryRun: dry });
+
   if (argv.state !== undefined && !dry) {
     const domains: State['domains'] = {};
     for (const [d, seen] of c.domains) {
@@ -298,7 +358,13 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
       }
       if (any) domains[d] = s;
     }
-    saveStateFile(argv.state, { version: STATE_VERSION, files: fileMarks(stats), domains } satisfies State);
+    const statePairs: NonNullable<State['pairs']> = {};
+    for (const [k, t] of c.pairs) {
+      if (t < cutoff) continue;
+      const sp = k.indexOf(' ');
+      (statePairs[k.slice(0, sp)] ??= {})[k.slice(sp + 1)] = t;
+    }
+    saveStateFile(argv.state, { version: STATE_VERSION, files: fileMarks(stats), domains, pairs: statePairs } satisfies State);
   }
 
   rep.domains = candidates;
@@ -337,7 +403,61 @@ export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<
       (ignored.length ? `; not counted: ${ignored.join(', ')}` : '') +
       `${note}\n`,
   );
+  const x = rep.replies;
+  if (x.pairs + x.removed > 0) {
+    process.stdout.write(`whitelist outgoing: ${count(x.pairs, 'reply pair')} for qgrey-spp in ${x.file} (${x.added} added, ${x.renewed} renewed, ${x.removed} removed)${note}\n`);
+  }
   // left out on purpose (SPF terms qgrey does not flatten, networks too wide or private): as whitelist spf says them
   for (const r of results) if (!(r instanceof QgreyError)) for (const x of r.skipped) process.stdout.write(`${x}\n`);
   return 0;
+}
+
+/**
+ * The replies file's new lines: every pair of `pairs` with source out:DOMAIN and expiry
+ * `expires` (an out: line of the pair replaced, one that already says so kept); out: lines of
+ * pairs not written to now kept until they expire; out: lines of a `dropped` domain removed.
+ * Lines of other sources, comments and lines not understood are kept byte for byte.
+ */
+function writePairs(
+  lines: PairLine[],
+  pairs: ReadonlyMap<string, { remote: string; local: string }>,
+  expires: number | null,
+  now: number,
+  dropped: (domain: string) => boolean,
+  rep: PairsReport,
+): PairLine[] | null {
+  rep.added = rep.renewed = rep.removed = 0;
+  const out: PairLine[] = [];
+  const done = new Set<string>();
+  let changed = false;
+  for (const l of lines) {
+    if (l.kind !== 'pair' || !l.pair.source.startsWith(SOURCE_PREFIX)) {
+      out.push(l);
+      continue;
+    }
+    const p = l.pair;
+    const k = `${p.remote} ${p.local}`;
+    const want = pairs.get(k);
+    if (want === undefined || done.has(k)) {
+      if (done.has(k) || dropped(pairDomain(p.remote)) || (p.expires !== null && p.expires <= now)) {
+        rep.removed++;
+        changed = true;
+      } else out.push(l);
+      continue;
+    }
+    done.add(k);
+    const text = formatPair({ remote: p.remote, local: p.local, expires, source: SOURCE_PREFIX + pairDomain(p.remote), comment: p.comment });
+    if (text !== l.text) changed = true;
+    rep.renewed++;
+    out.push(parsePairLine(text, l.line));
+  }
+  const fresh: PairLine[] = [];
+  for (const [k, want] of pairs) {
+    if (done.has(k)) continue;
+    rep.added++;
+    fresh.push(parsePairLine(formatPair({ remote: want.remote, local: want.local, expires, source: SOURCE_PREFIX + pairDomain(want.remote), comment: '' }), 0));
+  }
+  if (fresh.length === 0 && !changed) return null;
+  const head: PairLine[] = out.length > 0 ? [] : PAIRS_HEADER.trimEnd().split('\n').map((text, i) => ({ kind: 'comment' as const, line: i + 1, text }));
+  return [...head, ...out, ...fresh];
 }

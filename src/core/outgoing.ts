@@ -30,8 +30,17 @@
 // - Recipient domains are lower-cased, IDN names turned to punycode (node:url's
 //   domainToASCII); address literals (`[192.0.2.1]`), single-label names and anything that is
 //   not a host name are dropped; our own domains (--locals) never count.
+//
+// The reply pairs (src/core/pairs.ts): from the same lines that count, each (recipient address,
+// envelope sender) pair, both normalised by pairAddress(); the sender is the envelope sender
+// (`mailfrom=`, qmail-send's `from <...>`), where the reply goes, even in an authenticated
+// session. With --locals, only a sender at one of our own domains makes a pair. A recipient or
+// sender that is no such address (a local part with blanks, an address literal) makes none.
 
-import { domainToASCII } from 'node:url';
+import { normaliseDomain } from './domain.js';
+import { pairAddress } from './pairs.js';
+
+export { normaliseDomain };
 
 /** seconds either side in which a qmail-send `qp` is matched to a qmail-smtpd `qp=` */
 export const QP_WINDOW = 600;
@@ -63,25 +72,6 @@ export function parseSendLine(body0: string): SendLine | null {
     return m ? { kind: m[1] as 'new' | 'end', msg: m[2]! } : null;
   }
   return null;
-}
-
-const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/**
- * A domain as qgrey keeps it: lower case, no trailing dot, IDN labels in punycode; null when it
- * is not a host name of at least two labels (an address literal, `localhost`, `?` bytes).
- */
-export function normaliseDomain(text: string): string | null {
-  let d = text.trim();
-  if (d.endsWith('.')) d = d.slice(0, -1);
-  if (d === '' || d.startsWith('[') || d.length > 253) return null;
-  const a = domainToASCII(d.toLowerCase());
-  if (a === '' || a.length > 253) return null;
-  const labels = a.split('.');
-  if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return null;
-  // an all-numeric last label is an IPv4 address written without brackets
-  if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return null;
-  return a;
 }
 
 /** The domain of an address (after its last `@`), normalised; null when there is none. */
@@ -185,8 +175,8 @@ interface Pending {
   readonly sender: string;
   readonly qp: string;
   readonly at: number;
-  /** remote deliveries seen before the message was decided: [domain, time] */
-  readonly deliveries: [string, number][];
+  /** remote deliveries seen before the message was decided: [domain, time, recipient] */
+  readonly deliveries: [string, number, string][];
   /** its `end msg` was read: forget it once decided */
   ended: boolean;
 }
@@ -198,6 +188,8 @@ const INBOUND: Verdict = { kind: 'inbound' };
 const BOUNCE: Verdict = { kind: 'bounce' };
 
 const MAX_SENDERS = 64;
+/** reply pairs held at most (the oldest forgotten first) */
+export const MAX_PAIRS = 200000;
 
 /**
  * Collects the domains local users wrote to. Feed it lines in time order (`qlog`, `send`),
@@ -207,6 +199,8 @@ const MAX_SENDERS = 64;
  */
 export class OutgoingCollector {
   readonly domains = new Map<string, DomainSeen>();
+  /** reply pairs, `remote local` (both normalised) -> last time, least recent first */
+  readonly pairs = new Map<string, number>();
   readonly counts: OutgoingCounts = { smtpdRecipients: 0, sendDeliveries: 0, inbound: 0, bounces: 0, ours: 0, badDomains: 0, sendForeign: 0, sendInbound: 0 };
   /** qp of accepted inbound qlogreceived lines -> time, in arrival order */
   private readonly inboundQp = new Map<string, number>();
@@ -232,6 +226,25 @@ export class OutgoingCollector {
       d.senders.set(s, t);
     }
     if (d.senders.size > MAX_SENDERS) d.senders.delete(d.senders.keys().next().value as string);
+  }
+
+  /** `local` (our sender) wrote to `remote` at `t`; both normalised by pairAddress (also: what a state file remembers). */
+  rememberPair(remote: string, local: string, t: number): void {
+    const k = `${remote} ${local}`;
+    const prev = this.pairs.get(k);
+    if (prev !== undefined && prev >= t) return;
+    this.pairs.delete(k);
+    this.pairs.set(k, t);
+    if (this.pairs.size > MAX_PAIRS) this.pairs.delete(this.pairs.keys().next().value as string);
+  }
+
+  /** The pair of a counted recipient and its envelope sender, when both are addresses (and, with --locals, the sender is ours). */
+  private pair(recipient: string, sender: string, t: number): void {
+    const local = pairAddress(sender);
+    if (local === null) return;
+    if (this.ours.size > 0 && !this.ours.has(local.slice(local.lastIndexOf('@') + 1))) return;
+    const remote = pairAddress(recipient);
+    if (remote !== null) this.rememberPair(remote, local, t);
   }
 
   /** A remote recipient address: its domain, unless it is ours or not a name. */
@@ -271,6 +284,7 @@ export class OutgoingCollector {
       if (d === null) continue;
       this.counts.smtpdRecipients++;
       this.remember(d, sender, t);
+      this.pair(a.trim(), e.mailfrom, t);
     }
   }
 
@@ -311,10 +325,11 @@ export class OutgoingCollector {
         }
         const d = this.recipient(l.to);
         if (d === null) return;
-        if (p) p.deliveries.push([d, t]);
+        if (p) p.deliveries.push([d, t, l.to]);
         else {
           this.counts.sendDeliveries++;
           this.remember(d, v!.sender, t);
+          this.pair(l.to, v!.sender, t);
         }
         return;
       }
@@ -338,9 +353,10 @@ export class OutgoingCollector {
       if (!p.ended) this.decided.set(msg, INBOUND);
       return;
     }
-    for (const [d, t] of p.deliveries) {
+    for (const [d, t, to] of p.deliveries) {
       this.counts.sendDeliveries++;
       this.remember(d, p.sender, t);
+      this.pair(to, p.sender, t);
     }
     if (!p.ended) this.decided.set(msg, { kind: 'local', sender: p.sender });
   }

@@ -86,7 +86,14 @@ function bare(addr: string): string {
 
 /** The sender as a triplet key holds it (see the top of this file). */
 export function normaliseSender(addr: string): string {
-  let a = bare(addr).toLowerCase();
+  const a = plainAddress(addr);
+  const at = a.lastIndexOf('@');
+  return (at === -1 ? a : a.slice(0, at)).replace(/[0-9]+/g, '#') + (at === -1 ? '' : a.slice(at));
+}
+
+/** An address lower case, <> taken off, BATV tags and `+extension` dropped: the sender's key before its digit runs collapse. */
+export function plainAddress(addr: string): string {
+  const a = bare(addr).toLowerCase();
   const at = a.lastIndexOf('@');
   let local = at === -1 ? a : a.slice(0, at);
   const domain = at === -1 ? '' : a.slice(at);
@@ -99,9 +106,7 @@ export function normaliseSender(addr: string): string {
   }
   const plus = local.indexOf('+');
   if (plus > 0) local = local.slice(0, plus);
-  local = local.replace(/[0-9]+/g, '#');
-  a = local + domain;
-  return a;
+  return local + domain;
 }
 
 /** The recipient as a triplet key holds it. */

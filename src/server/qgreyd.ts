@@ -27,6 +27,7 @@ import { findRblsmtpd, logLine, PROG, run, runAsync, type AsyncIo, type Io, type
 import { logAddress } from '../wrapper/text.js';
 import { readSppConfig, runRcpt, sppLogLine, SPP_PROG, type SppIo } from '../spp/rcpt.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
+import { PairCache } from '../store/pairs.js';
 import { ListCache, ListIndex } from './lists.js';
 import { formatReply, Malformed, MAX_REQUEST, parseRequest, requestEnd, type Reply } from './protocol.js';
 
@@ -327,8 +328,12 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
   // one RCPT of bin/qgrey-spp: the same runRcpt() as the per-process program, with qgreyd's
   // lists and triplet store
   const triplets = new TreeTriplets(cfg.rcptDir);
+  // the reply pairs of the list directory (whitelist outgoing), parsed again when the file changes
+  const pairs = new PairCache();
+  pairs.onLoad = (path, n, bad) => log(n < 0 ? `${NAME}: ${path} is gone: no reply pairs` : `${NAME}: read ${path}: ${n} reply pairs${bad > 0 ? `, ${bad} lines not understood` : ''}`);
   const sppIo: SppIo = {
     triplets: () => triplets,
+    reply: (c, remote, local, now) => pairs.find(c.listDir, remote, local, now),
     ...(backend.entries ? { entries: backend.entries } : {}),
     list: (name: ListName, c, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now),
   };
@@ -462,6 +467,7 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
     },
     reload() {
       backend.reload();
+      pairs.reload();
       try {
         secret = readSecret(cfg.secretFile);
         log(`${NAME}: SIGHUP: the lists and the secret will be read again`);

@@ -18,7 +18,7 @@ import { parseIp, type Ip } from '../core/ip.js';
 import { formatIp } from '../core/ip.js';
 import { keyOf, type Layout } from '../core/key.js';
 import { trapOf, trapSource, type Traps } from '../core/traps.js';
-import { clientId, decideTriplet, readTimers, tripletId, tripletKey, type Timers, type TripletEvent } from '../core/triplet.js';
+import { clientId, decideTriplet, readTimers, tripletId, tripletKey, type Timers, type TripletEvent, type TripletKey } from '../core/triplet.js';
 import { findInList, listDir, listPath, type ListName } from '../store/lists.js';
 import { openEntries } from '../store/open-entries.js';
 import type { EntryAccess } from '../store/store.js';
@@ -27,6 +27,8 @@ import { DEFAULT_RCPT_DIR, TreeTriplets, type TripletAccess } from '../store/tri
 import { atoi } from '../wrapper/config.js';
 import { clean, logAddress, replyText } from '../wrapper/text.js';
 import { substitute } from '../core/policy.js';
+import { pairAddress, type Pair } from '../core/pairs.js';
+import { findReply } from '../store/pairs.js';
 
 export const SPP_PROG = 'qgrey-spp';
 export const DEFAULT_CONTROL = '/var/qmail/control/greylisting';
@@ -107,6 +109,7 @@ export type SppEvent =
   | `RCPT GREY ${Exclude<TripletEvent, 'passed' | 'known'>}`
   | `RCPT OK ${Extract<TripletEvent, 'passed' | 'known'>}`
   | 'RCPT OK whitelisted'
+  | 'RCPT OK reply'
   | 'RCPT DENIED blacklisted'
   | 'RCPT TRAP'
   | 'FAIL open'
@@ -133,6 +136,8 @@ export interface SppIo {
   readonly traps?: (cfg: SppConfig) => Traps;
   /** blacklist a trapped client (trap-list.ts) */
   readonly trapped?: (cfg: SppConfig, address: string, source: string, until: number) => void;
+  /** the live reply pair (remote, local), both normalised (store/pairs.ts) */
+  readonly reply?: (cfg: SppConfig, remote: string, local: string, now: number) => Pair | null;
 }
 
 /** Whether the plugin has anything to do for this session (the bash client checks the same first). */
@@ -182,6 +187,26 @@ function decide(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo
     return { command: DEFER, event: 'RCPT TRAP', note: `${address} blacklisted for ${cfg.trapTime}s, source ${trapSource(trap)}` };
   }
 
+  // a reply to one of our users, from the address that user wrote to (whitelist outgoing's
+  // pairs): passed at once, no triplet. A null sender or anything that is not an address is
+  // never looked up. The pairs unreadable: the triplet decides, and the line says so.
+  let pairNote: string | undefined;
+  const remote = pairAddress(cfg.from);
+  const local = remote === null ? null : pairAddress(cfg.to);
+  if (remote !== null && local !== null) {
+    try {
+      const p = (io.reply ?? ((c: SppConfig, r: string, l: string, t: number) => findReply(c.listDir, r, l, t)))(cfg, remote, local, now);
+      if (p !== null) return { command: null, event: 'RCPT OK reply', note: `pair of ${p.source}` };
+    } catch (err) {
+      pairNote = `reply pairs not read: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  const r = tripletDecision(cfg, ip, key, cid, store, now, env, io);
+  return pairNote === undefined ? r : { ...r, note: r.note === undefined ? pairNote : `${r.note}; ${pairNote}` };
+}
+
+/** The triplet's decision (after the lists, the traps and the reply pairs). */
+function tripletDecision(cfg: SppConfig, ip: Ip, key: TripletKey, cid: string, store: TripletAccess, now: number, env: NodeJS.ProcessEnv, io: SppIo): SppResult {
   const timers = (io.timers ?? ((c: SppConfig) => timersFrom(c.control, env)))(cfg);
   const id = tripletId(key);
   const d = decideTriplet(store.getTriplet(id), key, now, timers);

@@ -3,11 +3,11 @@
 // expiry, --state, and each guard.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { qgrey, run, tempDir, FIXTURES, ROOT } from '../helpers/util.js';
 import { startDns, deadServer, RECORDS, type DnsServer } from './dns-server.js';
-import { label } from './rebuild-gen.js';
+import { logs, qlog, write } from './outgoing-logs.js';
 
 let dns: DnsServer;
 before(async () => {
@@ -24,42 +24,6 @@ after(async () => {
 });
 
 const NOW = Math.floor(Date.now() / 1000);
-
-interface Q {
-  kind?: 'qlogenvelope' | 'qlogreceived';
-  from: string;
-  to: string;
-  relay?: boolean;
-  auth?: string;
-  ip?: string;
-  qp?: string;
-  pid?: number;
-}
-/** A `result=accepted code=250` qlog line of sagredo's qmail-smtpd. */
-function qlog(o: Q): string {
-  const kind = o.kind ?? 'qlogenvelope';
-  const env = kind === 'qlogenvelope';
-  return (
-    `${kind}: result=accepted code=250 reason=${env ? 'rcptto' : 'queueaccept'} detail=${env ? (o.relay || o.auth ? 'chkuserrelay' : 'chkuser') : ''} helo=client.example ` +
-    `mailfrom=${o.from} rcptto=${o.to} relay=${o.relay || o.auth ? 'yes' : 'no'} rcpthosts=${env ? (o.relay || o.auth ? 'no' : 'yes') : ''} size=${env ? '' : '1234'} ` +
-    `authuser=${o.auth ?? ''} authtype=${o.auth ? 'plain' : ''} encrypted= sslverified=no localip=192.0.2.10 localport=25 remoteip=${o.ip ?? '203.0.113.99'} ` +
-    `remoteport=41020 remotehost= qp=${env ? '' : (o.qp ?? '5447')} pid=${o.pid ?? 5445}`
-  );
-}
-
-function write(path: string, lines: readonly (readonly [number, string])[], append = false): void {
-  const text = lines.map(([t, l]) => `${label(t, 500)} ${l}\n`).join('');
-  if (append) appendFileSync(path, text);
-  else writeFileSync(path, text);
-}
-
-function logs(root: string): { smtpd: string; send: string } {
-  const smtpd = join(root, 'smtpd');
-  const send = join(root, 'send');
-  mkdirSync(smtpd, { recursive: true });
-  mkdirSync(send, { recursive: true });
-  return { smtpd, send };
-}
 
 const list = (dir: string) => (existsSync(join(dir, 'whitelist')) ? readFileSync(join(dir, 'whitelist'), 'utf8') : '');
 const entries = (dir: string, source: string) =>
