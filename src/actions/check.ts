@@ -16,7 +16,7 @@ import { findReply, repliesPath } from '../store/pairs.js';
 import { listDir } from '../store/lists.js';
 import { keyOf, keyLabel } from '../core/key.js';
 import { decide, substitute, type Outcome } from '../core/policy.js';
-import { replyText } from '../wrapper/text.js';
+import { replyText } from '../core/text.js';
 import { formatCivil } from '../core/zone.js';
 import { Zone } from '../core/zone.js';
 import type { ListMatch, ListName } from '../store/lists.js';

@@ -4,11 +4,13 @@
 //   SYMLINK|KEY|DETAIL            things in the tree that are not entries, left alone
 //   ODD|KEY|DETAIL                (a directory where a file belongs, a foreign name, a FIFO...)
 //   UNREADABLE|KEY|DETAIL
-// FIRST and LAST are seconds since the epoch (mtime and atime). --json: one object per line.
+// FIRST and LAST are first seen (mtime) and last seen (atime) as `YYYY-MM-DD HH:MM:SS` in the
+// local zone (TZ), as tai64nlocal prints times (--utc: in UTC). --json: one object per line, with
+// the times as seconds since the epoch (first, last) and in ISO 8601 UTC (firstSeen, lastSeen).
 
 import { warn } from '../render/diag.js';
 import { keyLabel } from '../core/key.js';
-import { formatCivil } from '../core/zone.js';
+import { formatCivil, Zone } from '../core/zone.js';
 import { holdtimeFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { keyLayout, sanitizeName, type Anomaly } from '../store/store.js';
@@ -20,6 +22,8 @@ export interface ListArgs {
   /** --store: the shared Redis store (openStore) */
   store?: string;
   holdtime?: number;
+  /** --utc: FIRST and LAST in UTC, not the local zone */
+  utc?: boolean;
   json: boolean;
 }
 
@@ -42,6 +46,8 @@ export async function run(argv: ListArgs, open: OpenStore = openStore): Promise<
   const root = treeDir(argv.dir);
   const hold = argv.holdtime ?? holdtimeFromEnv();
   const now = Date.now() / 1000;
+  const zone = argv.utc === true ? new Zone('UTC') : new Zone();
+  const local = (sec: number) => zone.formatSeconds(Math.floor(sec));
   const out = new LineWriter(process.stdout, process.stdout.isTTY === true);
   // anomalies arrive before the batch that follows them in the walk: written in that order
   const odd: string[] = [];
@@ -69,7 +75,7 @@ export async function run(argv: ListArgs, open: OpenStore = openStore): Promise<
             JSON.stringify({ kind: kind.toLowerCase(), label, key: e.key, layout: keyLayout(e.key), first: e.mtime, last: e.atime, firstSeen: iso(e.mtime), lastSeen: iso(e.atime) }),
             false,
           );
-        } else await out.write(`${kind}|${label}|${e.key}|${e.mtime}|${e.atime}`);
+        } else await out.write(`${kind}|${label}|${e.key}|${local(e.mtime)}|${local(e.atime)}`);
       }
     }
     await flush();

@@ -10,17 +10,20 @@ export const list = defineCommand({
       .option('dir', { ...value, describe: 'the greylist tree (default: $JGREYLIST_DIR, else /var/qmail/jgreylist)' })
       .option('store', STORE_OPTION)
       .option('holdtime', { ...value, describe: 'seconds an entry stays GREY before it is KNOWN (default: $JGREYLIST_HOLDTIME, else 120)' })
-      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line (kind, label, key, layout, first, last, firstSeen, lastSeen)' })
+      .option('utc', { type: 'boolean', default: false, describe: 'print FIRST and LAST in UTC instead of the local zone (TZ)' })
+      .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line (kind, label, key, layout, first, last: seconds since the epoch; firstSeen, lastSeen: ISO 8601 UTC)' })
       .epilog(
-        'Kinds: GREY (inside the hold time), KNOWN (past it); SYMLINK, ODD, UNREADABLE for things in the tree that are not entries (KIND|KEY|DETAIL). FIRST and LAST are seconds since the epoch (mtime = first seen, atime = last seen).',
+        'Kinds: GREY (inside the hold time), KNOWN (past it); SYMLINK, ODD, UNREADABLE for things in the tree that are not entries (KIND|KEY|DETAIL). FIRST and LAST are local times, YYYY-MM-DD HH:MM:SS as tai64nlocal prints them (TZ; --utc for UTC): mtime = first seen, atime = last seen. --json has them as seconds since the epoch.',
       )
       .example('$0 list --dir /var/qmail/jgreylist', 'everything, for awk')
-      .example("$0 list | awk -F'|' '$1 == \"GREY\"' | wc -l", 'how many senders are waiting out the hold time'),
+      .example("$0 list | awk -F'|' '$1 == \"GREY\"' | wc -l", 'how many senders are waiting out the hold time')
+      .example("$0 list --utc | sort -t'|' -k5 | tail -3", 'the three entries seen last, times in UTC'),
   handler: async (argv) => {
     const { run } = await import('../actions/list.js');
     process.exitCode = await run({
       dir: argv.dir, store: argv.store,
       holdtime: argv.holdtime === undefined ? undefined : wholeOption(argv.holdtime, '--holdtime', 0, Number.MAX_SAFE_INTEGER, 'seconds'),
+      utc: argv.utc,
       json: argv.json,
     });
   },

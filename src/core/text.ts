@@ -16,3 +16,8 @@ export function clean(text: string, max = 200, blanks = true): string {
   }
   return out;
 }
+
+/** Text for an SMTP reply: printable ASCII, at most 200 characters (rblsmtpd's limits). */
+export function replyText(text: string): string {
+  return clean(text, 200, true);
+}

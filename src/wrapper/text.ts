@@ -2,9 +2,9 @@
 // and the one write that puts a line on a descriptor. No npm imports (per-connection path).
 
 import { writeSync } from 'node:fs';
-import { clean } from '../core/text.js';
+import { clean, replyText } from '../core/text.js';
 
-export { clean };
+export { clean, replyText };
 
 /**
  * The address as it appears in a decision line: exactly as tcpserver gave it when it is a
@@ -14,11 +14,6 @@ export { clean };
 export function logAddress(text: string, valid: boolean): string {
   if (text === '') return '-';
   return valid ? text : clean(text, 64, false);
-}
-
-/** Text for an SMTP reply: printable ASCII, at most 200 characters (rblsmtpd's limits). */
-export function replyText(text: string): string {
-  return clean(text, 200, true);
 }
 
 /** Write all of `text` to `fd`; a non-blocking log pipe that is full is waited on a little, then the line is given up. */

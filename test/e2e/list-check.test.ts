@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tempDir, qgrey } from '../helpers/util.js';
+import { run, tempDir, qgrey } from '../helpers/util.js';
 import { TreeEntries as TreeStore } from '../../src/store/entries.js';
 
 const NOW = Math.floor(Date.now() / 1000);
@@ -16,18 +16,29 @@ test('list: one typed record per line, kind first; --json', () => {
   t.putSync({ key: 'v6/20010db8/00000001', first: NOW - 3 * D, last: NOW - D });
   mkdirSync(`${d.path}/203`);
   symlinkSync('/etc', `${d.path}/203/000`);
-  const r = qgrey(['list', '--dir', d.path]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal(
-    r.stdout,
-    [
-      `GREY|192.0.2|192/000/002|${NOW - 60}|${NOW - 60}`,
-      `KNOWN|198.51.100|198/051/100|${NOW - 2 * D}|${NOW - D}`,
-      'SYMLINK|203/000|is a symbolic link; left alone',
-      `KNOWN|2001:db8:0:1::/64|v6/20010db8/00000001|${NOW - 3 * D}|${NOW - D}`,
-      '',
-    ].join('\n'),
-  );
+  // FIRST and LAST in the local zone, as tai64nlocal prints them: the same instants in Rome
+  // (UTC+1 in winter, +2 in summer) and with --utc, checked against the date(1) of the system
+  const at = (sec: number, tz: string) => run('date', ['-d', `@${sec}`, '+%Y-%m-%d %H:%M:%S'], { env: { ...process.env, TZ: tz } }).stdout.trim();
+  for (const [tz, args] of [['Europe/Rome', []], ['America/New_York', ['--utc']]] as const) {
+    const r = qgrey(['list', '--dir', d.path, ...args], { env: { ...process.env, TZ: tz } });
+    assert.equal(r.code, 0, r.stderr);
+    const z = args.length > 0 ? 'UTC' : tz;
+    assert.equal(
+      r.stdout,
+      [
+        `GREY|192.0.2|192/000/002|${at(NOW - 60, z)}|${at(NOW - 60, z)}`,
+        `KNOWN|198.51.100|198/051/100|${at(NOW - 2 * D, z)}|${at(NOW - D, z)}`,
+        'SYMLINK|203/000|is a symbolic link; left alone',
+        `KNOWN|2001:db8:0:1::/64|v6/20010db8/00000001|${at(NOW - 3 * D, z)}|${at(NOW - D, z)}`,
+        '',
+      ].join('\n'),
+    );
+  }
+  // a fixed instant, so the zone is seen to apply: 2026-07-01 12:00:00 UTC is 14:00 in Rome
+  using f = tempDir();
+  new TreeStore(f.path, 'classc').putSync({ key: '192/000/002', first: 1782907200, last: 1782907200 });
+  assert.match(qgrey(['list', '--dir', f.path], { env: { ...process.env, TZ: 'Europe/Rome' } }).stdout, /^KNOWN\|192\.0\.2\|192\/000\/002\|2026-07-01 14:00:00\|2026-07-01 14:00:00\n$/);
+  assert.match(qgrey(['list', '--dir', f.path, '--utc'], { env: { ...process.env, TZ: 'Europe/Rome' } }).stdout, /\|2026-07-01 12:00:00\n$/);
   const j = qgrey(['list', '--dir', d.path, '--json', '--holdtime', '0']).stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(j.length, 4);
   assert.deepEqual(j[0], { kind: 'known', label: '192.0.2', key: '192/000/002', layout: 'classc', first: NOW - 60, last: NOW - 60, firstSeen: j[0]!.firstSeen, lastSeen: j[0]!.lastSeen });
