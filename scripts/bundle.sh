@@ -27,5 +27,5 @@ esbuild dist/src/spp/main.js --bundle --platform=node --format=cjs --target=node
 rm -rf dist/cli
 exec esbuild qgrey=dist/src/cli.js tree-child=dist/src/store/tree-child.js --bundle --splitting \
   --platform=node --format=esm --target=node20 --external:ioredis --external:mysql2 \
-  --outdir=dist/cli --out-extension:.js=.mjs --define:QGREY_TREE_CHILD='"./tree-child.mjs"' \
+  --outdir=dist/cli --out-extension:.js=.mjs --define:QGREY_TREE_CHILD='"./tree-child.mjs"' --alias:string-width=./dist/src/render/width.js \
   --metafile=dist/cli-bundle.meta.json --log-level=warning
