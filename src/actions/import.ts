@@ -17,7 +17,9 @@
 import { permanent, quote, temporary } from '../core/errors.js';
 import { formatCidr, formatIp, parseCidr, type Ip } from '../core/ip.js';
 import { tripletId, tripletKey, type Triplet } from '../core/triplet.js';
-import { formatEntry, listDir, listPath, parseLine, updateList, type ListLine, type ListName } from '../store/lists.js';
+import { formatEntry, listDir, parseLine, type ListLine, type ListName } from '../store/lists.js';
+import { openLists } from '../store/open.js';
+import { selectedStore } from '../store/select.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
 import { lstatSync, readFileSync } from 'node:fs';
 
@@ -30,6 +32,8 @@ export interface ImportArgs {
   database?: string;
   rcptDir?: string;
   listdir?: string;
+  /** --store: the lists of the shared Redis store (openLists); the triplets stay in rcptDir */
+  store?: string;
   byIp: boolean;
   dryRun: boolean;
   json: boolean;
@@ -153,7 +157,9 @@ export async function run(argv: ImportArgs): Promise<number> {
     connectTimeout: 10000,
   };
   const rcptDir = argv.rcptDir ?? (process.env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR);
-  const dir = listDir(argv.listdir);
+  // the lists: their files, or the shared Redis store (a bad setting is refused before MySQL is asked)
+  const target = selectedStore(argv.store);
+  const dir = target === null ? listDir(argv.listdir) : `the Redis store ${target.display}`;
   const mysql = await import('mysql2/promise');
   let db;
   try {
@@ -256,12 +262,17 @@ export async function run(argv: ImportArgs): Promise<number> {
       const s = store.getTriplet(id);
       store.putTriplet(id, s === null ? t : mergeTriplet(s, t));
     }
-    for (const name of ['whitelist', 'blacklist'] as const) {
-      updateList(listPath(dir, name), (lines) => {
-        const kept = lines.filter((l) => !(l.kind === 'entry' && l.entry.source === SOURCE));
-        if (kept.length === lines.length && lists[name].length === 0) return null;
-        return [...kept, ...lists[name]];
-      });
+    const ls = await openLists({ listdir: argv.listdir, store: argv.store });
+    try {
+      for (const name of ['whitelist', 'blacklist'] as const) {
+        await ls.update(name, (lines) => {
+          const kept = lines.filter((l) => !(l.kind === 'entry' && l.entry.source === SOURCE));
+          if (kept.length === lines.length && lists[name].length === 0) return null;
+          return [...kept, ...lists[name]];
+        });
+      }
+    } finally {
+      await ls.close();
     }
   }
   if (argv.json) process.stdout.write(JSON.stringify(rep) + '\n');

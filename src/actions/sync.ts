@@ -7,6 +7,12 @@
 // so and jgreylist-clean's one-time rule still applies to it); B's other entries are kept;
 // nothing is removed from either side. Both sides are locked for the run (not with --dry-run).
 // Entries past max-age or one-time are not written to Redis (they would expire at once).
+//
+// The lists too: the whitelist and blacklist files of the list directory (--listdir, else
+// $QGREY_LISTDIR) and the store's lists, merged the same way round with every entry's expiry,
+// source, message and comment (store/list-merge.ts: same addresses and source are one entry,
+// the longer-lasting wins, nothing is removed, expired entries are not carried over). Each list
+// is written once, under its lock (a file) or in one transaction (Redis).
 
 import { resolve } from 'node:path';
 import { permanent, quote } from '../core/errors.js';
@@ -15,6 +21,10 @@ import { openStore, type OpenStore } from '../store/open.js';
 import type { RedisStore } from '../store/redis.js';
 import { hidePasswords, isRedisUrl } from '../store/redis-url.js';
 import { anomalyLine, type Entry, type GreyStore, type StoreLock } from '../store/store.js';
+import { FileLists, type ListStore } from '../store/list-store.js';
+import { mergeListLines, type ListMergeCounts } from '../store/list-merge.js';
+import { LIST_NAMES, type ListName } from '../store/lists.js';
+import { openLists } from '../store/open.js';
 import { detectLayout } from '../store/walk.js';
 
 export interface SyncArgs {
@@ -22,6 +32,10 @@ export interface SyncArgs {
   to: string;
   /** --owner USER:GROUP for the tree side (default: the owner of the tree's root) */
   owner?: string;
+  /** the list files' directory (default: $QGREY_LISTDIR, else the default) */
+  listdir?: string;
+  /** --entries-only: leave the lists alone */
+  entriesOnly?: boolean;
   dryRun: boolean;
   json: boolean;
   quiet: boolean;
@@ -41,6 +55,8 @@ export interface SyncReport {
   unchanged: number;
   /** source entries past jgreylist-clean's rules, not written to Redis (where they would expire at once) */
   expired: number;
+  /** the lists, each merged from the source's into the target's */
+  lists: Record<ListName, ListMergeCounts & { from: string; to: string }> | null;
   seconds: number;
 }
 
@@ -74,7 +90,8 @@ export async function run(argv: SyncArgs, open: OpenStore = openStore): Promise<
     const tree = await open({ dir: treeArg, store: '', layout, owner: argv.owner, onAnomaly: (a) => warn(anomalyLine(treeArg, a)) });
     stores.push(tree);
     const [src, dst] = fromRedis ? [redis, tree] : [tree, redis];
-    const rep: SyncReport = { from: src.where, to: dst.where, dryRun: argv.dryRun, read: 0, added: 0, updated: 0, unchanged: 0, expired: 0, seconds: 0 };
+    const none = (): ListMergeCounts & { from: string; to: string } => ({ from: '', to: '', read: 0, added: 0, updated: 0, unchanged: 0, expired: 0, bad: 0 });
+    const rep: SyncReport = { from: src.where, to: dst.where, dryRun: argv.dryRun, read: 0, added: 0, updated: 0, unchanged: 0, expired: 0, lists: argv.entriesOnly ? null : { whitelist: none(), blacklist: none() }, seconds: 0 };
     if (!argv.dryRun) {
       locks.push(await src.lock('qgrey sync'));
       locks.push(await dst.lock('qgrey sync'));
@@ -101,6 +118,7 @@ export async function run(argv: SyncArgs, open: OpenStore = openStore): Promise<
       });
       if (out.length > 0 && !argv.dryRun) await dst.merge(out, { keepSince: 0, now, exact: true });
     }
+    if (rep.lists !== null) await syncLists(argv, url, fromRedis, now, rep.lists);
     rep.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (argv.json) process.stdout.write(JSON.stringify(rep) + '\n');
     else if (!argv.quiet) {
@@ -110,10 +128,47 @@ export async function run(argv: SyncArgs, open: OpenStore = openStore): Promise<
           (argv.dryRun ? ' (dry run: nothing written)' : '') +
           ` (${rep.seconds.toFixed(1)} s)\n`,
       );
+      for (const name of rep.lists === null ? [] : LIST_NAMES) {
+        const l = rep.lists![name];
+        process.stdout.write(
+          `sync: ${name}: ${l.read} entries read from ${l.from}; ${l.added} added, ${l.updated} updated, ${l.unchanged} unchanged in ${l.to}` +
+            (l.expired > 0 ? `; ${l.expired} expired not written` : '') +
+            (l.bad > 0 ? `; ${l.bad} lines not understood left out` : '') +
+            (argv.dryRun ? ' (dry run: nothing written)' : '') +
+            '\n',
+        );
+      }
     }
     return 0;
   } finally {
     for (const l of locks.reverse()) await l.release().catch(() => {});
     for (const s of stores) await s.close().catch(() => {});
+  }
+}
+
+/** Both lists, from the source side's into the target side's (see the top of the file). */
+async function syncLists(argv: SyncArgs, url: string, fromRedis: boolean, now: number, rep: NonNullable<SyncReport['lists']>): Promise<void> {
+  const files = new FileLists(argv.listdir);
+  let redis: ListStore | null = null;
+  try {
+    redis = await openLists({ store: url });
+    const [src, dst] = fromRedis ? [redis, files] : [files, redis];
+    for (const name of LIST_NAMES) {
+      const source = await src.read(name);
+      let counts: ListMergeCounts | null = null;
+      // nothing to bring: the target is not touched (not even its directory made)
+      if (source.length > 0) await dst.update(
+        name,
+        (lines) => {
+          const m = mergeListLines(lines, source, now);
+          counts = m.counts;
+          return m.lines;
+        },
+        { dryRun: argv.dryRun, create: true },
+      );
+      rep[name] = { ...(counts ?? mergeListLines([], source, now).counts), from: src.where(name), to: dst.where(name) };
+    }
+  } finally {
+    await redis?.close();
   }
 }

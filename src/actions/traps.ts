@@ -8,7 +8,9 @@
 // hit's time plus --trap-time. Never a client that delivered accepted mail (to a recipient
 // that is not a trap) within the window, unless --force; those are named in the report.
 // Incremental with --state, as evict: per inode how far each file was read, and the window's
-// accepted deliveries per address.
+// accepted deliveries per address. With the shared Redis store selected (--store,
+// QGREY_STORE), the entries go into its blacklist, which every qgreyd and qgreylist on it reads;
+// the traps list itself is the list directory's file, as qgrey-spp reads it.
 
 import { permanent, quote } from '../core/errors.js';
 import { formatIp, parseIp } from '../core/ip.js';
@@ -18,12 +20,15 @@ import { openLogs } from '../logs/read.js';
 import { fileMarks, resumeFrom } from '../logs/state.js';
 import { loadStateFile, saveStateFile } from '../store/state-file.js';
 import { listDir } from '../store/lists.js';
-import { blacklistTrapped, readTraps, TRAPS_FILE } from '../store/trap-list.js';
+import { openLists } from '../store/open.js';
+import { readTraps, trapChange, TRAPS_FILE } from '../store/trap-list.js';
 import { zoneOption } from './options.js';
 
 export interface TrapsArgs {
   paths: string[];
   listdir?: string;
+  /** --store: the blacklist of the shared Redis store (openLists) */
+  store?: string;
   since: string;
   trapTime: string;
   state?: string;
@@ -46,6 +51,8 @@ interface State {
 
 export interface TrapsReport {
   listdir: string;
+  /** where the entries went: the blacklist file, or the store's URL and key */
+  blacklist: string;
   dryRun: boolean;
   files: number;
   lines: number;
@@ -86,7 +93,7 @@ export async function run(argv: TrapsArgs): Promise<number> {
   /** address -> [the trap pattern, the latest hit] */
   const hits = new Map<string, [string, number]>();
   const pids = new Map<string, string>();
-  const rep: TrapsReport = { listdir: dir, dryRun: dry, files: 0, lines: 0, bad: 0, hits: 0, blacklisted: [], kept: 0, protected: [], seconds: 0 };
+  const rep: TrapsReport = { listdir: dir, blacklist: '', dryRun: dry, files: 0, lines: 0, bad: 0, hits: 0, blacklisted: [], kept: 0, protected: [], seconds: 0 };
 
   const hit = (ipText: string, rcpt: string, t: number) => {
     const trap = trapOf(traps, rcpt);
@@ -127,15 +134,36 @@ export async function run(argv: TrapsArgs): Promise<number> {
   rep.lines = stats.lines;
   rep.bad = stats.bad;
 
+  const todo: { address: string; t: ReturnType<typeof trapChange> }[] = [];
   for (const [a, [trap, t]] of [...hits].sort((x, y) => (x[0] < y[0] ? -1 : 1))) {
     if (t + trapTime <= now) continue;
     if (!argv.force && (accepted.get(a) ?? 0) >= cutoff && accepted.has(a)) {
       rep.protected.push(a);
       continue;
     }
-    const what = blacklistTrapped(dir, a, trapSource(trap), t + trapTime, { dryRun: dry });
-    if (what === 'kept') rep.kept++;
-    else rep.blacklisted.push(a);
+    todo.push({ address: a, t: trapChange(a, trapSource(trap), t + trapTime) });
+  }
+  // one write of the blacklist (the file under its lock, or one Redis transaction)
+  const ls = await openLists({ listdir: argv.listdir, store: argv.store });
+  try {
+    rep.blacklist = ls.where('blacklist');
+    if (todo.length > 0) {
+      await ls.update(
+        'blacklist',
+        (lines) => {
+          let cur: typeof lines | null = null;
+          for (const x of todo) cur = x.t.change(cur ?? lines) ?? cur;
+          return cur;
+        },
+        { dryRun: dry },
+      );
+    }
+  } finally {
+    await ls.close();
+  }
+  for (const x of todo) {
+    if (x.t.what() === 'kept') rep.kept++;
+    else rep.blacklisted.push(x.address);
   }
 
   if (argv.state !== undefined && !dry) saveStateFile(argv.state, { version: STATE_VERSION, files: fileMarks(stats), accepted: Object.fromEntries(accepted) } satisfies State);

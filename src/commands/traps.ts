@@ -1,4 +1,5 @@
 import { defineCommand, value } from './define.js';
+import { STORE_OPTION } from './store-option.js';
 
 export const traps = defineCommand({
   command: 'traps [paths..]',
@@ -12,6 +13,7 @@ export const traps = defineCommand({
         default: undefined,
       })
       .option('listdir', { ...value, describe: 'the list directory, with the traps list (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
+      .option('store', { ...STORE_OPTION, describe: 'the shared greylist store (redis://, rediss:// or redis+sentinel:// URL) whose blacklist gets the entries (default: $QGREY_STORE; unset: the list file); the traps list stays the list directory\'s file' })
       .option('since', { ...value, default: '1d', describe: 'the window: trap RCPTs and accepted mail of this long ago count' })
       .option('trap-time', { ...value, default: '24h', describe: 'how long a trapped client stays blacklisted, from its trap RCPT' })
       .option('state', { ...value, describe: 'remember here how far each log was read (and the window\'s accepted mail), so the next run reads only new lines' })
@@ -27,6 +29,7 @@ export const traps = defineCommand({
     process.exitCode = await run({
       paths: argv.paths ?? [],
       listdir: argv.listdir,
+      store: argv.store,
       since: argv.since,
       trapTime: argv.trapTime,
       state: argv.state,

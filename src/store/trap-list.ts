@@ -27,15 +27,17 @@ export function readTraps(listDir: string): Traps {
 export type TrapWrite = 'added' | 'extended' | 'kept';
 
 /**
- * Blacklist `address` (a canonical IP) until `until` with source `source` (trap:…). An entry
- * of a trap for it that lasts longer is kept; a shorter one is extended. `dryRun`: nothing written.
+ * The blacklist change of one trapped client, for any list store (updateList, ListStore.update):
+ * blacklist `address` (a canonical IP) until `until` with source `source` (trap:…). An entry of
+ * a trap for it that lasts longer is kept; a shorter one is extended. `what()` says what the
+ * last call of `change` did.
  */
-export function blacklistTrapped(listDir: string, address: string, source: string, until: number, opts: { dryRun?: boolean } = {}): TrapWrite {
+export function trapChange(address: string, source: string, until: number): { change: (lines: ListLine[]) => ListLine[] | null; what: () => TrapWrite } {
   let what: TrapWrite = 'kept';
   const fresh = parseLine(formatEntry({ address, expires: Math.ceil(until), source, message: null, comment: '' }), 0);
-  updateList(
-    listPath(listDir, 'blacklist'),
-    (lines) => {
+  return {
+    what: () => what,
+    change: (lines) => {
       what = 'kept';
       const k = lines.findIndex((l) => l.kind === 'entry' && l.entry.address === address && l.entry.source.startsWith('trap:'));
       if (k === -1) {
@@ -56,7 +58,12 @@ export function blacklistTrapped(listDir: string, address: string, source: strin
       out[k] = fresh;
       return out;
     },
-    opts,
-  );
-  return what;
+  };
+}
+
+/** trapChange() on the list directory's blacklist file, under its lock, atomically. `dryRun`: nothing written. */
+export function blacklistTrapped(listDir: string, address: string, source: string, until: number, opts: { dryRun?: boolean } = {}): TrapWrite {
+  const t = trapChange(address, source, until);
+  updateList(listPath(listDir, 'blacklist'), t.change, opts);
+  return t.what();
 }

@@ -10,6 +10,7 @@ import { parseIp } from '../../src/core/ip.js';
 import { tripletId, tripletKey, parseTriplet } from '../../src/core/triplet.js';
 import { qgrey, tempDir } from '../helpers/util.js';
 import { runPlugin, verdictOf } from './spp-harness.js';
+import { rawCommandBulk, startRedis } from './redis-harness.js';
 
 const t = tempDir('qgrey-import-');
 const data = join(t.path, 'data');
@@ -134,6 +135,24 @@ it('import: triplets and lists from the MySQL plugin, a dry run first; qgrey-spp
   const again = readFileSync(join(lists, 'whitelist'), 'latin1');
   assert.equal(again.split('\n').filter((l) => l.includes('mysql:greylisting')).length, 2);
   assert.match(again, /^192\.0\.2\.0\/24\tnever\tmanual$/m);
+});
+
+it('import --store: the list rows go into the shared Redis store, the triplets into --rcpt-dir', async () => {
+  await using redis = await startRedis();
+  const cnf = join(t.path, 'mysql-store.cnf');
+  writeFileSync(cnf, `[client]\nsocket=${sock}\nuser=greylisting\npassword=secret-pw\ndatabase=greylisting\n`, { mode: 0o600 });
+  const rcpt = join(t.path, 'rcpt-store');
+  const lists = join(t.path, 'lists-store');
+  mkdirSync(rcpt, { mode: 0o700 });
+  mkdirSync(lists);
+  const r = qgrey(['import', '--defaults-file', cnf, '--rcpt-dir', rcpt, '--listdir', lists, '--store', redis.url]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`into ${rcpt.replace(/[/.]/g, '\\$&')}, 2 whitelist and 1 blacklist entries \\(source mysql:greylisting\\) into the Redis store redis://127\\.0\\.0\\.1:${redis.port}`));
+  assert.match((await rawCommandBulk(redis.port, null, ['GET', 'qgrey:list:whitelist'])) ?? '', /^127\.0\.0\.1\tnever\tmysql:greylisting\t# whitelist for 127\.0\.0\.1$/m);
+  assert.match((await rawCommandBulk(redis.port, null, ['GET', 'qgrey:list:blacklist'])) ?? '', /^203\.0\.113\.0\/24\tnever\tmysql:greylisting\t/m);
+  assert.equal(existsSync(join(lists, 'whitelist')), false, 'not the files');
+  const id = tripletId(tripletKey(parseIp('192.0.2.8')!, 'bounce-1@lists.example', 'carol@example.net', false));
+  assert.ok(existsSync(join(rcpt, id.slice(0, 2), id)), 'the triplets stay in the directory');
 });
 
 it('import: a refused login is one line, exit 100', () => {

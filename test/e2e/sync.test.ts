@@ -1,16 +1,19 @@
 // `qgrey sync` between a real tree and a real redis-server: tree -> Redis -> tree compared
 // entry by entry (paths, first and last seen), idempotence, the merge rule when both sides
 // have a key, nothing removed from either side, and its errors.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { giveTree, qgrey, tempDir } from '../helpers/util.js';
 import { freePort, rawCommandBulk, startRedis } from './redis-harness.js';
 
 const NOW = Math.floor(Date.now() / 1000);
 const D = 86400;
-const ENV = { NODE_EXTRA_CA_CERTS: '' };
+// the list files of these tests: none (the lists are synced too; the lists test names its own)
+const NOLISTS = tempDir('qgrey-sync-lists-');
+after(() => NOLISTS[Symbol.dispose]());
+const ENV = { NODE_EXTRA_CA_CERTS: '', QGREY_LISTDIR: join(NOLISTS.path, 'none') };
 
 function put(root: string, key: string, first: number, last: number): void {
   const parts = key.split('/');
@@ -69,7 +72,8 @@ test('sync: tree -> Redis -> tree gives the same entries, first and last seen to
 
   const down = qgrey(['sync', '--from', r.url, '--to', b.path], { env: ENV });
   assert.equal(down.code, 0, down.stderr);
-  assert.match(down.stdout, /^sync: 5 entries read from redis:\/\/127\.0\.0\.1:\d+; 5 added, 0 updated, 0 unchanged in \/\S+ \(\d+\.\d s\)\n$/);
+  assert.match(down.stdout, /^sync: 5 entries read from redis:\/\/127\.0\.0\.1:\d+; 5 added, 0 updated, 0 unchanged in \/\S+ \(\d+\.\d s\)\nsync: whitelist: 0 entries read from redis:\/\/127\.0\.0\.1:\d+ qgrey:list:whitelist; 0 added, 0 updated, 0 unchanged in \/\S+\/none\/whitelist\nsync: blacklist: 0 entries .*\n$/);
+  assert.equal(existsSync(ENV.QGREY_LISTDIR), false, 'no lists on either side: nothing made');
   const sent = entries(a.path);
   sent.delete('010/000/000');
   sameEntries(entries(b.path), sent, 'the tree that came back is the tree that went');
@@ -147,4 +151,66 @@ test('sync: bad arguments are one line and 100; Redis away or locked is one line
   assert.equal(s.code, 0, s.stderr);
   assert.match(s.stderr, /203\/000: .*symbolic link/);
   assert.match(s.stdout, / 1 added/);
+});
+
+test('sync: the lists go both ways with expiry, source, message and comment; the longer-lasting entry wins; nothing is removed; --entries-only leaves them', async () => {
+  await using r = await startRedis();
+  using t = tempDir();
+  const tree = join(t.path, 'tree');
+  const lists = join(t.path, 'lists');
+  mkdirSync(tree, { mode: 0o700 });
+  giveTree(tree);
+  mkdirSync(lists);
+  const soon = new Date((NOW + 3600) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const later = new Date((NOW + 7 * D) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  writeFileSync(
+    join(lists, 'whitelist'),
+    `# our partners\n129.74.\tnever\tmanual\t# nd.edu\n192.0.2.0/24\t${soon}\tspf:example.org\t# ip4:192.0.2.0/24\n198.18.0.0/24\t2020-01-01T00:00:00Z\tmanual\t# expired\nnot an entry\n`,
+  );
+  writeFileSync(join(lists, 'blacklist'), `203.0.113.7\tnever\tmanual\t"Go away %"\t# 400 spams\n`, { mode: 0o640 });
+  const env = { ...ENV, QGREY_LISTDIR: lists };
+  const dry = qgrey(['sync', '--dry-run', '--from', tree, '--to', r.url], { env });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /^sync: whitelist: 3 entries read from \S+\/whitelist; 2 added, 0 updated, 0 unchanged in redis:\/\/127\.0\.0\.1:\d+ qgrey:list:whitelist; 1 expired not written; 1 lines not understood left out \(dry run: nothing written\)$/m);
+  assert.equal(await rawCommandBulk(r.port, null, ['GET', 'qgrey:list:whitelist']), null, 'a dry run writes nothing');
+
+  const up = qgrey(['sync', '--json', '--from', tree, '--to', r.url], { env });
+  assert.equal(up.code, 0, up.stderr);
+  const j = JSON.parse(up.stdout) as { lists: Record<string, { added: number; expired: number }> };
+  assert.deepEqual([j.lists.whitelist!.added, j.lists.whitelist!.expired, j.lists.blacklist!.added], [2, 1, 1]);
+  assert.equal(await rawCommandBulk(r.port, null, ['GET', 'qgrey:list:whitelist']), `# our partners\n129.74.\tnever\tmanual\t# nd.edu\n192.0.2.0/24\t${soon}\tspf:example.org\t# ip4:192.0.2.0/24\n`);
+  assert.equal(await rawCommandBulk(r.port, null, ['GET', 'qgrey:list:blacklist']), `203.0.113.7\tnever\tmanual\t"Go away %"\t# 400 spams\n`);
+  // the store's lists as every qgreyd reads them
+  assert.match(qgrey(['check', '--dir', tree, '203.0.113.7'], { env: { ...env, QGREY_STORE: r.url } }).stdout, /^203\.0\.113\.7: DENY blacklisted/);
+
+  // another host renews the SPF entry (longer) and adds one in the store; this host adds one in its file
+  const store = { ...env, QGREY_STORE: r.url };
+  assert.equal(qgrey(['whitelist', 'add', '198.51.100.0/24', '--comment', 'mx2'], { env: store }).code, 0);
+  const renewed = (await rawCommandBulk(r.port, null, ['GET', 'qgrey:list:whitelist']))!.replace(soon, later);
+  await rawCommandBulk(r.port, null, ['SET', 'qgrey:list:whitelist', renewed]);
+  writeFileSync(join(lists, 'whitelist'), readFileSync(join(lists, 'whitelist'), 'latin1') + '10.9.8.7\tnever\tmanual\n');
+  const down = qgrey(['sync', '--json', '--from', r.url, '--to', tree], { env });
+  assert.equal(down.code, 0, down.stderr);
+  const k = JSON.parse(down.stdout) as { lists: Record<string, { added: number; updated: number; unchanged: number }> };
+  assert.deepEqual(k.lists.whitelist, { ...k.lists.whitelist, added: 1, updated: 1, unchanged: 1 });
+  const file = readFileSync(join(lists, 'whitelist'), 'latin1');
+  assert.equal(
+    file,
+    `# our partners\n129.74.\tnever\tmanual\t# nd.edu\n192.0.2.0/24\t${later}\tspf:example.org\t# ip4:192.0.2.0/24\n198.18.0.0/24\t2020-01-01T00:00:00Z\tmanual\t# expired\nnot an entry\n10.9.8.7\tnever\tmanual\n` +
+      /^198\.51\.100\.0\/24\t.*$/m.exec(renewed)![0] + '\n',
+    'the file keeps its own lines, takes the longer expiry and the new entry, removes nothing',
+  );
+  assert.equal(statSync(join(lists, 'blacklist')).mode & 0o777, 0o640);
+  // and back: the file's new entry reaches the store; then both sides agree and nothing changes
+  assert.equal(qgrey(['sync', '-q', '--from', tree, '--to', r.url], { env }).code, 0);
+  assert.match((await rawCommandBulk(r.port, null, ['GET', 'qgrey:list:whitelist']))!, /^10\.9\.8\.7\tnever\tmanual$/m);
+  for (const [from, to] of [[tree, r.url], [r.url, tree]] as const) {
+    const again = JSON.parse(qgrey(['sync', '--json', '--from', from, '--to', to], { env }).stdout) as { lists: Record<string, { added: number; updated: number }> };
+    assert.deepEqual([again.lists.whitelist!.added, again.lists.whitelist!.updated, again.lists.blacklist!.added, again.lists.blacklist!.updated], [0, 0, 0, 0], `${from} -> ${to}`);
+  }
+  // --entries-only: the lists are left alone
+  writeFileSync(join(lists, 'blacklist'), '203.0.113.8\tnever\tmanual\n');
+  const only = JSON.parse(qgrey(['sync', '--json', '--entries-only', '--from', tree, '--to', r.url], { env }).stdout) as { lists: unknown };
+  assert.equal(only.lists, null);
+  assert.doesNotMatch((await rawCommandBulk(r.port, null, ['GET', 'qgrey:list:blacklist']))!, /203\.0\.113\.8/);
 });

@@ -7,6 +7,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { encodeLabel } from '../../src/core/tai64n.js';
 import { qgrey, tempDir } from '../helpers/util.js';
+import { rawCommandBulk, startRedis } from './redis-harness.js';
 
 const qlog = (result: string, rcpt: string, ip: string, relay = 'no') =>
   `qlogenvelope: result=${result} code=${result === 'accepted' ? 250 : 553} reason=rcptto detail=chkuser helo=h.example mailfrom=s@x.example rcptto=${rcpt} relay=${relay} rcpthosts=yes size= authuser= authtype= encrypted= sslverified=no localip=192.0.2.10 localport=25 remoteip=${ip} remoteport=40000 remotehost= qp= pid=5373`;
@@ -76,6 +77,33 @@ it('traps: blacklists trap RCPTs from the logs, keeps clients with accepted mail
   assert.deepEqual(f.blacklisted, ['192.0.2.99']);
   assert.equal(f.kept, 4);
   assert.equal(readFileSync(join(lists, 'blacklist'), 'latin1').split('\n').filter((l) => l.startsWith('203.0.113.45\t')).length, 1);
+});
+
+it('traps --store (and QGREY_STORE): the entries go into the shared store\'s blacklist, the list file is left alone', async () => {
+  using t = tempDir('qgrey-traps-');
+  await using redis = await startRedis();
+  const lists = join(t.path, 'lists');
+  mkdirSync(lists);
+  writeFileSync(join(lists, 'traps'), 'trap@example.net\n');
+  const log = join(t.path, 'current');
+  writeFileSync(log, logLines([qlog('rejected', 'trap@example.net', '203.0.113.46')], 600));
+  const r = qgrey(['traps', '--json', '--store', redis.url, log], { env: { QGREY_LISTDIR: lists } });
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as { blacklisted: string[]; blacklist: string };
+  assert.deepEqual(rep.blacklisted, ['203.0.113.46']);
+  assert.match(rep.blacklist, /qgrey:list:blacklist$/);
+  const black = await rawCommandBulk(redis.port, null, ['GET', 'qgrey:list:blacklist']);
+  assert.match(black ?? '', /^203\.0\.113\.46\t\S+\ttrap:trap@example\.net$/m);
+  assert.equal(existsSync(join(lists, 'blacklist')), false, 'not the file');
+  // the wrapper's view of the shared store: refused at connect
+  const c = qgrey(['check', '--dir', t.path, '203.0.113.46'], { env: { QGREY_STORE: redis.url } });
+  assert.match(c.stdout, /^203\.0\.113\.46: DENY blacklisted/, c.stdout + c.stderr);
+  // QGREY_STORE does the same, and a second run keeps the entry
+  const again = JSON.parse(qgrey(['traps', '--json', log], { env: { QGREY_LISTDIR: lists, QGREY_STORE: redis.url } }).stdout) as { kept: number; blacklisted: string[] };
+  assert.deepEqual([again.kept, again.blacklisted], [1, []]);
+  const bad = qgrey(['traps', '--store', 'mysql://x', log], { env: { QGREY_LISTDIR: lists } });
+  assert.equal(bad.code, 100);
+  assert.match(bad.stderr, /^qgrey: fatal: unable to use the store 'mysql:\/\/x': expected a redis:\/\//);
 });
 
 it('traps: bad input is one line and exit 100', () => {
