@@ -30,7 +30,7 @@ function median(ts: Timing[]): Timing {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function path(): string {
+export function path(): string {
   return [dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':');
 }
 
@@ -107,7 +107,7 @@ function memOf(pid: number): Mem {
 }
 
 /** Descendants of `ppid`, with their command names. */
-function descendants(ppid: number): { pid: number; comm: string }[] {
+export function descendants(ppid: number): { pid: number; comm: string }[] {
   const kids = new Map<number, { pid: number; comm: string }[]>();
   for (const d of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(d)) continue;
@@ -219,7 +219,7 @@ int main(int argc, char **argv) {
 `;
 
 /** utime + stime (+ cutime + cstime: the waited-for children) of `pid`, in ms. */
-function cpuMs(pid: number, children: boolean): number {
+export function cpuMs(pid: number, children: boolean): number {
   const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   // fields 14-17 of stat(5) are f[11..14] here (f[0] is field 3)
@@ -227,7 +227,7 @@ function cpuMs(pid: number, children: boolean): number {
   return t * TICK_MS;
 }
 
-function waitPort(proc: ChildProcess, re: RegExp, stream: 'stdout' | 'stderr'): Promise<number> {
+export function waitPort(proc: ChildProcess, re: RegExp, stream: 'stdout' | 'stderr'): Promise<number> {
   return new Promise((res, rej) => {
     let out = '';
     const s = proc[stream]!;
@@ -246,7 +246,7 @@ function waitPort(proc: ChildProcess, re: RegExp, stream: 'stdout' | 'stderr'): 
 }
 
 /** `n` connections from 127.0.0.1, `AT_ONCE` at a time, each read until the server closes it. */
-async function drive(port: number, n: number): Promise<number> {
+export async function drive(port: number, n: number): Promise<number> {
   let next = 0;
   const t0 = process.hrtime.bigint();
   await Promise.all(
