@@ -12,7 +12,7 @@ import { permanent, quote, reason } from '../core/errors.js';
 import { StatsCollector, type StatsResult, type Row } from '../core/stats.js';
 import { DECISIONS, DECISION_COLUMNS, columnCount } from '../core/decision.js';
 import { painterFor, type Painter } from '../render/colour.js';
-import { renderTable, formatDelay, type Cell, type Column } from '../render/table.js';
+import { fitTable, renderTable, formatDelay, wrapText, type Cell, type Column } from '../render/table.js';
 import { renderSvg } from '../render/svg.js';
 import { count } from '../core/words.js';
 import { zoneOption } from './options.js';
@@ -32,6 +32,8 @@ export interface StatsArgs {
   top: number;
   json: boolean;
   svg?: string;
+  /** --wide: the per-day (hour, net) table as one table, however wide */
+  wide?: boolean;
   maxKeys: number;
   /** the list files, for the replies an out: entry let through */
   listdir?: string;
@@ -107,14 +109,19 @@ export const DEFAULT_STATS_LOGS = ['/var/log/qmail/smtpd'];
 
 const pctText = (p: number) => p.toFixed(1);
 
-function report(res: StatsResult, read: { files: number; lines: number }, zone: Zone, p: Painter, replies: Replies | null): string[] {
+/** The report fits this many columns (an 80-column terminal, a cron mail); --wide lifts it for the per-day table. */
+export const REPORT_WIDTH = 80;
+
+function report(res: StatsResult, read: { files: number; lines: number }, zone: Zone, p: Painter, replies: Replies | null, wide: boolean): string[] {
   const out: string[] = [];
+  // a line of free text, word-wrapped to the report's width, each piece painted
+  const say = (text: string, style: Parameters<Painter['paint']>[0] = 'plain') => {
+    for (const l of wrapText(text, REPORT_WIDTH)) out.push(style === 'plain' ? l : p.paint(style, l));
+  };
   const when = (t: number | null) => (t === null ? '-' : zone.formatSeconds(Math.floor(t)).slice(0, 16));
   const layout = res.layout === 'byip' ? 'per address' : 'class C (IPv6 /64)';
-  out.push(
-    p.paint('head', 'qgrey stats') +
-      `: ${when(res.from)} to ${when(res.to)} (${zone.name}), ${count(read.lines, 'line')} in ${count(read.files, 'file')}, keys ${layout}`,
-  );
+  out.push(p.paint('head', 'qgrey stats') + `: ${when(res.from)} to ${when(res.to)} (${zone.name})`);
+  say(`${count(read.lines, 'line')} in ${count(read.files, 'file')}, keys ${layout}`);
   out.push('');
 
   const d = res.decisions;
@@ -127,11 +134,12 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
   decRows.push(['total', d.total, { text: '100.0', style: 'dim' }]);
   out.push(...renderTable([{ title: 'decision' }, { title: 'count' }, { title: '%' }], decRows, p));
   const progs = Object.entries(res.programs).filter(([, v]) => v > 0);
-  if (progs.length > 1) out.push(p.paint('dim', `(from ${progs.map(([k, v]) => `${k} ${v}`).join(', ')})`));
-  if (res.badAddresses) out.push(p.paint('warn', `${count(res.badAddresses, 'decision line')} named no valid address (counted above, not followed)`));
+  if (progs.length > 1) say(`(from ${progs.map(([k, v]) => `${k} ${v}`).join(', ')})`, 'dim');
+  if (res.badAddresses) say(`${count(res.badAddresses, 'decision line')} named no valid address (counted above, not followed)`, 'warn');
   if (replies) {
     const top = replies.domains.slice(0, 3).map((x) => `${x.domain} ${x.connections}`);
-    out.push(`OK whitelisted by an out: entry (replies to our users, see whitelist outgoing): ${replies.connections}${top.length ? ` (${top.join(', ')}${replies.domains.length > 3 ? ', ...' : ''})` : ''}`);
+    out.push(`OK whitelisted by an out: entry (replies to our users): ${replies.connections}`);
+    if (top.length) say(`  ${top.join(', ')}${replies.domains.length > 3 ? ', ...' : ''}`);
   }
   out.push('');
 
@@ -148,11 +156,10 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
       p,
     ),
   );
-  if (g.neverBackRecent) out.push(p.paint('dim', `(${g.neverBackRecent} of them first greylisted in the last hour of the logs: may still come back)`));
-  out.push(
-    `delay from first greylist to first accepted mail: median ${formatDelay(g.delay.median)}, p90 ${formatDelay(g.delay.p90)}, max ${formatDelay(g.delay.max)} (${g.delay.count} keys)`,
-  );
-  out.push(`greylisted addresses: ${g.addresses}, never retried: ${g.addressesNeverRetried}`);
+  if (g.neverBackRecent) say(`(${g.neverBackRecent} of them first greylisted in the last hour of the logs: may still come back)`, 'dim');
+  out.push(`delay from first greylist to first accepted mail (${count(g.delay.count, 'key')}):`);
+  out.push(`  median ${formatDelay(g.delay.median)}, p90 ${formatDelay(g.delay.p90)}, max ${formatDelay(g.delay.max)}`);
+  say(`greylisted addresses: ${g.addresses}, never retried: ${g.addressesNeverRetried}`);
   out.push('');
 
   const cl = res.clients;
@@ -224,45 +231,54 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
   }
 
   const rows = res.by === 'net' ? res.nets : res.rows;
-  out.push('');
-  out.push(p.paint('head', res.by === 'net' ? 'per network (greylist key)' : `per ${res.by} (${zone.name})`));
-  out.push(
-    ...renderTable(
-      [
-        { title: res.by === 'net' ? 'network' : res.by },
-        ...DECISION_COLUMNS.map((title) => ({ title })),
-        { title: 'messages' },
-        { title: 'hang-ups' },
-        { title: 'greylisted' },
-        { title: 'delivered' },
-        { title: 'back only' },
-        { title: 'never' },
-      ],
-      rows.map((r: Row) => [
-        r.label,
-        ...DECISION_COLUMNS.map((col): Cell => {
-          const n = columnCount(r.decisions, col);
-          return col === 'denied' && n ? { text: n, style: 'bad' } : n;
-        }),
-        r.messages,
-        r.hangups,
-        r.greylisted,
-        r.delivered ? { text: r.delivered, style: 'good' } : 0,
-        r.backNotDelivered,
-        r.neverBack,
-      ]),
-      p,
-    ),
+  const columns: Column[] = [
+    { title: res.by === 'net' ? 'network' : res.by },
+    ...DECISION_COLUMNS.map((title) => ({ title })),
+    { title: 'messages' },
+    { title: 'hang-ups' },
+    { title: 'greylisted' },
+    { title: 'delivered' },
+    { title: 'back only' },
+    { title: 'never' },
+  ];
+  const cells = rows.map((r: Row): Cell[] => [
+    r.label,
+    ...DECISION_COLUMNS.map((col): Cell => {
+      const n = columnCount(r.decisions, col);
+      return col === 'denied' && n ? { text: n, style: 'bad' } : n;
+    }),
+    r.messages,
+    r.hangups,
+    r.greylisted,
+    r.delivered ? { text: r.delivered, style: 'good' } : 0,
+    r.backNotDelivered,
+    r.neverBack,
+  ]);
+  const per = res.by === 'net' ? 'per network (greylist key)' : `per ${res.by} (${zone.name})`;
+  const nd = DECISION_COLUMNS.length;
+  const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+  // 13 columns are about 117 characters: cut in two, the decisions and what came of the mail
+  // and of the keys greylisted, each with the label; --wide keeps the one table
+  const parts = fitTable(
+    columns,
+    cells,
+    [
+      { title: `${per}: decisions`, columns: range(1, nd + 1) },
+      { title: `${per}: mail, hang-ups and the keys greylisted`, columns: range(nd + 1, columns.length) },
+    ],
+    per,
+    wide ? Infinity : REPORT_WIDTH,
+    p,
   );
+  for (const part of parts) {
+    out.push('');
+    out.push(p.paint('head', part.title));
+    out.push(...part.lines);
+  }
   const t = res.truncated;
   if (t.keys || t.addresses || t.nets || t.evictable) {
     out.push('');
-    out.push(
-      p.paint(
-        'warn',
-        `note: --max-keys reached: ${t.keys} greylists of new keys, ${t.addresses} of new addresses, ${t.nets} key rows and ${t.evictable} evictable addresses were not followed`,
-      ),
-    );
+    say(`note: --max-keys reached: ${t.keys} greylists of new keys, ${t.addresses} of new addresses, ${t.nets} key rows and ${t.evictable} evictable addresses were not followed`, 'warn');
   }
   return out;
 }
@@ -295,7 +311,7 @@ export async function run(argv: StatsArgs): Promise<number> {
   if (argv.json) {
     process.stdout.write(JSON.stringify({ read, ...res, replies: replies?.result() ?? { connections: 0, domains: [] } }, null, 2) + '\n');
   } else {
-    const lines = report(res, read, outZone, painterFor(process.stdout), replies?.result() ?? null);
+    const lines = report(res, read, outZone, painterFor(process.stdout), replies?.result() ?? null, argv.wide === true);
     process.stdout.write(lines.join('\n') + '\n');
   }
   if (stats.bad) process.stderr.write(`qgrey: stats: ${count(stats.bad, 'malformed line')} skipped\n`);

@@ -21,6 +21,7 @@ export const stats = defineCommand({
       .option('by-ip', { type: 'boolean', default: false, describe: 'keys are single addresses (JGREYLIST_BY_IP=1) instead of class C / IPv6 /64' })
       .option('top', { ...value, default: '10', defaultDescription: '10', describe: 'entries in each top list (0 for none)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the whole result as one JSON document' })
+      .option('wide', { type: 'boolean', default: false, describe: 'print the per-day (hour, net) table as one table of 13 columns, wider than 80 characters, instead of two that fit' })
       .option('svg', { ...value, describe: 'also write a chart of decisions and outcomes per day to this SVG file (atomically)' })
       .option('max-keys', {
         ...value,
@@ -32,7 +33,8 @@ export const stats = defineCommand({
       .option('store', STORE_OPTION)
       .example('$0 stats /var/log/qmail/smtpd', 'the live log: totals, top 10 lists, one row per day')
       .example("$0 stats --since 7d --svg /tmp/grey.svg /var/log/qmail/smtpd '/var/log/qmail/backup/qmail-smtpd.*'", 'the last week, with a chart')
-      .example('$0 stats --by hour --since 36h --json /var/log/qmail/smtpd', 'per hour, for a script'),
+      .example('$0 stats --by hour --since 36h --json /var/log/qmail/smtpd', 'per hour, for a script')
+      .example("$0 stats --wide --top 0 /var/log/qmail/smtpd | awk -F '  +' '/^[0-9]{4}-/ {print $1, $8}'", 'messages per day, from the one wide table'),
   handler: async (argv) => {
     const { run } = await import('../actions/stats.js');
     process.exitCode = await run({
@@ -46,6 +48,7 @@ export const stats = defineCommand({
       top: wholeOption(argv.top, '--top', 0),
       json: argv.json,
       svg: argv.svg,
+      wide: argv.wide,
       maxKeys: wholeOption(argv.maxKeys, '--max-keys', 1),
       listdir: argv.listdir, store: argv.store,
     });

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { qgrey, tempDir, FIXTURES, QGREY } from '../helpers/util.js';
 import type { StatsResult } from '../../src/core/stats.js';
+import { DECISION_COLUMNS, columnCount } from '../../src/core/decision.js';
 
 const LOGS = join(FIXTURES, 'stats/smtpd');
 const ENV = { TZ: 'UTC' };
@@ -155,10 +156,17 @@ test('text report: plain in pipes and with NO_COLOR, coloured with FORCE_COLOR, 
   assert.equal(plain.code, 0, plain.stderr);
   assert.doesNotMatch(plain.stdout, /\x1b\[/);
   const lines = plain.stdout.split('\n');
-  assert.match(lines[0] ?? '', /^qgrey stats: 2026-11-20 10:00 to 2026-11-21 23:30 \(UTC\), 65 lines in 2 files/);
+  assert.equal(lines[0], 'qgrey stats: 2026-11-20 10:00 to 2026-11-21 23:30 (UTC)');
+  assert.match(lines[1] ?? '', /^65 lines in 2 files, keys class C/);
   assert.ok(lines.includes('never came back              3   37.5'), plain.stdout);
-  assert.ok(lines.some((l) => /^delay from first greylist to first accepted mail: median 20m01s, p90 12h00m, max 12h00m \(3 keys\)$/.test(l)));
-  assert.ok(lines.some((l) => /^2026-11-21 +4 +2 +1 +0 +2 +2 +3 +2 +3 +0 +1 +2$/.test(l)), plain.stdout);
+  const delay = lines.indexOf('delay from first greylist to first accepted mail (3 keys):');
+  assert.ok(delay > 0, plain.stdout);
+  assert.equal(lines[delay + 1], '  median 20m01s, p90 12h00m, max 12h00m');
+  // the per-day table in two that fit 80 columns: the decisions, then mail, hang-ups, keys
+  assert.ok(lines.includes('per day (UTC): decisions'), plain.stdout);
+  assert.ok(lines.includes('per day (UTC): mail, hang-ups and the keys greylisted'), plain.stdout);
+  assert.ok(lines.some((l) => /^2026-11-21 +4 +2 +1 +0 +2 +2$/.test(l)), plain.stdout);
+  assert.ok(lines.some((l) => /^2026-11-21 +3 +2 +3 +0 +1 +2$/.test(l)), plain.stdout);
   for (const l of lines) assert.equal(l, l.trimEnd(), 'no trailing spaces');
   // the helper always sets NO_COLOR and drops FORCE_COLOR: spawn directly for these
   const bare = (env: Record<string, string>, argv: string[]) => {
@@ -299,4 +307,42 @@ test('a file holding no log line: a warning, not a silent table of zeros', () =>
   const w = qgrey(['stats', '--since', '2000-01-01', '--until', '2000-01-02', LOGS], { env: ENV });
   assert.match(w.stderr, /no dated log line inside --since\/--until in the/);
   assert.equal(qgrey(['stats', LOGS], { env: ENV }).stderr, '', 'a log with lines: no warning');
+});
+
+test('the text report fits 80 columns (terminal, cron mail); --wide gives the one per-day table with every number of --json', () => {
+  const demo = join(FIXTURES, 'demo');
+  const sources = [[LOGS], [join(demo, 'smtpd'), join(demo, 'backup/qmail-smtpd.*')]];
+  for (const src of sources) {
+    for (const extra of [[], ['--by', 'hour'], ['--by', 'net'], ['--by-ip', '--by', 'net'], ['--max-keys', '2']]) {
+      const r = qgrey(['stats', '--utc', ...extra, ...src], { env: ENV });
+      assert.equal(r.code, 0, r.stderr);
+      const long = r.stdout.split('\n').filter((l) => l.length > 80);
+      assert.deepEqual(long, [], `stats ${extra.join(' ')} ${src.join(' ')}`);
+    }
+  }
+  // the wide form: one table, 13 columns, wider than 80; its numbers are --json's rows
+  const wide = qgrey(['stats', '--utc', '--wide', LOGS], { env: ENV });
+  assert.equal(wide.code, 0, wide.stderr);
+  const w = wide.stdout.split('\n');
+  const head = w.indexOf('per day (UTC)');
+  assert.ok(head > 0, wide.stdout);
+  assert.match(w[head + 1] ?? '', /^day +first +too soon +known +white +other +denied +messages +hang-ups +greylisted +delivered +back only +never$/);
+  assert.ok((w[head + 1] ?? '').length > 80);
+  const res = json(['--utc', LOGS]);
+  const table = w.slice(head + 2).filter((l) => /^\d{4}-/.test(l)).map((l) => l.split(/ {2,}/));
+  assert.deepEqual(
+    table,
+    res.rows.map((r) => {
+      return [
+        r.label,
+        ...DECISION_COLUMNS.map((c) => String(columnCount(r.decisions, c))),
+        String(r.messages), String(r.hangups), String(r.greylisted), String(r.delivered), String(r.backNotDelivered), String(r.neverBack),
+      ];
+    }),
+  );
+  // the default form holds the same cells, cut in two tables that repeat the day
+  const plain = qgrey(['stats', '--utc', LOGS], { env: ENV }).stdout.split('\n');
+  const a = plain.slice(plain.indexOf('per day (UTC): decisions') + 2).filter((l) => /^\d{4}-/.test(l)).slice(0, table.length);
+  const b = plain.slice(plain.indexOf('per day (UTC): mail, hang-ups and the keys greylisted') + 2).filter((l) => /^\d{4}-/.test(l));
+  assert.deepEqual(a.map((l, i) => [...l.split(/ {2,}/), ...(b[i] ?? '').split(/ {2,}/).slice(1)]), table);
 });
