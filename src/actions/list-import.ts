@@ -17,7 +17,7 @@ import { mxFromDig, parseDig, type DigRecord } from '../dns/dig.js';
 import { dnsLookups, dnsServer, normDomain, validDomain, type Lookups } from '../dns/resolve.js';
 import { aggregate, flattenSpf } from '../dns/spf.js';
 import { parseAddress, type ListLine } from '../store/lists.js';
-import { parseUntil, replaceSource, withLists, type NewEntry } from './lists.js';
+import { editReport, parseUntil, replaceSource, sayJson, withLists, type EditReport, type NewEntry } from './lists.js';
 
 /** the widest networks an SPF import whitelists (--min-prefix4, --min-prefix6 of `whitelist spf`) */
 export const MIN_PREFIX4 = 12;
@@ -34,6 +34,8 @@ export interface ImportCommon {
   dnsServer?: string;
   dryRun: boolean;
   quiet: boolean;
+  /** print what changed as one JSON object (lists.ts EditReport) instead of the summary */
+  json?: boolean;
 }
 
 export interface MxArgs extends ImportCommon {
@@ -190,15 +192,19 @@ async function apply(argv: ImportCommon, domains: readonly string[], results: (F
   for (const r of ok) for (const w of r.warnings) warn(w);
   if (domains.length === 1 && failed.length === 1) throw failed[0]!;
   const summaries: string[] = [];
+  const sources: EditReport['sources'] = [];
+  let written = false;
   if (ok.length > 0) {
-    await withLists(argv, (ls) => ls.update(
+    written = await withLists(argv, (ls) => ls.update(
       'whitelist',
       (lines) => {
         summaries.length = 0;
+        sources.length = 0;
         let cur: ListLine[] = lines;
         let changed = false;
         for (const r of ok) {
           const x = replaceSource(cur, 'whitelist', r.source, r.entries, expires);
+          sources.push({ source: r.source, domain: r.domain, ...x.which });
           summaries.push(`whitelist ${r.source}: ${r.entries.length} entr${r.entries.length === 1 ? "y" : "ies"} (${x.added} added, ${x.removed} removed, ${x.kept} kept)`);
           if (x.lines) {
             cur = x.lines;
@@ -210,7 +216,10 @@ async function apply(argv: ImportCommon, domains: readonly string[], results: (F
       { dryRun: argv.dryRun, create: true },
     ));
   }
-  if (!argv.quiet) {
+  if (argv.json === true) {
+    const failedAt = domains.filter((_, k) => results[k] instanceof QgreyError);
+    sayJson(editReport('whitelist', argv.dryRun, written, sources, { skipped: ok.flatMap((r) => r.skipped), failed: failed.map((f, k) => ({ domain: failedAt[k] ?? '', error: f.message })) }));
+  } else if (!argv.quiet) {
     for (const s of summaries) process.stdout.write(s + (argv.dryRun ? ' (dry run: not written)' : '') + '\n');
     for (const r of ok) for (const s of r.skipped) process.stdout.write(`${s}\n`);
   }

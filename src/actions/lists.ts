@@ -83,6 +83,42 @@ export interface NewEntry {
   readonly message: string | null;
 }
 
+/** The addresses an edit added, updated (expiry, message or comment), removed, or left as they were. */
+export interface Which {
+  added: string[];
+  updated: string[];
+  removed: string[];
+  unchanged: string[];
+}
+
+/**
+ * What a list edit prints with --json (add, remove, load, addlist, mx, spf): one object.
+ *   list      `whitelist` or `blacklist`
+ *   dryRun    true with --dry-run (then nothing was written)
+ *   written   the list file was rewritten (with --dry-run: would be); false when nothing changed
+ *   sources   one per source the edit touched, in order: `source` (manual, mx:DOMAIN, ...),
+ *             `domain` (mx, spf; else null), and the addresses `added`, `updated`, `removed`,
+ *             `unchanged`, as the list spells them (129.74., 192.0.2.0/24)
+ *   bad       input lines left out (load --skip-bad): { line, text, why }
+ *   skipped   what an mx/spf import leaves out on purpose, one line of text each
+ *   failed    mx/spf domains that failed and were left as they were: { domain, error }
+ */
+export interface EditReport {
+  list: ListName;
+  dryRun: boolean;
+  written: boolean;
+  sources: ({ source: string; domain: string | null } & Which)[];
+  bad: BadInput[];
+  skipped: string[];
+  failed: { domain: string; error: string }[];
+}
+
+export function editReport(list: ListName, dryRun: boolean, written: boolean, sources: EditReport['sources'], rest: Partial<Pick<EditReport, 'bad' | 'skipped' | 'failed'>> = {}): EditReport {
+  return { list, dryRun, written, sources, bad: rest.bad ?? [], skipped: rest.skipped ?? [], failed: rest.failed ?? [] };
+}
+
+export const sayJson = (r: EditReport) => process.stdout.write(JSON.stringify(r) + '\n');
+
 function entryLine(e: NewEntry, expires: number | null, source: string): ListLine {
   const text = formatEntry({ address: e.canon, expires, source, message: e.message, comment: e.comment });
   const l = parseLine(text, 0);
@@ -102,15 +138,22 @@ function withHeader(lines: ListLine[], name: ListName): ListLine[] {
  * Replace every entry of `source` with `entries` (in this order). The first old line of the
  * source is where the new ones go; when nothing differs, null (no write).
  */
-export function replaceSource(lines: ListLine[], name: ListName, source: string, entries: readonly NewEntry[], expires: number | null): { lines: ListLine[] | null; added: number; removed: number; kept: number } {
-  const oldKeys = new Set<string>();
+export function replaceSource(
+  lines: ListLine[],
+  name: ListName,
+  source: string,
+  entries: readonly NewEntry[],
+  expires: number | null,
+): { lines: ListLine[] | null; added: number; removed: number; kept: number; which: Which } {
+  // old entries of the source by key: the address as written, and the line
+  const old = new Map<string, { address: string; text: string }>();
   let at = -1;
   const rest: ListLine[] = [];
   const oldTexts: string[] = [];
   for (const l of lines) {
     if (l.kind === 'entry' && l.entry.source === source) {
       if (at === -1) at = rest.length;
-      oldKeys.add(netKey(l.entry.net));
+      if (!old.has(netKey(l.entry.net))) old.set(netKey(l.entry.net), { address: l.entry.address, text: l.text });
       oldTexts.push(l.text);
       continue;
     }
@@ -118,17 +161,26 @@ export function replaceSource(lines: ListLine[], name: ListName, source: string,
   }
   const fresh = entries.map((e) => entryLine(e, expires, source));
   const newKeys = new Set(entries.map((e) => netKey(e.net)));
-  const added = [...newKeys].filter((k) => !oldKeys.has(k)).length;
-  const removed = [...oldKeys].filter((k) => !newKeys.has(k)).length;
+  const which: Which = { added: [], updated: [], removed: [], unchanged: [] };
+  entries.forEach((e, k) => {
+    const o = old.get(netKey(e.net));
+    (o === undefined ? which.added : o.text === fresh[k]!.text ? which.unchanged : which.updated).push(e.canon);
+  });
+  for (const [k, o] of old) if (!newKeys.has(k)) which.removed.push(o.address);
+  const added = which.added.length;
+  const removed = which.removed.length;
   const kept = newKeys.size - added;
-  if (oldTexts.length === fresh.length && oldTexts.every((t, k) => t === fresh[k]!.text)) return { lines: null, added: 0, removed: 0, kept };
+  if (oldTexts.length === fresh.length && oldTexts.every((t, k) => t === fresh[k]!.text)) {
+    return { lines: null, added: 0, removed: 0, kept, which: { added: [], updated: [], removed: [], unchanged: entries.map((e) => e.canon) } };
+  }
   const base = withHeader(rest, name);
   const pos = at === -1 ? base.length : at + (base.length - rest.length);
-  return { lines: [...base.slice(0, pos), ...fresh, ...base.slice(pos)], added, removed, kept };
+  return { lines: [...base.slice(0, pos), ...fresh, ...base.slice(pos)], added, removed, kept, which };
 }
 
 /** Add or update entries of `source` by address; other entries are kept. Null when nothing changes. */
-export function mergeEntries(lines: ListLine[], name: ListName, source: string, entries: readonly NewEntry[], expires: number | null): { lines: ListLine[] | null; added: number; updated: number } {
+export function mergeEntries(lines: ListLine[], name: ListName, source: string, entries: readonly NewEntry[], expires: number | null): { lines: ListLine[] | null; added: number; updated: number; which: Which } {
+  const which: Which = { added: [], updated: [], removed: [], unchanged: [] };
   const out = lines.slice();
   const index = new Map<string, number>();
   out.forEach((l, k) => {
@@ -145,6 +197,7 @@ export function mergeEntries(lines: ListLine[], name: ListName, source: string, 
       appended.push(fresh);
       index.set(key, -1);
       added++;
+      which.added.push(e.canon);
     } else if (k >= 0) {
       const old = out[k]!;
       // a new entry without comment or message keeps the old one's
@@ -153,11 +206,12 @@ export function mergeEntries(lines: ListLine[], name: ListName, source: string, 
       if (merged.text !== old.text && !(o && sameEntry(o, merged))) {
         out[k] = merged;
         updated++;
-      }
+        which.updated.push(e.canon);
+      } else which.unchanged.push(e.canon);
     }
   }
-  if (added === 0 && updated === 0) return { lines: null, added, updated };
-  return { lines: [...withHeader(out, name), ...appended], added, updated };
+  if (added === 0 && updated === 0) return { lines: null, added, updated, which };
+  return { lines: [...withHeader(out, name), ...appended], added, updated, which };
 }
 
 function sameEntry(a: ListEntry, b: ListLine): boolean {
@@ -233,6 +287,8 @@ export interface LoadArgs extends ListCommonArgs {
   dryRun: boolean;
   /** nothing on stdout on success (cron) */
   quiet: boolean;
+  /** print what changed as one JSON object (EditReport) instead of the summary */
+  json?: boolean;
 }
 
 export async function runLoad(argv: LoadArgs, now = Date.now() / 1000): Promise<number> {
@@ -248,21 +304,25 @@ export async function runLoad(argv: LoadArgs, now = Date.now() / 1000): Promise<
   }
   const withMsg = entries.map((e) => ({ ...e, message }));
   let summary = '';
+  let which: Which = { added: [], updated: [], removed: [], unchanged: [] };
   const changed = await withLists(argv, (ls) => ls.update(
     argv.list,
     (lines) => {
       if (source === MANUAL) {
         const r = mergeEntries(lines, argv.list, source, withMsg, expires);
         summary = `${r.added} added, ${r.updated} updated, ${entries.length - r.added - r.updated} unchanged`;
+        which = r.which;
         return r.lines;
       }
       const r = replaceSource(lines, argv.list, source, withMsg, expires);
       summary = `${r.added} added, ${r.removed} removed, ${r.kept} kept`;
+      which = r.which;
       return r.lines;
     },
     { dryRun: argv.dryRun, create: true },
   ));
-  if (!argv.quiet) say(`${argv.list} ${source}: ${summary}${bad.length ? `, ${bad.length} bad lines skipped` : ''}${argv.dryRun && changed ? ' (dry run: not written)' : ''}`);
+  if (argv.json === true) sayJson(editReport(argv.list, argv.dryRun, changed, [{ source, domain: null, ...which }], { bad: bad.slice() }));
+  else if (!argv.quiet) say(`${argv.list} ${source}: ${summary}${bad.length ? `, ${bad.length} bad lines skipped` : ''}${argv.dryRun && changed ? ' (dry run: not written)' : ''}`);
   return 0;
 }
 
@@ -277,6 +337,8 @@ export interface AddArgs extends ListCommonArgs {
   dryRun: boolean;
   /** nothing on stdout on success (cron) */
   quiet: boolean;
+  /** print what changed as one JSON object (EditReport) instead of the summary */
+  json?: boolean;
 }
 
 function parseArgsAddresses(addresses: readonly string[]): NewEntry[] {
@@ -301,8 +363,8 @@ export async function runAdd(argv: AddArgs, now = Date.now() / 1000): Promise<nu
   const comment = checkText(argv.comment, '--comment');
   const message = argv.message === undefined ? null : checkText(argv.message, '--message');
   if (message !== null && argv.list !== 'blacklist') throw permanent('--message is for the blacklist only');
-  let r = { added: 0, updated: 0 };
-  await withLists(argv, (ls) => ls.update(
+  let r: { added: number; updated: number; which: Which } = { added: 0, updated: 0, which: { added: [], updated: [], removed: [], unchanged: [] } };
+  const changed = await withLists(argv, (ls) => ls.update(
     argv.list,
     (lines) => {
       const m = mergeEntries(lines, argv.list, MANUAL, entries.map((e) => ({ ...e, comment, message })), expires);
@@ -311,7 +373,8 @@ export async function runAdd(argv: AddArgs, now = Date.now() / 1000): Promise<nu
     },
     { dryRun: argv.dryRun, create: true },
   ));
-  if (!argv.quiet) say(`${argv.list} manual: ${r.added} added, ${r.updated} updated, ${entries.length - r.added - r.updated} unchanged${argv.dryRun ? ' (dry run: not written)' : ''}`);
+  if (argv.json === true) sayJson(editReport(argv.list, argv.dryRun, changed, [{ source: MANUAL, domain: null, ...r.which }]));
+  else if (!argv.quiet) say(`${argv.list} manual: ${r.added} added, ${r.updated} updated, ${entries.length - r.added - r.updated} unchanged${argv.dryRun ? ' (dry run: not written)' : ''}`);
   return 0;
 }
 
@@ -321,13 +384,17 @@ export interface RemoveArgs extends ListCommonArgs {
   dryRun: boolean;
   /** nothing on stdout on success (cron) */
   quiet: boolean;
+  /** print what changed as one JSON object (EditReport) instead of the summary */
+  json?: boolean;
 }
 
 export async function runRemove(argv: RemoveArgs): Promise<number> {
   const wanted = parseArgsAddresses(argv.addresses);
   const source = argv.source === undefined ? undefined : checkSource(argv.source);
   let removed = 0;
-  await withLists(argv, (ls) => ls.update(
+  // the removed entries by their source, in the list's order
+  const bySource = new Map<string, string[]>();
+  const changed = await withLists(argv, (ls) => ls.update(
     argv.list,
     (lines) => {
       const keys = new Set(wanted.map((w) => netKey(w.net)));
@@ -337,6 +404,7 @@ export async function runRemove(argv: RemoveArgs): Promise<number> {
         const k = netKey(l.entry.net);
         if (!keys.has(k)) return true;
         hit.add(k);
+        bySource.set(l.entry.source, [...(bySource.get(l.entry.source) ?? []), l.entry.address]);
         return false;
       });
       const missing = wanted.filter((w) => !hit.has(netKey(w.net)));
@@ -348,7 +416,9 @@ export async function runRemove(argv: RemoveArgs): Promise<number> {
     },
     { dryRun: argv.dryRun },
   ));
-  if (!argv.quiet) say(`${argv.list}: ${removed} entr${removed === 1 ? 'y' : 'ies'} removed${argv.dryRun ? ' (dry run: not written)' : ''}`);
+  if (argv.json === true) {
+    sayJson(editReport(argv.list, argv.dryRun, changed, [...bySource].map(([src, removed]) => ({ source: src, domain: null, added: [], updated: [], removed, unchanged: [] }))));
+  } else if (!argv.quiet) say(`${argv.list}: ${removed} entr${removed === 1 ? 'y' : 'ies'} removed${argv.dryRun ? ' (dry run: not written)' : ''}`);
   return 0;
 }
 
@@ -427,6 +497,7 @@ export interface AddlistArgs {
   store?: string;
   dryRun: boolean;
   quiet: boolean;
+  json?: boolean;
 }
 
 export async function runAddlist(argv: AddlistArgs, now = Date.now() / 1000): Promise<number> {
@@ -436,5 +507,5 @@ export async function runAddlist(argv: AddlistArgs, now = Date.now() / 1000): Pr
   }
   const until = argv.time === undefined ? argv.date : `${argv.date} ${argv.time}`;
   parseUntil(until, now, Zone.of(), 'expiry');
-  return runLoad({ list: argv.whitelist ? 'whitelist' : 'blacklist', listdir: argv.listdir, store: argv.store, until, skipBad: false, dryRun: argv.dryRun, quiet: argv.quiet, file: '-' }, now);
+  return runLoad({ list: argv.whitelist ? 'whitelist' : 'blacklist', listdir: argv.listdir, store: argv.store, until, skipBad: false, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json, file: '-' }, now);
 }

@@ -18,6 +18,7 @@ export const addlist = defineCommand({
       .option('store', STORE_OPTION)
       .option('dry-run', { type: 'boolean', default: false, describe: 'show what would change, write nothing' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'nothing on success (for cron); errors still go to stderr' })
+      .option('json', { type: 'boolean', default: false, describe: 'print what changed as one JSON object, in the shape of whitelist load' })
       .example('$0 addlist -whitelist 9999-12-31 23:59:59 < whitelist_ip.txt', 'the seed\'s cron line, unchanged')
       .example('$0 addlist -blacklist 2026-12-31 23:59:59 < blacklist_ip.txt', 'blacklist until the end of 2026'),
   handler: async (argv) => {
@@ -30,6 +31,7 @@ export const addlist = defineCommand({
       listdir: argv.listdir, store: argv.store,
       dryRun: argv.dryRun,
       quiet: argv.quiet,
+      json: argv.json,
     });
   },
 });

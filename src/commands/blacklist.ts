@@ -27,6 +27,7 @@ const subcommands: AnyCommand[] = [
         listdir: argv.listdir, store: argv.store,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
+        json: argv.json,
       });
     },
   }),
@@ -40,7 +41,7 @@ const subcommands: AnyCommand[] = [
         .example('$0 blacklist remove 203.0.113.7', 'let it be greylisted normally again'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runRemove({ list: 'blacklist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, store: argv.store, dryRun: argv.dryRun, quiet: argv.quiet });
+      process.exitCode = await m.runRemove({ list: 'blacklist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, store: argv.store, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json });
     },
   }),
   defineCommand({
@@ -80,6 +81,7 @@ const subcommands: AnyCommand[] = [
         listdir: argv.listdir, store: argv.store,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
+        json: argv.json,
       });
     },
   }),

@@ -9,7 +9,8 @@ export const listdir = <T>(y: Argv<T>, describe = 'directory of the list files (
 export const common = <T>(y: Argv<T>) =>
   listdir(y)
     .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'show what would change, write nothing' })
-    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'nothing on success (for cron); warnings and errors still go to stderr' });
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'nothing on success (for cron); warnings and errors still go to stderr' })
+    .option('json', { type: 'boolean', default: false, describe: 'print what changed as one JSON object (list, dryRun, written, sources with the addresses added, updated, removed, unchanged; bad, skipped, failed) instead of the summary' });
 
 export const until = <T>(y: Argv<T>) =>
   y.option('until', { ...value, describe: 'expiry: never (default), a duration from now (30d, 8w), a date, a local time, or ISO 8601' });

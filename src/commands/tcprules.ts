@@ -13,11 +13,13 @@ export const tcprules = defineCommand({
       .option('cdb', { ...value, describe: 'then compile the rules with tcprules into this cdb' })
       .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'print the resulting rules, write nothing' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no summary line after --merge or --cdb (for cron); warnings and errors still go to stderr' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object instead (rules, black, white, notExported, leftToDeny, merge, changed, added, removed, cdb, compiled, dryRun)' })
       .example('$0 tcprules', 'print the block')
       .example('$0 tcprules --merge /etc/tcp.smtp --cdb /etc/tcp.smtp.cdb', 'update tcp.smtp and rebuild tcp.smtp.cdb')
-      .example('$0 tcprules --merge /etc/tcp.smtp --dry-run | diff /etc/tcp.smtp -', 'see what would change'),
+      .example('$0 tcprules --merge /etc/tcp.smtp --dry-run | diff /etc/tcp.smtp -', 'see what would change')
+      .example('$0 tcprules --merge /etc/tcp.smtp --dry-run --json', 'the rules a merge would add and remove, for a script'),
   handler: async (argv) => {
     const { run } = await import('../actions/tcprules.js');
-    process.exitCode = await run({ listdir: argv.listdir, store: argv.store, merge: argv.merge, cdb: argv.cdb, dryRun: argv.dryRun, quiet: argv.quiet });
+    process.exitCode = await run({ listdir: argv.listdir, store: argv.store, merge: argv.merge, cdb: argv.cdb, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json });
   },
 });

@@ -28,6 +28,7 @@ const subcommands: AnyCommand[] = [
         listdir: argv.listdir, store: argv.store,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
+        json: argv.json,
       });
     },
   }),
@@ -41,7 +42,7 @@ const subcommands: AnyCommand[] = [
         .example('$0 whitelist remove 129.74.', 'remove the entry for 129.74.0.0/16, whatever its source'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runRemove({ list: 'whitelist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, store: argv.store, dryRun: argv.dryRun, quiet: argv.quiet });
+      process.exitCode = await m.runRemove({ list: 'whitelist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, store: argv.store, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json });
     },
   }),
   defineCommand({
@@ -80,6 +81,7 @@ const subcommands: AnyCommand[] = [
         listdir: argv.listdir, store: argv.store,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
+        json: argv.json,
       });
     },
   }),
@@ -116,6 +118,7 @@ const subcommands: AnyCommand[] = [
         dnsServer: argv.dnsServer,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
+        json: argv.json,
       });
     },
   }),
@@ -140,6 +143,7 @@ const subcommands: AnyCommand[] = [
         dnsServer: argv.dnsServer,
         dryRun: argv.dryRun,
         quiet: argv.quiet,
+        json: argv.json,
       });
     },
   }),

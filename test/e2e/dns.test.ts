@@ -33,6 +33,18 @@ test('whitelist mx: MX hosts, their A and AAAA; private addresses left out; seve
   assert.deepEqual(entries(d.path, 'mx:mx.test'), ['192.0.2.10', '192.0.2.11', '2001:db8::10']);
   assert.deepEqual(entries(d.path, 'mx:private.test'), ['192.0.2.99']);
   assert.match(list(d.path), /^192\.0\.2\.10\tnever\tmx:mx\.test\t# mx1\.mx\.test$/m);
+  // --json: the same run again, for a script: one source unchanged, the skipped, the failed
+  const j = qgrey(['whitelist', 'mx', '--json', 'mx.test', 'private.test', 'nosuch.test'], { env });
+  assert.equal(j.code, 100, j.stderr);
+  const o = JSON.parse(j.stdout) as { list: string; written: boolean; sources: { source: string; domain: string; added: string[]; unchanged: string[] }[]; skipped: string[]; failed: { domain: string; error: string }[] };
+  assert.equal(o.list, 'whitelist');
+  assert.equal(o.written, false);
+  assert.deepEqual(o.sources.map((x) => [x.source, x.domain, x.added, x.unchanged]), [
+    ['mx:mx.test', 'mx.test', [], ['192.0.2.10', '192.0.2.11', '2001:db8::10']],
+    ['mx:private.test', 'private.test', [], ['192.0.2.99']],
+  ]);
+  assert.ok(o.skipped.some((x) => /^mx:private\.test: 10\.1\.2\.3 overlaps 10\.0\.0\.0\/8/.test(x)), j.stdout);
+  assert.deepEqual(o.failed, [{ domain: 'nosuch.test', error: 'mx:nosuch.test: no MX record for nosuch.test' }]);
   const one = qgrey(['whitelist', 'mx', 'noaddr.test'], { env });
   assert.equal(one.code, 100);
   assert.equal(one.stderr, 'qgrey: fatal: mx:noaddr.test: none of the MX hosts (ghost.noaddr.test) has an address\n');

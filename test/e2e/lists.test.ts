@@ -189,3 +189,40 @@ test('--help has examples for every list command', () => {
     assert.match(r.stdout, /Examples:/, args.join(' '));
   }
 });
+
+test('--json on list edits: what changed, in the documented shape (add, remove, load, addlist)', () => {
+  using d = tempDir();
+  const env = { QGREY_LISTDIR: d.path };
+  const j = (args: string[], input?: string) => {
+    const r = qgrey([...args, '--json'], { env, ...(input !== undefined ? { input } : {}) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split('\n').length, 2, 'one line');
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+  const src = (source: string, w: Partial<Record<'added' | 'updated' | 'removed' | 'unchanged', string[]>>, domain: string | null = null) => ({
+    source, domain, added: w.added ?? [], updated: w.updated ?? [], removed: w.removed ?? [], unchanged: w.unchanged ?? [],
+  });
+  const rep = (list: string, written: boolean, sources: object[], rest: object = {}, dryRun = false) => ({ list, dryRun, written, sources, bad: [], skipped: [], failed: [], ...rest });
+  assert.deepEqual(j(['whitelist', 'add', '192.0.2.0/24', '129.74']), rep('whitelist', true, [src('manual', { added: ['192.0.2.0/24', '129.74.'] })]));
+  assert.deepEqual(j(['whitelist', 'add', '192.0.2.0/24', '198.51.100.7', '--comment', 'partner']), rep('whitelist', true, [src('manual', { added: ['198.51.100.7'], updated: ['192.0.2.0/24'] })]));
+  assert.deepEqual(j(['whitelist', 'add', '198.51.100.7']), rep('whitelist', false, [src('manual', { unchanged: ['198.51.100.7'] })]));
+  const before = readFileSync(join(d.path, 'whitelist'), 'utf8');
+  assert.deepEqual(j(['whitelist', 'remove', '129.74.', '--dry-run']), rep('whitelist', true, [src('manual', { removed: ['129.74.'] })], {}, true));
+  assert.equal(readFileSync(join(d.path, 'whitelist'), 'utf8'), before, 'a dry run writes nothing');
+  assert.deepEqual(j(['whitelist', 'remove', '129.74.']), rep('whitelist', true, [src('manual', { removed: ['129.74.'] })]));
+  // a named source is replaced as a whole: what went away is removed
+  writeFileSync(join(d.path, 'p1.txt'), '203.0.113.1\n203.0.113.2\n');
+  writeFileSync(join(d.path, 'p2.txt'), '203.0.113.2\n203.0.113.3\n');
+  assert.deepEqual(j(['whitelist', 'load', '--source', 'file:p', join(d.path, 'p1.txt')]), rep('whitelist', true, [src('file:p', { added: ['203.0.113.1', '203.0.113.2'] })]));
+  assert.deepEqual(j(['whitelist', 'load', '--source', 'file:p', join(d.path, 'p2.txt')]), rep('whitelist', true, [src('file:p', { added: ['203.0.113.3'], removed: ['203.0.113.1'], unchanged: ['203.0.113.2'] })]));
+  // bad lines skipped are listed with their number and why
+  const skip = qgrey(['blacklist', 'load', '--skip-bad', '--json', F('bad_ip.txt')], { env });
+  assert.equal(skip.code, 0, skip.stderr);
+  const s = JSON.parse(skip.stdout) as { list: string; sources: { added: string[] }[]; bad: { line: number; text: string; why: string }[] };
+  assert.equal(s.list, 'blacklist');
+  assert.equal(s.sources[0]!.added.length, 2);
+  assert.deepEqual(s.bad.map((b) => b.line), [3, 4, 5, 6]);
+  assert.match(s.bad[0]!.why, /octet 300 is over 255/);
+  // the seed's cron line, for a script; -q and --json: the JSON
+  assert.deepEqual(j(['addlist', '-whitelist', '9999-12-31', '23:59:59', '-q'], '64.157.4.78\n'), rep('whitelist', true, [src('manual', { added: ['64.157.4.78'] })]));
+});

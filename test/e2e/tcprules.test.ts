@@ -87,8 +87,20 @@ test('--merge keeps the admin rules, replaces its own block on every run, and --
   assert.equal(check(cdb, '192.0.2.7').jg, undefined); // the admin's exact rule is more specific
   assert.equal(check(cdb, '192.0.2.8').jg, '');
   assert.equal(check(cdb, '198.51.100.9').jg, 'Go away %');
+  // --json: what was made and what a merge changes (nothing now)
+  const same = JSON.parse(qgrey(['tcprules', '--merge', rules, '--json', '--dry-run'], { env }).stdout) as Record<string, unknown>;
+  assert.deepEqual(same, {
+    rules: ['198.51.100.9:allow,JGREYLIST="Go away %"', '192.0.2.:allow,JGREYLIST=""'], black: 1, white: 1, notExported: [], leftToDeny: 0,
+    merge: rules, changed: false, added: [], removed: [], cdb: null, compiled: false, dryRun: true,
+  });
   // change the lists, run again: one block, new content, admin lines untouched
   qgrey(['blacklist', 'remove', '198.51.100.9'], { env });
+  qgrey(['whitelist', 'add', '2001:db8::/32'], { env });
+  const dj = JSON.parse(qgrey(['tcprules', '--merge', rules, '--json', '--dry-run'], { env }).stdout) as Record<string, unknown>;
+  assert.deepEqual([dj.changed, dj.removed, dj.black, dj.white], [true, ['198.51.100.9:allow,JGREYLIST="Go away %"'], 0, 1]);
+  assert.deepEqual(dj.added, ['# not exported: whitelist 2001:db8::/32 (manual): IPv6, tcprules cannot match it']);
+  assert.deepEqual(dj.notExported, ['whitelist 2001:db8::/32 (manual): IPv6, tcprules cannot match it']);
+  assert.equal(readFileSync(rules, 'utf8'), text, '--dry-run --json writes nothing');
   const dry = qgrey(['tcprules', '--merge', rules, '--dry-run'], { env });
   assert.doesNotMatch(dry.stdout, /198\.51\.100\.9/);
   assert.equal(readFileSync(rules, 'utf8'), text);
