@@ -152,6 +152,17 @@ export interface Triplet extends TripletKey {
   readonly passed: number;
   /** RCPTs deferred */
   readonly blocked: number;
+  /** a sender-pool triplet (NET `spf:DOMAIN`): the client network of the RCPT that started it */
+  readonly origin?: string;
+  /** a sender-pool triplet: RCPTs passed from another client network than `origin` (pool matches) */
+  readonly moved?: number;
+}
+
+/** The NET of a sender-pool triplet (qgrey-spp(8) SENDER POOLS): `spf:DOMAIN`. */
+export const POOL_PREFIX = 'spf:';
+
+export function isPoolNet(net: string): boolean {
+  return net.startsWith(POOL_PREFIX);
 }
 
 export type TripletEvent = 'new' | 'too soon' | 'passed' | 'known';
@@ -167,25 +178,33 @@ export interface TripletDecision {
  * The MySQL plugin's rule. No live record (none, or past its expiry): a new one, deferred for
  * `block`, kept for `window`. Within the delay: deferred again. After it: passed, kept for `good`
  * from now (each pass extends it). `first pass` is 'passed', later ones 'known'.
+ *
+ * `client`: the client's own network (clientNet) when the key is a sender pool's; the record
+ * keeps where it started (origin) and counts the passes from elsewhere in the pool (moved).
  */
-export function decideTriplet(stored: Triplet | null, key: TripletKey, now: number, t: Timers): TripletDecision {
+export function decideTriplet(stored: Triplet | null, key: TripletKey, now: number, t: Timers, client?: string): TripletDecision {
+  const pool = client !== undefined && isPoolNet(key.net);
   if (stored === null || now >= stored.expires) {
-    const next: Triplet = { ...key, first: now, last: now, blockUntil: now + t.block, expires: now + t.window, passed: 0, blocked: 1 };
+    const next: Triplet = { ...key, first: now, last: now, blockUntil: now + t.block, expires: now + t.window, passed: 0, blocked: 1, ...(pool ? { origin: client, moved: 0 } : {}) };
     // a zero delay passes at once, as the plugin's `block_expires < now` does a second later
     if (t.block === 0) return { pass: true, event: 'passed', next: { ...next, passed: 1, blocked: 0, expires: now + t.good } };
     return { pass: false, event: 'new', next };
   }
   if (now < stored.blockUntil) return { pass: false, event: 'too soon', next: { ...stored, ...key, last: now, blocked: stored.blocked + 1 } };
+  const moved = pool ? { origin: stored.origin ?? client, moved: (stored.moved ?? 0) + (stored.origin !== undefined && stored.origin !== client ? 1 : 0) } : {};
   return {
     pass: true,
     event: stored.passed === 0 ? 'passed' : 'known',
-    next: { ...stored, ...key, last: now, passed: stored.passed + 1, expires: now + t.good },
+    next: { ...stored, ...key, last: now, passed: stored.passed + 1, expires: now + t.good, ...moved },
   };
 }
 
 // ---- the stored form (tree files; Redis values): one line of text ----------------------------
 //
-//   qgrey-triplet1 FIRST LAST BLOCKUNTIL EXPIRES PASSED BLOCKED NET FROM TO
+//   qgrey-triplet1 FIRST LAST BLOCKUNTIL EXPIRES PASSED BLOCKED NET FROM TO [ORIGIN MOVED]
+//
+// ORIGIN and MOVED for a sender-pool triplet only (NET spf:DOMAIN): the network the record
+// started from and the passes from other networks of the pool.
 //
 // times in decimal seconds, counts in decimal; NET, FROM and TO with every byte outside
 // printable ASCII, and `%` and the space, written %HH (UTF-8), FROM `-` for the null sender.
@@ -206,7 +225,8 @@ function dec(s: string): string | null {
 }
 
 export function formatTriplet(t: Triplet): string {
-  return `${MAGIC} ${t.first} ${t.last} ${t.blockUntil} ${t.expires} ${t.passed} ${t.blocked} ${enc(t.net)} ${enc(t.from)} ${enc(t.to)}\n`;
+  const pool = t.origin !== undefined ? ` ${enc(t.origin)} ${t.moved ?? 0}` : '';
+  return `${MAGIC} ${t.first} ${t.last} ${t.blockUntil} ${t.expires} ${t.passed} ${t.blocked} ${enc(t.net)} ${enc(t.from)} ${enc(t.to)}${pool}\n`;
 }
 
 const NUM = /^[0-9]{1,12}(?:\.[0-9]{1,9})?$/;
@@ -214,14 +234,18 @@ const NUM = /^[0-9]{1,12}(?:\.[0-9]{1,9})?$/;
 /** The stored form read back, or null when it is not one (a damaged or foreign file). */
 export function parseTriplet(text: string): Triplet | null {
   const f = text.replace(/\n$/, '').split(' ');
-  if (f.length !== 10 || f[0] !== MAGIC) return null;
+  if ((f.length !== 10 && f.length !== 12) || f[0] !== MAGIC) return null;
   for (let i = 1; i <= 6; i++) if (!NUM.test(f[i]!)) return null;
   const net = dec(f[7]!);
   const from = dec(f[8]!);
   const to = dec(f[9]!);
   if (net === null || net === '' || from === null || to === null) return null;
   const n = f.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  return { first: n[0], last: n[1], blockUntil: n[2], expires: n[3], passed: n[4], blocked: n[5], net, from, to };
+  const t: Triplet = { first: n[0], last: n[1], blockUntil: n[2], expires: n[3], passed: n[4], blocked: n[5], net, from, to };
+  if (f.length === 10) return t;
+  const origin = dec(f[10]!);
+  if (origin === null || origin === '' || !/^[0-9]{1,12}$/.test(f[11]!)) return null;
+  return { ...t, origin, moved: Number(f[11]) };
 }
 
 // ---- clients (auto-whitelisting): how many triplets of one client network passed -------------

@@ -1,4 +1,5 @@
-// DNS look-ups for the MX and SPF imports, through node:dns/promises' Resolver.
+// DNS look-ups for the MX and SPF imports and qgrey-spp's sender pools (no npm imports: the
+// per-RCPT path uses it), through node:dns/promises' Resolver.
 // "No such name" and "no records of that type" are empty answers; everything else (a
 // server failure, a refusal, a timeout, no server reachable) is a temporary error, so a
 // cron refresh during a DNS outage exits 111 and changes nothing (as rblsmtpd never
@@ -21,6 +22,8 @@ export interface Lookups {
   mx(name: string): Promise<MxRecord[]>;
   a(name: string): Promise<string[]>;
   aaaa(name: string): Promise<string[]>;
+  /** stop the queries still in flight (a caller that gave up waiting) */
+  cancel?(): void;
 }
 
 /** `IP`, `IP:PORT`, `[IPv6]:PORT` -> the form Resolver.setServers takes. */
@@ -89,6 +92,7 @@ export function dnsLookups(server: string | undefined, opts: { timeoutMs?: numbe
     mx: (name) => cached('MX', name, () => r.resolveMx(name)),
     a: (name) => cached('A', name, () => r.resolve4(name)),
     aaaa: (name) => cached('AAAA', name, () => r.resolve6(name)),
+    cancel: () => r.cancel(),
   };
 }
 

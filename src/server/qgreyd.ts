@@ -25,7 +25,7 @@ import type { EntryAccess } from '../store/store.js';
 import { atoi, readConfig, type WrapperConfig } from '../wrapper/config.js';
 import { findRblsmtpd, logLine, PROG, run, runAsync, type AsyncIo, type Io, type Result } from '../wrapper/connection.js';
 import { logAddress } from '../wrapper/text.js';
-import { readSppConfig, runRcpt, sppLogLine, SPP_PROG, type SppIo } from '../spp/rcpt.js';
+import { readSppConfig, runRcptPooled, sppLogLine, SPP_PROG, type SppIo } from '../spp/rcpt.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
 import { PairCache } from '../store/pairs.js';
 import { ListCache, ListIndex } from './lists.js';
@@ -336,8 +336,9 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
     reply: (c, remote, local, now) => pairs.find(c.listDir, remote, local, now),
     ...(backend.entries ? { entries: backend.entries } : {}),
     list: (name: ListName, c, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now),
+    inflight: new Map(),
   };
-  const decideRcpt = (env: Record<string, string>, pid: number, clientEuid: number): Reply => {
+  const decideRcpt = (env: Record<string, string>, pid: number, clientEuid: number): Reply | Promise<Reply> => {
     const c = readSppConfig(env);
     const who = logAddress(c.remoteIp, c.remoteIp !== '' && parseIp(c.remoteIp) !== null);
     const local = (why: string): Reply => {
@@ -348,12 +349,13 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
     if (c.dir !== cfg.rcptDir) return local(`another triplet directory: QGREY_RCPT_DIR ${safe(c.dir)}`);
     if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
     if (c.tree !== w.dir || c.treeLayout !== w.layout) return local(`another tree for auto-whitelisting: JGREYLIST_DIR ${safe(c.tree)}${c.treeLayout !== w.layout ? ' or JGREYLIST_BY_IP' : ''}`);
-    const r = runRcpt(c, Date.now(), env, sppIo);
-    decided++;
-    const line = sppLogLine(c, r);
-    const full = line === null ? null : `${SPP_PROG}[${pid}]: ${line}`;
-    if (full !== null) log(full);
-    return { kind: 'spp', command: r.command, log: full };
+    return runRcptPooled(c, Date.now(), env, sppIo).then((r): Reply => {
+      decided++;
+      const line = sppLogLine(c, r);
+      const full = line === null ? null : `${SPP_PROG}[${pid}]: ${line}`;
+      if (full !== null) log(full);
+      return { kind: 'spp', command: r.command, log: full };
+    });
   };
 
   const finish = () => {

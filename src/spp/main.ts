@@ -7,12 +7,12 @@
 // Imports node: builtins, src/core, src/store and src/wrapper/text only (no npm package).
 
 import { writeAll } from '../wrapper/text.js';
-import { readSppConfig, runRcpt, sppLogLine, SPP_PROG } from './rcpt.js';
+import { readSppConfig, runRcptPooled, sppLogLine, SPP_PROG } from './rcpt.js';
 
-function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
+async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.ppid;
   const cfg = readSppConfig(env);
-  const r = runRcpt(cfg, Date.now(), env);
+  const r = await runRcptPooled(cfg, Date.now(), env);
   const line = sppLogLine(cfg, r);
   try {
     if (line !== null) writeAll(2, `${SPP_PROG}[${pid}]: ${line}\n`);
@@ -27,4 +27,7 @@ function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
   return 0;
 }
 
-process.exitCode = main(process.argv.slice(2), process.env);
+void main(process.argv.slice(2), process.env).then(
+  (code) => (process.exitCode = code),
+  () => (process.exitCode = 0),
+);

@@ -18,7 +18,7 @@ import { parseIp, type Ip } from '../core/ip.js';
 import { formatIp } from '../core/ip.js';
 import { keyOf, type Layout } from '../core/key.js';
 import { trapOf, trapSource, type Traps } from '../core/traps.js';
-import { clientId, decideTriplet, readTimers, tripletId, tripletKey, type Timers, type TripletEvent, type TripletKey } from '../core/triplet.js';
+import { clientId, clientNet, decideTriplet, readTimers, tripletId, tripletKey, type Timers, type TripletEvent, type TripletKey } from '../core/triplet.js';
 import { findInList, listDir, listPath, type ListName } from '../store/lists.js';
 import { openEntries } from '../store/open-entries.js';
 import type { EntryAccess } from '../store/store.js';
@@ -29,13 +29,14 @@ import { clean, logAddress, replyText } from '../wrapper/text.js';
 import { substitute } from '../core/policy.js';
 import { pairAddress, type Pair } from '../core/pairs.js';
 import { findReply } from '../store/pairs.js';
+import { DEFAULT_POOL_CACHE, DEFAULT_POOL_TIMEOUT, lookupPool, type PoolMatch, type PoolSettings } from './pool.js';
 
 export const SPP_PROG = 'qgrey-spp';
 export const DEFAULT_CONTROL = '/var/qmail/control/greylisting';
 export const DEFER = 'E451 greylisted, please try again later (#4.7.1)';
 export const FAIL_DEFER = 'E451 temporary local problem, please try again later (#4.3.0)';
 
-export interface SppConfig {
+export interface SppConfig extends PoolSettings {
   /** GREYLISTING is set (any value, as the MySQL plugin reads it) */
   readonly greylisting: boolean;
   readonly relayclient: boolean;
@@ -91,7 +92,18 @@ export function readSppConfig(env: NodeJS.ProcessEnv): SppConfig {
     treeLayout: env.JGREYLIST_BY_IP && atoi(env.JGREYLIST_BY_IP) !== 0 ? 'byip' : 'classc',
     holdtime: env.JGREYLIST_HOLDTIME ? atoi(env.JGREYLIST_HOLDTIME) : 120,
     trapTime: env.QGREY_TRAP_TIME ? Math.max(0, atoi(env.QGREY_TRAP_TIME)) : DEFAULT_TRAP_TIME,
+    pools: env.QGREY_POOLS === 'spf',
+    dnsServer: env.QGREY_DNS_SERVER ?? '',
+    poolTimeout: seconds(env.QGREY_POOL_TIMEOUT, DEFAULT_POOL_TIMEOUT, 30),
+    poolCache: seconds(env.QGREY_POOL_CACHE, DEFAULT_POOL_CACHE, 7 * 86400),
   };
+}
+
+/** A number of seconds (decimals allowed) from the environment, within (0, max]; else the default. */
+function seconds(v: string | undefined, def: number, max: number): number {
+  if (v === undefined || !/^[0-9]{1,9}(?:\.[0-9]{1,3})?$/.test(v)) return def;
+  const n = Number(v);
+  return n > 0 && n <= max ? n : def;
 }
 
 /** The timers from the control file (a missing file: the defaults; an unreadable one: an error). */
@@ -138,6 +150,10 @@ export interface SppIo {
   readonly trapped?: (cfg: SppConfig, address: string, source: string, until: number) => void;
   /** the live reply pair (remote, local), both normalised (store/pairs.ts) */
   readonly reply?: (cfg: SppConfig, remote: string, local: string, now: number) => Pair | null;
+  /** the sender pool found for this RCPT (runRcptPooled looks it up) */
+  readonly pool?: PoolMatch;
+  /** qgreyd's pool look-ups under way */
+  readonly inflight?: Parameters<typeof lookupPool>[5];
 }
 
 /** Whether the plugin has anything to do for this session (the bash client checks the same first). */
@@ -156,6 +172,24 @@ export function runRcpt(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, i
   }
 }
 
+/**
+ * runRcpt() after the sender pool's look-up (QGREY_POOLS=spf; pool.ts), which is asynchronous
+ * (DNS) and bounded by QGREY_POOL_TIMEOUT. Never throws.
+ */
+export async function runRcptPooled(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo = {}): Promise<SppResult> {
+  if (!applies(cfg) || !cfg.pools || cfg.from === undefined) return runRcpt(cfg, nowMs, env, io);
+  const ip = parseIp(cfg.remoteIp);
+  if (ip === null) return runRcpt(cfg, nowMs, env, io);
+  let pool: PoolMatch;
+  try {
+    const store = (io.triplets ?? ((c: SppConfig) => new TreeTriplets(c.dir)))(cfg);
+    pool = await lookupPool(cfg, ip, cfg.from, store, nowMs / 1000, io.inflight);
+  } catch {
+    pool = { net: null };
+  }
+  return runRcpt(cfg, nowMs, env, { ...io, pool });
+}
+
 function decide(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo): SppResult {
   if (cfg.remoteIp === '') throw new QgreyError('TCPREMOTEIP is empty or missing', 111);
   const ip = parseIp(cfg.remoteIp);
@@ -168,15 +202,17 @@ function decide(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo
   if (listOf('whitelist', cfg, ip, Math.floor(now)) !== null) return { command: null, event: 'RCPT OK whitelisted' };
 
   const store = (io.triplets ?? ((c: SppConfig) => new TreeTriplets(c.dir)))(cfg);
-  const key = tripletKey(ip, cfg.from, cfg.to, cfg.byIp);
-  const cid = clientId(key.net);
+  const plain = tripletKey(ip, cfg.from, cfg.to, cfg.byIp);
+  // a sender pool's host is keyed as the pool; traps and auto-whitelisting stay per network
+  const key = io.pool?.net ? { ...plain, net: io.pool.net } : plain;
+  const cid = clientId(plain.net);
 
   // a spamtrap: deferred quietly (as spamd does), and the client blacklisted, unless its
   // network has passed triplets (it delivered wanted mail)
   const trap = trapOf((io.traps ?? ((c: SppConfig) => readTraps(c.listDir)))(cfg), cfg.to);
   if (trap !== null) {
     const client = store.getClient(cid);
-    if (client !== null && client.passed > 0) return { command: DEFER, event: 'RCPT TRAP', note: `not blacklisted: ${client.passed} triplet${client.passed === 1 ? '' : 's'} of ${key.net} passed` };
+    if (client !== null && client.passed > 0) return { command: DEFER, event: 'RCPT TRAP', note: `not blacklisted: ${client.passed} triplet${client.passed === 1 ? '' : 's'} of ${plain.net} passed` };
     const address = formatIp(ip);
     const until = now + cfg.trapTime;
     try {
@@ -207,19 +243,22 @@ function decide(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo
 
 /** The triplet's decision (after the lists, the traps and the reply pairs). */
 function tripletDecision(cfg: SppConfig, ip: Ip, key: TripletKey, cid: string, store: TripletAccess, now: number, env: NodeJS.ProcessEnv, io: SppIo): SppResult {
+  // a sender pool's key (key.net spf:DOMAIN): the client's own network still counts passes
+  const plain = { net: clientNet(ip, cfg.byIp) };
+  const poolNote = io.pool?.note !== undefined ? { note: io.pool.note } : {};
   const timers = (io.timers ?? ((c: SppConfig) => timersFrom(c.control, env)))(cfg);
   const id = tripletId(key);
-  const d = decideTriplet(store.getTriplet(id), key, now, timers);
+  const d = decideTriplet(store.getTriplet(id), key, now, timers, plain.net);
   store.putTriplet(id, d.next);
-  if (!d.pass) return { command: DEFER, event: d.event === 'new' ? 'RCPT GREY new' : 'RCPT GREY too soon' };
-  if (d.event === 'known') return { command: null, event: 'RCPT OK known' };
+  if (!d.pass) return { command: DEFER, event: d.event === 'new' ? 'RCPT GREY new' : 'RCPT GREY too soon', ...poolNote };
+  if (d.event === 'known') return { command: null, event: 'RCPT OK known', ...poolNote };
 
   // a first pass: counted for the client network; at QGREY_AWL of them, a connection-level
   // entry in the jgreylist tree, so qgreylist knows the client at connect
   const old = store.getClient(cid);
-  const client = { net: key.net, first: old?.first ?? now, last: now, passed: (old?.passed ?? 0) + 1 };
+  const client = { net: plain.net, first: old?.first ?? now, last: now, passed: (old?.passed ?? 0) + 1 };
   store.putClient(cid, client);
-  if (cfg.awl === 0 || client.passed < cfg.awl) return { command: null, event: 'RCPT OK passed' };
+  if (cfg.awl === 0 || client.passed < cfg.awl) return { command: null, event: 'RCPT OK passed', ...poolNote };
   try {
     const tree = (io.entries ?? ((c: SppConfig) => openEntries(c.tree, c.treeLayout)))(cfg);
     const k = keyOf(ip, tree.layout);
@@ -228,13 +267,13 @@ function tripletDecision(cfg: SppConfig, ip: Ip, key: TripletKey, cid: string, s
       // first seen far enough back that qgreylist finds it known
       tree.createSync(k, Math.floor(now) - Math.max(cfg.holdtime, 0) - 1);
       tree.touchSync(k, now);
-      return { command: null, event: 'RCPT OK passed', note: `${key.net} auto-whitelisted after ${client.passed} triplets` };
+      return { command: null, event: 'RCPT OK passed', note: `${plain.net} auto-whitelisted after ${client.passed} triplets` };
     }
     tree.touchSync(k, now);
   } catch (err) {
-    return { command: null, event: 'RCPT OK passed', note: `unable to auto-whitelist ${key.net}: ${err instanceof Error ? err.message : String(err)}` };
+    return { command: null, event: 'RCPT OK passed', note: `unable to auto-whitelist ${plain.net}: ${err instanceof Error ? err.message : String(err)}` };
   }
-  return { command: null, event: 'RCPT OK passed' };
+  return { command: null, event: 'RCPT OK passed', ...poolNote };
 }
 
 /** The RCPT's log line after `qgrey-spp[PID]: `, or null for none. Addresses cleaned, at most 100 characters each. */

@@ -7,6 +7,8 @@
 //   ROOT/HH/.ID.*   a write in progress (temp file, then rename over ID)
 //   ROOT/c/ID       one client network (auto-whitelisting): ID is clientId(NET), the file
 //                   holds formatClient()'s line
+//   ROOT/p/ID       one sender domain's pool, cached (core/pool.ts): ID is poolId(DOMAIN), the
+//                   file holds formatPool()'s line
 //
 // ROOT is QGREY_RCPT_DIR (default /var/qmail/qgrey-rcpt), made by the admin and owned by the
 // tcpserver uid (the plugin runs as qmail-smtpd's uid). Directories 0700, files 0600. No path
@@ -20,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, closeSync, constants as C, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { QgreyError, reason } from '../core/errors.js';
 import { formatClient, formatTriplet, parseClient, parseTriplet, TRIPLET_ID, type ClientRecord, type Triplet } from '../core/triplet.js';
+import { formatPool, parsePool, type PoolRecord } from '../core/pool.js';
 
 export const DEFAULT_RCPT_DIR = '/var/qmail/qgrey-rcpt';
 
@@ -31,6 +34,9 @@ export interface TripletAccess {
   /** a client network's record (id: clientId(net)) */
   getClient(id: string): ClientRecord | null;
   putClient(id: string, c: ClientRecord): void;
+  /** a sender domain's cached pool (id: poolId(domain)) */
+  getPool(id: string): PoolRecord | null;
+  putPool(id: string, p: PoolRecord): void;
 }
 
 /** The whole store, for the admin commands. */
@@ -52,6 +58,8 @@ function checkId(id: string): void {
 const O_READ = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY;
 const O_TEMP = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_NOCTTY;
 const MAX = 4096;
+/** a pool's line: up to MAX_POOL_NETS networks */
+const MAX_POOL = 65536;
 
 export class TreeTriplets implements TripletStore {
   readonly where: string;
@@ -106,7 +114,7 @@ export class TreeTriplets implements TripletStore {
     return text === null ? null : parseTriplet(text);
   }
 
-  private readText(path: string): string | null {
+  private readText(path: string, max = MAX): string | null {
     let fd: number;
     try {
       fd = openSync(path, O_READ);
@@ -118,8 +126,8 @@ export class TreeTriplets implements TripletStore {
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new QgreyError(`unsafe triplet ${path}: not a regular file; left alone`, 111);
-      const buf = Buffer.alloc(MAX);
-      const n = readSync(fd, buf, 0, MAX, 0);
+      const buf = Buffer.alloc(max);
+      const n = readSync(fd, buf, 0, max, 0);
       // a damaged file counts as none (the next write replaces it)
       return buf.toString('latin1', 0, n);
     } catch (err) {
@@ -157,6 +165,21 @@ export class TreeTriplets implements TripletStore {
     this.checkRoot();
     this.sub('c', true);
     this.writeText('c', id, formatClient(c));
+  }
+
+  getPool(id: string): PoolRecord | null {
+    checkId(id);
+    this.checkRoot();
+    if (!this.sub('p', false)) return null;
+    const text = this.readText(`${this.root}/p/${id}`, MAX_POOL);
+    return text === null ? null : parsePool(text);
+  }
+
+  putPool(id: string, p: PoolRecord): void {
+    checkId(id);
+    this.checkRoot();
+    this.sub('p', true);
+    this.writeText('p', id, formatPool(p));
   }
 
   /** ROOT/SUB/ID replaced by `text` whole: a temp file (O_EXCL, 0600), then a rename. */
@@ -238,6 +261,7 @@ export class TreeTriplets implements TripletStore {
 export class MemoryTriplets implements TripletStore {
   private readonly data = new Map<string, Triplet>();
   private readonly clients = new Map<string, ClientRecord>();
+  private readonly pools = new Map<string, PoolRecord>();
   constructor(readonly where = 'memory') {}
 
   getTriplet(id: string): Triplet | null {
@@ -267,5 +291,15 @@ export class MemoryTriplets implements TripletStore {
   putClient(id: string, c: ClientRecord): void {
     checkId(id);
     this.clients.set(id, { ...c });
+  }
+
+  getPool(id: string): PoolRecord | null {
+    checkId(id);
+    return this.pools.get(id) ?? null;
+  }
+
+  putPool(id: string, p: PoolRecord): void {
+    checkId(id);
+    this.pools.set(id, { ...p });
   }
 }

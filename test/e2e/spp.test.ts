@@ -270,10 +270,10 @@ describe('qgrey-spp without qgreyd answering', () => {
     assert.match(r.log[1]!, /RCPT GREY new/);
   });
 
-  it('the per-process bundle holds core, store, spp and the text and config helpers of the wrapper only', () => {
+  it('the per-process bundle holds core, store, spp, the SPF flattener and the text and config helpers of the wrapper only', () => {
     const meta = JSON.parse(readFileSync(join(ROOT, 'dist/spp-bundle.meta.json'), 'utf8')) as Metafile;
     for (const [file, input] of Object.entries(meta.inputs)) {
-      assert.match(file, /^dist\/src\/(?:spp|core|store|wrapper\/(?:text|config)\.js$)/, file);
+      assert.match(file, /^dist\/src\/(?:spp|core|store|wrapper\/(?:text|config)\.js$|dns\/(?:spf|resolve)\.js$)/, file);
       for (const imp of input.imports) if (imp.external === true) assert.match(imp.path, /^node:/, `${file} imports ${imp.path}`);
     }
   });
