@@ -99,3 +99,22 @@ test('stored form: round trip, odd bytes escaped, damaged text refused', () => {
   assert.deepEqual(parseTriplet(formatTriplet({ ...t, from: '-' })), { ...t, from: '-' });
   for (const bad of ['', 'qgrey-triplet1 1 2 3', text.replace('1.5', '-1'), text.replace(' - ', ' a\tb '), 'x' + text]) assert.equal(parseTriplet(bad), null, JSON.stringify(bad));
 });
+
+test('a sender-pool triplet: its origin network kept, passes from other networks counted; stored with both', () => {
+  const t = { block: 60, window: 3600, good: 86400 };
+  const key = { net: 'spf:pool.example', from: 'a@pool.example', to: 'b@x' };
+  const d1 = decideTriplet(null, key, 1000, t, '192.0.2.0/24');
+  assert.deepEqual([d1.pass, d1.next.origin, d1.next.moved], [false, '192.0.2.0/24', 0]);
+  const d2 = decideTriplet(d1.next, key, 1100, t, '198.51.100.0/24');
+  assert.deepEqual([d2.pass, d2.event, d2.next.origin, d2.next.moved], [true, 'passed', '192.0.2.0/24', 1]);
+  const d3 = decideTriplet(d2.next, key, 1200, t, '192.0.2.0/24');
+  assert.deepEqual([d3.event, d3.next.moved], ['known', 1]);
+  const text = formatTriplet(d3.next);
+  assert.match(text, / spf:pool\.example a@pool\.example b@x 192\.0\.2\.0\/24 1\n$/);
+  assert.deepEqual(parseTriplet(text), d3.next);
+  // a plain key keeps the ten-field form
+  const plain = decideTriplet(null, { ...key, net: '192.0.2.0/24' }, 1000, t, '192.0.2.0/24');
+  assert.equal(plain.next.origin, undefined);
+  assert.equal(formatTriplet(plain.next).split(' ').length, 10);
+  assert.equal(parseTriplet(text.replace(/ 1\n$/, ' x\n')), null);
+});
