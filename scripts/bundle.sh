@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 esbuild dist/src/wrapper/main.js --bundle --platform=node --format=cjs --target=node20 --external:ioredis \
   --outfile=dist/src/wrapper/qgreylist.cjs --metafile=dist/wrapper-bundle.meta.json --log-level=warning
 # qgrey-spp's per-process program (bin/qgrey-spp), the same way and under the same rule
-esbuild dist/src/spp/main.js --bundle --platform=node --format=cjs --target=node20 \
+esbuild dist/src/spp/main.js --bundle --platform=node --format=cjs --target=node20 --external:ioredis \
   --outfile=dist/src/spp/qgrey-spp.cjs --metafile=dist/spp-bundle.meta.json --log-level=warning
 # The admin CLI (bin/qgrey) and the tree process that root's maintenance runs as the tree's
 # owner (src/store/privsep.ts): ES modules split into chunks, so that a command loads its own

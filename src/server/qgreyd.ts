@@ -25,7 +25,8 @@ import type { EntryAccess } from '../store/store.js';
 import { atoi, readConfig, type WrapperConfig } from '../wrapper/config.js';
 import { findRblsmtpd, logLine, PROG, run, runAsync, type AsyncIo, type Io, type Result } from '../wrapper/connection.js';
 import { logAddress } from '../wrapper/text.js';
-import { readSppConfig, runRcptPooled, sppLogLine, SPP_PROG, type SppIo } from '../spp/rcpt.js';
+import { readSppConfig, runRcptPooled, sppLogLine, SPP_PROG, type SppIo, type SppResult } from '../spp/rcpt.js';
+import { runRcptOnRedis, type RedisRcpt } from '../spp/redis-rcpt.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
 import { PairCache } from '../store/pairs.js';
 import { ListCache, ListIndex } from './lists.js';
@@ -210,6 +211,8 @@ interface Backend {
   /** the tree qgreyd holds open, for qgrey-spp's auto-whitelisting (unset: qgrey-spp opens its tree itself) */
   readonly entries?: () => EntryAccess;
   readonly reload: () => void;
+  /** the shared Redis store, for qgrey-spp's triplets (unset: the triplet directory) */
+  readonly redis?: Pick<RedisRcpt, 'store' | 'lists'>;
   /** for the start-up line */
   readonly where: string;
   readonly close: () => Promise<void>;
@@ -232,8 +235,9 @@ async function startRedis(cfg: ServerConfig, log: Log, secret: Buffer, euid: num
     mode: 'server',
     onState: (st, detail) => log(st === 'up' ? `${NAME}: the Redis store ${where} is up` : `${NAME}: warning: the Redis store ${where} is down: ${detail}; deciding by QGREY_FAIL until it is back`),
   });
+  const redisLists = new RedisLists(store.client, t.prefix, where);
   const watcher = new ListsWatcher(
-    new RedisLists(store.client, t.prefix, where),
+    redisLists,
     (text) => new ListIndex(text),
     (version) => {
       const wl = watcher.get('whitelist');
@@ -257,6 +261,7 @@ async function startRedis(cfg: ServerConfig, log: Log, secret: Buffer, euid: num
     return await serve(cfg, log, secret, euid, {
       run: (c) => runAsync(c, Date.now(), io),
       find,
+      redis: { store, lists: redisLists },
       reload: () => void watcher.refresh(true),
       where: `Redis store ${where} (${w.layout === 'byip' ? 'per IP' : 'class C'}) and its lists`,
       close,
@@ -346,16 +351,23 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
       return { kind: 'local', why };
     };
     if (clientEuid !== euid) return local(`the client's uid ${clientEuid} is not qgreyd's (${euid})`);
-    if (c.dir !== cfg.rcptDir) return local(`another triplet directory: QGREY_RCPT_DIR ${safe(c.dir)}`);
-    if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
-    if (c.tree !== w.dir || c.treeLayout !== w.layout) return local(`another tree for auto-whitelisting: JGREYLIST_DIR ${safe(c.tree)}${c.treeLayout !== w.layout ? ' or JGREYLIST_BY_IP' : ''}`);
-    return runRcptPooled(c, Date.now(), env, sppIo).then((r): Reply => {
+    if (c.store !== w.store) return local(c.store === '' ? 'the triplet directory, not the Redis store (QGREY_STORE unset)' : `another store: QGREY_STORE ${safe(hidePasswords(c.store))}`);
+    const done = (r: SppResult): Reply => {
       decided++;
       const line = sppLogLine(c, r);
       const full = line === null ? null : `${SPP_PROG}[${pid}]: ${line}`;
       if (full !== null) log(full);
       return { kind: 'spp', command: r.command, log: full };
-    });
+    };
+    if (backend.redis !== undefined) {
+      // the traps file is still read from the list directory
+      if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
+      return runRcptOnRedis(c, Date.now(), env, { ...backend.redis, find: (name, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now), inflight: sppIo.inflight }).then(done);
+    }
+    if (c.dir !== cfg.rcptDir) return local(`another triplet directory: QGREY_RCPT_DIR ${safe(c.dir)}`);
+    if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
+    if (c.tree !== w.dir || c.treeLayout !== w.layout) return local(`another tree for auto-whitelisting: JGREYLIST_DIR ${safe(c.tree)}${c.treeLayout !== w.layout ? ' or JGREYLIST_BY_IP' : ''}`);
+    return runRcptPooled(c, Date.now(), env, sppIo).then(done);
   };
 
   const finish = () => {

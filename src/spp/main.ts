@@ -12,7 +12,8 @@ import { readSppConfig, runRcptPooled, sppLogLine, SPP_PROG } from './rcpt.js';
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.ppid;
   const cfg = readSppConfig(env);
-  const r = await runRcptPooled(cfg, Date.now(), env);
+  // the shared Redis store: its own module, loaded only then (it loads the Redis client)
+  const r = cfg.store !== '' ? await (await import('./redis-rcpt.js')).runRcptRedisProcess(cfg, Date.now(), env) : await runRcptPooled(cfg, Date.now(), env);
   const line = sppLogLine(cfg, r);
   try {
     if (line !== null) writeAll(2, `${SPP_PROG}[${pid}]: ${line}\n`);

@@ -63,6 +63,8 @@ export interface SppConfig extends PoolSettings {
   readonly holdtime: number;
   /** QGREY_TRAP_TIME: seconds a client that sent RCPT to a trap stays blacklisted */
   readonly trapTime: number;
+  /** QGREY_STORE: '' for the triplet directory and the list files, else the shared Redis store's URL (redis-rcpt.ts) */
+  readonly store: string;
 }
 
 export const DEFAULT_AWL = 5;
@@ -92,6 +94,7 @@ export function readSppConfig(env: NodeJS.ProcessEnv): SppConfig {
     treeLayout: env.JGREYLIST_BY_IP && atoi(env.JGREYLIST_BY_IP) !== 0 ? 'byip' : 'classc',
     holdtime: env.JGREYLIST_HOLDTIME ? atoi(env.JGREYLIST_HOLDTIME) : 120,
     trapTime: env.QGREY_TRAP_TIME ? Math.max(0, atoi(env.QGREY_TRAP_TIME)) : DEFAULT_TRAP_TIME,
+    store: env.QGREY_STORE ?? '',
     pools: env.QGREY_POOLS === 'spf',
     dnsServer: env.QGREY_DNS_SERVER ?? '',
     poolTimeout: seconds(env.QGREY_POOL_TIMEOUT, DEFAULT_POOL_TIMEOUT, 30),
@@ -167,9 +170,14 @@ export function runRcpt(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, i
   try {
     return decide(cfg, nowMs, env, io);
   } catch (err) {
-    const why = err instanceof QgreyError ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
-    return cfg.fail === 'closed' ? { command: FAIL_DEFER, event: 'FAIL closed', detail: why } : { command: null, event: 'FAIL open', detail: why };
+    return failResult(cfg, err);
   }
+}
+
+/** What breaks, as QGREY_FAIL answers it. */
+export function failResult(cfg: SppConfig, err: unknown): SppResult {
+  const why = err instanceof QgreyError ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
+  return cfg.fail === 'closed' ? { command: FAIL_DEFER, event: 'FAIL closed', detail: why } : { command: null, event: 'FAIL open', detail: why };
 }
 
 /**
