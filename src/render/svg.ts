@@ -51,6 +51,12 @@ export function axis(max: number): { top: number; step: number } {
 const PANEL_H = 180;
 const LEFT = 56;
 const RIGHT = 16;
+/** the plot's width however few rows there are (the bars spread over it); more rows widen it at 6 px each */
+const PLOT_W = 720;
+/** the widest a bar gets (two rows would otherwise be two slabs of 250 px) */
+const MAX_BAR = 48;
+/** a label's width in px at font-size 11, with room on both sides */
+const labelPx = (text: string) => Math.ceil(text.length * 6.5) + 10;
 const num = (x: number) => String(Math.round(x * 100) / 100);
 
 interface Panel {
@@ -62,11 +68,16 @@ interface Panel {
 export function renderSvg(result: StatsResult, title: string): string {
   const rows = result.rows;
   const n = Math.max(rows.length, 1);
-  const slot = Math.max(6, Math.min(40, Math.floor(720 / n)));
-  const barW = Math.max(4, Math.round(slot * 0.7));
+  const slot = Math.max(6, PLOT_W / n);
+  const barW = Math.min(MAX_BAR, Math.max(4, Math.round(slot * 0.7)));
   const plotW = n * slot;
-  const width = Math.max(LEFT + plotW + RIGHT, 560);
+  const width = Math.ceil(LEFT + plotW + RIGHT);
   const unit = result.by === 'hour' ? 'hour' : 'day';
+  // the last row is partial when the logs end before its day (hour) does: keys first
+  // greylisted then may still come back, so its outcome bars are drawn open and noted
+  const last = rows[rows.length - 1];
+  const span = unit === 'hour' ? 3600 : 86400;
+  const partial = last !== undefined && last.start !== null && result.to !== null && result.to < last.start + span - 1 ? rows.length - 1 : -1;
   const panels: Panel[] = [
     { title: `Decisions per ${unit}`, series: DECISION_SERIES },
     { title: `Keys first greylisted that ${unit}: what became of them`, series: OUTCOME_SERIES },
@@ -74,8 +85,22 @@ export function renderSvg(result: StatsResult, title: string): string {
   const out: string[] = [];
   let y = 34;
   const body: string[] = [];
-  // one label every `every` rows so they do not overlap
-  const every = Math.max(1, Math.ceil((unit === 'day' ? 36 : 44) / slot));
+  // one label every `every` rows so they do not overlap, on round hours (days): every row,
+  // else every 2, 3, 4, 6, 12 or 24 hours (2 or 7 days, then multiples of 7), where the
+  // hour (the day count) is a multiple of it
+  const widest = rows.reduce((w, r) => Math.max(w, labelPx(shortLabel(r.label, unit))), 0);
+  const need = Math.max(1, Math.ceil(widest / slot));
+  const steps = unit === 'hour' ? [1, 2, 3, 4, 6, 12, 24] : [1, 2, 7];
+  const every = steps.find((k) => k >= need) ?? Math.ceil(need / steps[steps.length - 1]!) * steps[steps.length - 1]!;
+  const labelled = (r: Row, i: number) => {
+    if (every === 1) return true;
+    if (r.start === null) return i % every === 0;
+    if (unit === 'hour') {
+      const h = /T([0-9]{2}):/.exec(r.label);
+      return h ? Number(h[1]) % every === 0 : i % every === 0;
+    }
+    return Math.round(r.start / 86400) % every === 0;
+  };
   for (const [pi, panel] of panels.entries()) {
     const top = y + 22;
     const max = Math.max(0, ...rows.map((r) => panel.series.reduce((s, ser) => s + ser.value(r), 0)));
@@ -89,8 +114,10 @@ export function renderSvg(result: StatsResult, title: string): string {
       body.push(`<line x1="${LEFT}" y1="${num(gy)}" x2="${LEFT + plotW}" y2="${num(gy)}" stroke="#ddd" stroke-width="1"/>`);
       body.push(`<text x="${LEFT - 4}" y="${num(gy + 4)}" text-anchor="end" fill="#555">${num(v)}</text>`);
     }
+    const outcomes = panel.series === OUTCOME_SERIES;
     for (const [i, r] of rows.entries()) {
       const x = LEFT + i * slot + (slot - barW) / 2;
+      const open = outcomes && i === partial;
       let acc = 0;
       for (const ser of panel.series) {
         const v = ser.value(r);
@@ -98,14 +125,17 @@ export function renderSvg(result: StatsResult, title: string): string {
         const h = v * scale;
         const ry = base - (acc + v) * scale;
         acc += v;
+        const look = open ? ` fill-opacity="0.35" stroke="${ser.colour}" stroke-dasharray="3 2"` : '';
+        const tip = open ? `${r.label} (partial): ${ser.label} ${v}, may still come back` : `${r.label}: ${ser.label} ${v}`;
         body.push(
-          `<rect x="${num(x)}" y="${num(ry)}" width="${barW}" height="${num(h)}" fill="${ser.colour}" data-row="${xmlEscape(r.label)}" data-series="${ser.id}" data-value="${v}">` +
-            `<title>${xmlEscape(`${r.label}: ${ser.label} ${v}`)}</title></rect>`,
+          `<rect x="${num(x)}" y="${num(ry)}" width="${barW}" height="${num(h)}" fill="${ser.colour}" data-row="${xmlEscape(r.label)}" data-series="${ser.id}" data-value="${v}"${open ? ' data-partial="true"' : ''}${look}>` +
+            `<title>${xmlEscape(tip)}</title></rect>`,
         );
       }
-      if (i % every === 0) {
+      if (labelled(r, i)) {
         const lx = LEFT + i * slot + slot / 2;
-        body.push(`<text x="${num(lx)}" y="${base + 14}" text-anchor="middle" fill="#555">${xmlEscape(shortLabel(r.label, unit))}</text>`);
+        const mark = i === partial ? '*' : '';
+        body.push(`<text class="label" x="${num(lx)}" y="${base + 14}" text-anchor="middle" fill="#555">${xmlEscape(shortLabel(r.label, unit) + mark)}</text>`);
       }
     }
     body.push(`<line x1="${LEFT}" y1="${base}" x2="${LEFT + plotW}" y2="${base}" stroke="#333" stroke-width="1"/>`);
@@ -125,6 +155,13 @@ export function renderSvg(result: StatsResult, title: string): string {
           `<text x="${lx + 14}" y="${ly}">${xmlEscape(text)}</text></g>`,
       );
       lx += w;
+    }
+    if (outcomes && partial >= 0) {
+      ly += 16;
+      const r = rows[partial]!;
+      body.push(
+        `<text class="partial" x="${LEFT}" y="${ly}" fill="#555" data-row="${xmlEscape(r.label)}">${xmlEscape(`* ${shortLabel(r.label, unit)}: the logs end before this ${unit} does; its keys may still come back (drawn open)`)}</text>`,
+      );
     }
     body.push('</g>');
     y = ly + 24;
@@ -147,6 +184,7 @@ export function renderSvg(result: StatsResult, title: string): string {
 function shortLabel(label: string, unit: string): string {
   // 2026-11-20 -> 11-20; 2026-11-20T13:00 -> 20 13h
   if (unit === 'day' && /^[0-9]{4}-/.test(label)) return label.slice(5);
+  // hours: the day and the hour; a label is shown only for round hours, so this stays short
   const m = /^[0-9]{4}-[0-9]{2}-([0-9]{2})T([0-9]{2}):00$/.exec(label);
   return m ? `${m[1]} ${m[2]}h` : label;
 }

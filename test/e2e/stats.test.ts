@@ -207,11 +207,11 @@ test('--svg writes a well-formed standalone chart whose bars are the numbers of 
   const drawn = new Map<string, number>();
   for (const p of panels) {
     const px = Number(p[3]);
-    for (const m of p[5]!.matchAll(/<rect x="[0-9.]+" y="([0-9.]+)" width="[0-9.]+" height="([0-9.]+)" fill="#[0-9a-f]{6}" data-row="([^"]+)" data-series="([^"]+)" data-value="([0-9]+)"><title>([^<]*)<\/title><\/rect>/g)) {
+    for (const m of p[5]!.matchAll(/<rect x="[0-9.]+" y="([0-9.]+)" width="[0-9.]+" height="([0-9.]+)" fill="#[0-9a-f]{6}" data-row="([^"]+)" data-series="([^"]+)" data-value="([0-9]+)"[^>]*><title>([^<]*)<\/title><\/rect>/g)) {
       const v = Number(m[5]);
       assert.ok(Math.abs(Number(m[2]) - v * px) < 0.02, `height of ${m[3]} ${m[4]}`);
       assert.ok(Number(m[1]) + Number(m[2]) <= Number(p[4]) + 0.02, 'bars stand on the baseline');
-      assert.match(m[6]!, new RegExp(`^${m[3]}: .* ${v}$`));
+      assert.match(m[6]!, new RegExp(`^${m[3]}(?: \\(partial\\))?: .* ${v}(?:, may still come back)?$`));
       drawn.set(`${m[3]} ${m[4]}`, v);
     }
   }
@@ -345,4 +345,42 @@ test('the text report fits 80 columns (terminal, cron mail); --wide gives the on
   const a = plain.slice(plain.indexOf('per day (UTC): decisions') + 2).filter((l) => /^\d{4}-/.test(l)).slice(0, table.length);
   const b = plain.slice(plain.indexOf('per day (UTC): mail, hang-ups and the keys greylisted') + 2).filter((l) => /^\d{4}-/.test(l));
   assert.deepEqual(a.map((l, i) => [...l.split(/ {2,}/), ...(b[i] ?? '').split(/ {2,}/).slice(1)]), table);
+});
+
+test('--svg: a few days spread over the plot, labels that never overlap (by hour too), a partial last day drawn open and noted', () => {
+  using d = tempDir();
+  const svgOf = (args: string[]) => {
+    const svg = join(d.path, 'c.svg');
+    const r = qgrey(['stats', '--utc', '--svg', svg, ...args], { env: ENV });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(spawnSync('xmllint', ['--noout', svg]).status, 0);
+    return readFileSync(svg, 'utf8');
+  };
+  // two days: the bars stand in slots that span the plot, not in 80 px of it
+  const two = svgOf([LOGS]);
+  const width = Number(/<svg [^>]*width="([0-9]+)"/.exec(two)![1]);
+  const bars = [...two.matchAll(/<rect x="([0-9.]+)" y="[0-9.]+" width="([0-9.]+)"[^>]* data-row="([^"]+)" data-series="firstTime"/g)].map((m) => ({ x: Number(m[1]), w: Number(m[2]), row: m[3]! }));
+  assert.deepEqual(bars.map((b) => b.row), ['2026-11-20', '2026-11-21']);
+  assert.ok(bars.every((b) => b.w >= 24 && b.w <= 48), JSON.stringify(bars));
+  assert.ok(bars[1]!.x - bars[0]!.x >= (width - 72) / 2 - 1, `the second bar is half the plot to the right: ${JSON.stringify(bars)} in ${width}`);
+  // the logs end at 23:30 on the 21st: that day is partial, its outcome bars open, a note says why
+  const open = [...two.matchAll(/<rect [^>]*data-row="([^"]+)" data-series="([a-zA-Z]+)" data-value="[0-9]+" data-partial="true"/g)].map((m) => m[1]);
+  assert.ok(open.length > 0 && open.every((r) => r === '2026-11-21'), JSON.stringify(open));
+  assert.match(two, /<text class="partial" [^>]*data-row="2026-11-21">\* 11-21: the logs end before this day does; its keys may still come back \(drawn open\)<\/text>/);
+  assert.doesNotMatch(two, /data-row="2026-11-20"[^>]*data-partial/);
+  // by hour over 36 hours and over the whole fixture week: labels on round hours, never overlapping
+  const labels = (svg: string) => [...svg.matchAll(/<text class="label" x="([0-9.]+)"[^>]*>([^<]+)<\/text>/g)].map((m) => ({ x: Number(m[1]), text: m[2]! }));
+  for (const svg of [svgOf(['--by', 'hour', LOGS]), svgOf(['--by', 'hour', join(FIXTURES, 'demo/smtpd'), join(FIXTURES, 'demo/backup/qmail-smtpd.*')])]) {
+    const ls = labels(svg);
+    const panel0 = ls.slice(0, ls.length / 2);
+    assert.ok(panel0.length >= 3, JSON.stringify(ls));
+    for (let i = 1; i < panel0.length; i++) {
+      const a = panel0[i - 1]!;
+      const b = panel0[i]!;
+      assert.ok(b.x - a.x >= (a.text.length + b.text.length) * 3.25 + 4, `labels overlap: ${JSON.stringify([a, b])}`);
+    }
+    const hours = panel0.map((l) => Number(/ ([0-9]{2})h/.exec(l.text)![1]));
+    const step = hours.length > 1 ? (hours[1]! - hours[0]! + 24) % 24 : 1;
+    assert.ok(hours.every((h) => h % step === 0), `round hours: ${hours.join(' ')}`);
+  }
 });
