@@ -149,13 +149,13 @@ const subcommands: AnyCommand[] = [
   }),
   defineCommand({
     command: 'outgoing [paths..]',
-    describe: 'whitelist where replies to our users come from: the domains local senders (relayed or authenticated) wrote to, by their SPF record (else MX hosts), source out:DOMAIN',
+    describe: 'whitelist where replies to our users come from: the domains local senders (relayed or authenticated) wrote to, by their SPF record (else MX hosts), source out:DOMAIN; and, for qgrey-spp, the exact reply pairs (remote address, local sender) in the list directory\'s replies file',
     builder: (y) =>
       dns(listdir(y))
         .positional('paths', { type: 'string', array: true, default: [] as string[], describe: "qmail-smtpd and qmail-send logs: multilog directories, files, glob patterns, or '-' (default: /var/log/qmail/smtpd and /var/log/qmail/send)" })
         .option('since', { ...value, default: '30d', describe: 'the window: domains written to this long ago or later count' })
         .option('until', { ...value, default: '8d', describe: 'expiry of the entries, renewed by every run while users keep writing there' })
-        .option('state', { ...value, describe: 'remember here how far each log was read and who wrote where inside the window, so the next run reads only new lines' })
+        .option('state', { ...value, describe: 'remember here how far each log was read and who wrote where inside the window (domains and reply pairs), so the next run reads only new lines' })
         .option('min-senders', { ...value, default: '1', defaultDescription: '1', describe: 'distinct local senders a domain needs inside the window' })
         .option('max-domains', { ...value, default: '200', defaultDescription: '200', describe: 'whitelist at most this many domains (those with the most senders, then the most recent)' })
         .option('skip', { ...value, array: true, describe: 'never whitelist this domain or its subdomains (repeatable, or comma-separated)' })
