@@ -6,16 +6,22 @@
 // qgreyd and of redis-server (from /proc). The store is filled as a site would: `qgrey sync`
 // moves the tree's entry and the 10,000-entry whitelist into Redis.
 //
+// Then `qgrey rebuild` of 200,000 distinct class-C entries (QGREY_BENCH_SCALE scales it) into
+// an empty tree and into an empty Redis store, whole processes, interleaved rounds, medians,
+// with the peak RSS of qgrey (GNU time) and the memory redis-server holds for the entries.
+//
 // QGREY_BENCH_CONNS (default 300; a third for the per-process chains), QGREY_BENCH_ROUNDS
-// (default 5). Needs tcpserver, taskset, cc and redis-server.
+// (default 5; 3 for the rebuilds), QGREY_BENCH_SCALE (default 1). Needs tcpserver, taskset, cc
+// and redis-server.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchEnv, ownTree, ratio } from './util.js';
+import { benchEnv, fmt, measure, ownTree, ratio, type Timing } from './util.js';
+import { encodeLabel } from '../src/core/tai64n.js';
 import { FLOOR_C, cpuMs, descendants, drive, path, waitPort } from './wrapper.bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -42,6 +48,72 @@ async function startRedis(dir: string): Promise<{ proc: ChildProcess; url: strin
   });
   await waitPort(proc, new RegExp(`(${port})[^\\n]*\\n(?:.*\\n)*?.*Ready to accept connections`), 'stdout');
   return { proc, url: `redis://127.0.0.1:${port}/0` };
+}
+
+/** One command to redis-server in RESP; the reply as text (a bulk string's body, or the status line). */
+function redisCommand(port: number, words: readonly string[]): Promise<string> {
+  return new Promise((res, rej) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let buf = '';
+    s.setEncoding('latin1');
+    s.once('error', rej);
+    s.on('data', (d: string) => {
+      buf += d;
+      const m = /^\$([0-9]+)\r\n/.exec(buf);
+      if ((m && buf.length >= m[0].length + Number(m[1]) + 2) || (/^[+\-:]/.test(buf) && buf.includes('\r\n'))) {
+        s.end();
+        res(m ? buf.slice(m[0].length, m[0].length + Number(m[1])) : buf.slice(0, buf.indexOf('\r\n')));
+      }
+    });
+    s.write(`*${words.length}\r\n` + words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join(''));
+  });
+}
+
+/** `qgrey rebuild` into an empty tree and into an empty Redis store, in turn. */
+async function rebuilds(dir: string, redisUrl: string, redisPort: number): Promise<void> {
+  const scale = Number(process.env.QGREY_BENCH_SCALE ?? '1');
+  const n = Math.max(1000, Math.round(200_000 * scale));
+  const rounds = Number(process.env.QGREY_BENCH_ROUNDS ?? 3);
+  const logs = join(dir, 'smtpd');
+  mkdirSync(logs);
+  // one accepted delivery per class C network, over the last 20 days
+  const now = Math.floor(Date.now() / 1000);
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const ip = `${11 + Math.floor(i / 65536)}.${(i >> 8) & 255}.${i & 255}.7`;
+    const t = now - 20 * 86400 + Math.floor((i * 20 * 86400) / n);
+    lines.push(
+      `${encodeLabel({ sec: t, nsec: 0 })} qlogenvelope: result=accepted code=250 reason=rcptto detail=chkuser helo=mx.sender.example mailfrom=a@sender.example rcptto=bob@example.org relay=no rcpthosts=yes size= authuser= authtype= encrypted= sslverified=no localip=192.0.2.10 localport=25 remoteip=${ip} remoteport=40000 remotehost= qp= pid=${1000 + (i % 50000)}\n`,
+    );
+  }
+  writeFileSync(join(logs, 'current'), lines.join(''));
+  const env = benchEnv({ PATH: path(), QGREY_LISTDIR: join(dir, 'no-lists') });
+  const tree: Timing[] = [];
+  const redis: Timing[] = [];
+  let mem = '';
+  for (let r = 0; r < rounds; r++) {
+    const t = join(dir, `rebuild-tree-${r}`);
+    mkdirSync(t, { mode: 0o700 });
+    ownTree(t, dir);
+    const a = measure(QGREY, ['rebuild', '-q', '--dir', t, '--days', '30', logs], { env });
+    if (a.code !== 0) throw new Error(`redis bench: rebuild into the tree exited ${a.code}`);
+    tree.push(a);
+    rmSync(t, { recursive: true, force: true });
+    await redisCommand(redisPort, ['FLUSHDB']);
+    const b = measure(QGREY, ['rebuild', '-q', '--store', redisUrl, '--dir', join(dir, 'no-tree'), '--days', '30', logs], { env });
+    if (b.code !== 0) throw new Error(`redis bench: rebuild into Redis exited ${b.code}`);
+    redis.push(b);
+    const keys = await redisCommand(redisPort, ['DBSIZE']);
+    const info = await redisCommand(redisPort, ['INFO', 'memory']);
+    mem = `${keys.replace(/^:/, '')} keys, used_memory ${/used_memory_human:(\S+)/.exec(info)?.[1] ?? '?'}`;
+  }
+  const med = (ts: Timing[]) => [...ts].sort((x, y) => x.ms - y.ms)[Math.floor(ts.length / 2)]!;
+  const peak = (ts: Timing[]) => Math.max(...ts.map((x) => x.maxRssMB));
+  const a = med(tree);
+  const b = med(redis);
+  console.log(`qgrey rebuild of ${n} entries (one accepted delivery per class C), into an empty store, median of ${rounds} interleaved rounds, peak RSS of qgrey:`);
+  console.log(`  into the tree            ${fmt(a.ms).padStart(9)} ${peak(tree).toFixed(1).padStart(6)} MB`);
+  console.log(`  into Redis               ${fmt(b.ms).padStart(9)} ${peak(redis).toFixed(1).padStart(6)} MB  ${ratio(b.ms, a.ms)} the tree; redis-server then holds ${mem}`);
 }
 
 export default async function (): Promise<void> {
@@ -145,6 +217,8 @@ export default async function (): Promise<void> {
     const pt = sum.get(chains[3]!.name)!;
     const pr = sum.get(chains[4]!.name)!;
     console.log(`Redis against the tree: with qgreyd ${ratio(rd.cpu, t.cpu)} CPU, ${ratio(rd.wall, t.wall)} wall; per process ${ratio(pr.cpu, pt.cpu)} CPU, ${ratio(pr.wall, pt.wall)} wall`);
+    for (const p of procs.slice(1)) p.kill('SIGTERM');
+    await rebuilds(dir, redis.url, Number(/:([0-9]+)\//.exec(redis.url)![1]));
   } finally {
     for (const p of procs.reverse()) p.kill('SIGTERM');
     await new Promise((res) => setTimeout(res, 200));
