@@ -14,7 +14,7 @@ export const importCommand = defineCommand({
       .option('database', { ...value, describe: 'the database (default: the defaults file\'s, else greylisting)' })
       .option('rcpt-dir', { ...value, describe: 'the triplet directory of qgrey-spp (default: $QGREY_RCPT_DIR, else /var/qmail/qgrey-rcpt)' })
       .option('listdir', { ...value, describe: 'the list directory (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
-      .option('store', { ...STORE_OPTION, describe: 'the shared greylist store (redis://, rediss:// or redis+sentinel:// URL) whose whitelist and blacklist get the list rows (default: $QGREY_STORE; unset: the list files); the triplets go to --rcpt-dir either way' })
+      .option('store', { ...STORE_OPTION, describe: 'the shared greylist store (redis://, rediss:// or redis+sentinel:// URL) whose whitelist and blacklist get the list rows (default: $QGREY_STORE; unset: the list files); the triplets go to --rcpt-dir either way (qgrey-spp on the Redis store does not read them there)' })
       .option('by-ip', { type: 'boolean', default: false, describe: 'key triplets by the client address, as qgrey-spp with QGREY_RCPT_BY_IP=1' })
       .option('dry-run', { type: 'boolean', default: false, alias: 'n', describe: 'read the tables and say what would be written; write nothing' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON object' })

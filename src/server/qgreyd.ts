@@ -362,7 +362,7 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
     if (backend.redis !== undefined) {
       // the traps file is still read from the list directory
       if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
-      return runRcptOnRedis(c, Date.now(), env, { ...backend.redis, find: (name, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now), inflight: sppIo.inflight }).then(done);
+      return runRcptOnRedis(c, Date.now(), env, { ...backend.redis, find: (name, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now), inflight: sppIo.inflight, reply: sppIo.reply }).then(done);
     }
     if (c.dir !== cfg.rcptDir) return local(`another triplet directory: QGREY_RCPT_DIR ${safe(c.dir)}`);
     if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);

@@ -59,6 +59,8 @@ export interface RedisRcpt {
   readonly find?: (name: ListName, ip: Ip, now: number) => { readonly label: string; readonly message: string } | null;
   /** qgreyd's pool look-ups under way */
   readonly inflight?: SppIo['inflight'];
+  /** the reply pairs (qgreyd: its copy of the list directory's replies file); default: the file, read per RCPT */
+  readonly reply?: SppIo['reply'];
 }
 
 interface Write {
@@ -190,6 +192,7 @@ async function once(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, r: Re
     pool,
     entries: () => entries,
     trapped: (_c, address, source, until) => void trapped.push({ address, source, until }),
+    ...(r.reply ? { reply: r.reply } : {}),
     list: (name, _c, a, t) => {
       if (r.find !== undefined) return r.find(name, a, t);
       const m = findInText(lists![name], a, t);

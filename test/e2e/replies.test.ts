@@ -3,7 +3,8 @@
 // list directory's replies file; qgrey-spp, driven through the qmail-spp protocol
 // (spp-harness.ts), passes a reply from that remote address to that user at once, per process
 // and through qgreyd. Strangers, the other direction, inbound lookalikes and bounces are still
-// greylisted; an expired pair is too; --state carries the pairs to the next run.
+// greylisted; an expired pair is too; --state carries the pairs to the next run. On the shared
+// Redis store too (qgrey-spp keeps its triplets there; the pairs stay the list directory's file).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { qgrey, tempDir } from '../helpers/util.js';
 import { startDns, RECORDS, type DnsServer } from './dns-server.js';
 import { logs, qlog, write } from './outgoing-logs.js';
 import { Qgreyd } from './qgreyd-harness.js';
+import { startRedis, type RedisServer } from './redis-harness.js';
 import { runPlugin, verdictOf, type Session } from './spp-harness.js';
 
 const NOW = Math.floor(Date.now() / 1000);
@@ -25,7 +27,7 @@ after(async () => {
   await dns.stop();
 });
 
-const MODES = ['per-process', 'qgreyd'] as const;
+const MODES = ['per-process', 'qgreyd', 'per-process on Redis', 'qgreyd on Redis'] as const;
 
 for (const mode of MODES) {
   describe(`reply pairs (${mode})`, () => {
@@ -41,6 +43,7 @@ for (const mode of MODES) {
     const base: Record<string, string> = { QGREY_RCPT_DIR: rcpt, QGREY_LISTDIR: lists, GLCONFIGFILE: control, QGREY_SECRET: '', JGREYLIST_DIR: tree };
     const env: Record<string, string> = { QGREY_LISTDIR: lists };
     let qgreyd: Qgreyd | null = null;
+    let redis: RedisServer | null = null;
 
     before(async () => {
       env.QGREY_DNS_SERVER = dns.server;
@@ -68,8 +71,12 @@ for (const mode of MODES) {
         [at + 11, 'starting delivery 43: msg 1320 to remote ann@partner.test'],
         [at + 12, 'end msg 1320'],
       ]);
-      if (mode === 'qgreyd') {
-        qgreyd = await Qgreyd.start(t.path, { JGREYLIST_DIR: tree, QGREY_LISTDIR: lists, QGREY_RCPT_DIR: rcpt });
+      if (mode.endsWith('on Redis')) {
+        redis = await startRedis();
+        base.QGREY_STORE = `${redis.url}/0`;
+      }
+      if (mode.startsWith('qgreyd')) {
+        qgreyd = await Qgreyd.start(t.path, { JGREYLIST_DIR: tree, QGREY_LISTDIR: lists, QGREY_RCPT_DIR: rcpt, ...(redis ? { QGREY_STORE: base.QGREY_STORE! } : {}) });
         Object.assign(base, qgreyd.clientEnv);
       }
     });
@@ -78,7 +85,9 @@ for (const mode of MODES) {
         const r = await qgreyd.stop();
         assert.deepEqual(r, { code: 0, signal: null }, qgreyd.log);
         assert.deepEqual(qgreyd.logLines().filter((l) => /^qgreyd: (refused|malformed|busy|internal|warning|.*left to)/.test(l)), []);
+        assert.match(qgreyd.log, /^qgreyd: read \S+\/replies: 3 reply pairs$/m, 'qgreyd held the pairs');
       }
+      await redis?.stop();
       t[Symbol.dispose]();
     });
 
