@@ -29,6 +29,10 @@ import { readSppConfig, runRcptPooled, sppLogLine, SPP_PROG, type SppIo, type Sp
 import { runRcptOnRedis, type RedisRcpt } from '../spp/redis-rcpt.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
 import { PairCache } from '../store/pairs.js';
+import { FileCache } from './file-cache.js';
+import { parseTraps } from '../core/traps.js';
+import { readTimers } from '../core/triplet.js';
+import { TRAPS_FILE } from '../store/trap-list.js';
 import { ListCache, ListIndex } from './lists.js';
 import { formatReply, Malformed, MAX_REQUEST, parseRequest, requestEnd, type Reply } from './protocol.js';
 
@@ -336,8 +340,12 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
   // the reply pairs of the list directory (whitelist outgoing), parsed again when the file changes
   const pairs = new PairCache();
   pairs.onLoad = (path, n, bad) => log(n < 0 ? `${NAME}: ${path} is gone: no reply pairs` : `${NAME}: read ${path}: ${n} reply pairs${bad > 0 ? `, ${bad} lines not understood` : ''}`);
+  // the traps list and the timers' control file, read again only when they change
+  const trapFiles = new FileCache((text) => parseTraps(text ?? ''));
+  const controlFiles = new FileCache((text) => text);
   const sppIo: SppIo = {
     triplets: () => triplets,
+    traps: (c) => trapFiles.get(`${c.listDir}/${TRAPS_FILE}`),
     reply: (c, remote, local, now) => pairs.find(c.listDir, remote, local, now),
     ...(backend.entries ? { entries: backend.entries } : {}),
     list: (name: ListName, c, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now),
@@ -367,7 +375,7 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
     if (c.dir !== cfg.rcptDir) return local(`another triplet directory: QGREY_RCPT_DIR ${safe(c.dir)}`);
     if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
     if (c.tree !== w.dir || c.treeLayout !== w.layout) return local(`another tree for auto-whitelisting: JGREYLIST_DIR ${safe(c.tree)}${c.treeLayout !== w.layout ? ' or JGREYLIST_BY_IP' : ''}`);
-    return runRcptPooled(c, Date.now(), env, sppIo).then(done);
+    return runRcptPooled(c, Date.now(), env, { ...sppIo, timers: (x) => readTimers(controlFiles.get(x.control), env) }).then(done);
   };
 
   const finish = () => {
@@ -482,6 +490,8 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
     reload() {
       backend.reload();
       pairs.reload();
+      trapFiles.reload();
+      controlFiles.reload();
       try {
         secret = readSecret(cfg.secretFile);
         log(`${NAME}: SIGHUP: the lists and the secret will be read again`);
