@@ -19,6 +19,7 @@ import { zoneOption } from './options.js';
 import { progress } from '../render/progress.js';
 import { acceptedFacts } from '../core/logline.js';
 import { RepliesCounter, type Replies } from './replies.js';
+import { RcptCollector, type RcptStats } from '../core/rcpt-stats.js';
 
 /** What `qgrey stats` is given (built by src/commands/stats.ts). */
 export interface StatsArgs {
@@ -77,7 +78,7 @@ function wanted(b: Buffer, at: number): boolean {
 }
 
 /** Read the logs and aggregate. Only the lines stats can use are parsed. */
-export async function collect(paths: readonly string[], c: StatsCollector, opts: Parameters<typeof openLogs>[1], progress?: (lines: number) => void, replies?: RepliesCounter | null) {
+export async function collect(paths: readonly string[], c: StatsCollector, opts: Parameters<typeof openLogs>[1], progress?: (lines: number) => void, replies?: RepliesCounter | null, rcpt?: RcptCollector) {
   const { batches, stats } = openLogs(paths, { keep: wanted, ...opts });
   for await (const batch of batches) {
     progress?.(stats.lines);
@@ -95,6 +96,8 @@ export async function collect(paths: readonly string[], c: StatsCollector, opts:
           continue;
         }
       }
+      // qgrey-spp's RCPT lines (core/rcpt-stats.ts)
+      if (rcpt !== undefined && ch === 113 && r.line.startsWith('qgrey-spp', at) && rcpt.add(r.body)) continue;
       if (ch === 106 || ch === 103 || ch === 113 || (ch === 116 && r.line.startsWith('tcpserver: end ', at))) {
         const e = r.event();
         if (e.kind !== 'other') c.add(e, timeOf(r));
@@ -283,6 +286,33 @@ function report(res: StatsResult, read: { files: number; lines: number }, zone: 
   return out;
 }
 
+/** qgrey-spp's part (shown when the logs hold its lines). */
+function rcptReport(r: RcptStats, p: Painter): string[] {
+  const t = r.triplets;
+  const out = renderTable(
+    [{ title: 'RCPT (qgrey-spp)' }, { title: 'count' }],
+    [
+      ['RCPTs deferred', r.rcpts.deferred],
+      ['RCPTs passed (first pass)', { text: r.rcpts.passed, style: 'good' }],
+      ['RCPTs passed (known triplet)', r.rcpts.known],
+      ['RCPTs whitelisted', r.rcpts.whitelisted],
+      ['RCPTs passed as replies', r.rcpts.reply],
+      ['RCPTs denied (blacklist)', r.rcpts.denied ? { text: r.rcpts.denied, style: 'bad' } : 0],
+      ['RCPTs FAIL', r.rcpts.failed ? { text: r.rcpts.failed, style: 'warn' } : 0],
+      ['triplets deferred', t.deferred],
+      ['- passed', { text: t.passed, style: 'good' }],
+      ['- never retried', { text: t.neverRetried, style: 'warn' }],
+      ['sender-pool matches', t.poolMatches],
+      ['- RCPTs keyed by a sender pool', t.pooledRcpts],
+      ['spamtrap hits', r.traps.hits ? { text: r.traps.hits, style: 'bad' } : 0],
+      ['- clients', r.traps.clients],
+    ],
+    p,
+  );
+  if (r.truncated) out.push(p.paint('warn', `note: --max-keys reached: ${count(r.truncated, 'triplet')} not followed (never retried and pool matches undercounted)`));
+  return out;
+}
+
 export async function run(argv: StatsArgs): Promise<number> {
   const inZone = zoneOption(argv.tz, '--tz');
   const outZone = argv.utc ? new Zone('UTC') : new Zone();
@@ -300,23 +330,26 @@ export async function run(argv: StatsArgs): Promise<number> {
   const prog = progress('stats');
   const paths = argv.paths.length ? argv.paths : DEFAULT_STATS_LOGS;
   const replies = await RepliesCounter.open(argv.listdir, (m) => warn(m), argv.store);
-  const stats = await collect(paths, c, { zone: inZone, since, until, warn: prog.warn }, prog.tick, replies);
+  const rc = new RcptCollector({ byIp: argv.byIp, maxKeys });
+  const stats = await collect(paths, c, { zone: inZone, since, until, warn: prog.warn }, prog.tick, replies, rc);
   prog.done();
   const res = c.result();
+  const rcpt = rc.result();
   if (argv.svg !== undefined) {
     const what = res.from === null ? 'no dated lines' : `${outZone.formatSeconds(Math.floor(res.from)).slice(0, 10)} to ${outZone.formatSeconds(Math.floor(res.to ?? res.from)).slice(0, 10)}`;
     writeFileAtomic(argv.svg, renderSvg(res, `qgrey stats: ${what} (${outZone.name})`));
   }
   const read = { files: stats.files, lines: stats.lines, bad: stats.bad, duplicates: stats.duplicates };
   if (argv.json) {
-    process.stdout.write(JSON.stringify({ read, ...res, replies: replies?.result() ?? { connections: 0, domains: [] } }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ read, ...res, replies: replies?.result() ?? { connections: 0, domains: [] }, rcpt }, null, 2) + '\n');
   } else {
     const lines = report(res, read, outZone, painterFor(process.stdout), replies?.result() ?? null, argv.wide === true);
+    if (rc.any) lines.push('', ...rcptReport(rcpt, painterFor(process.stdout)));
     process.stdout.write(lines.join('\n') + '\n');
   }
   if (stats.bad) process.stderr.write(`qgrey: stats: ${count(stats.bad, 'malformed line')} skipped\n`);
   // a table of zeros is not an answer: say that nothing in what was read could be counted
-  if (res.from === null) {
+  if (res.from === null && !rc.any) {
     const window = argv.since !== undefined || argv.until !== undefined ? ' inside --since/--until' : '';
     process.stderr.write(`qgrey: warning: stats: no dated log line${window} in the ${count(stats.lines, 'line')} read from ${paths.map((x) => quote(x)).join(' ')}: nothing counted\n`);
   }
