@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { tempDir } from '../helpers/util.js';
+import { qgrey, tempDir } from '../helpers/util.js';
 import { Qgreyd } from './qgreyd-harness.js';
 import { startRedis, type RedisServer } from './redis-harness.js';
 import { runPlugin, verdictOf, type Session } from './spp-harness.js';
@@ -101,6 +101,10 @@ test('a triplet deferred on one host passes on the other after the delay; TTL th
   assert.ok(ttl2 > 36 * 86400_000 - 60_000 && ttl2 <= 36 * 86400_000, `the lifetime (36 days): ${ttl2}`);
   assert.match((await rcptOn('mx1', s)).log[0]!, /RCPT OK known/);
   assert.ok(!existsSync(rcpt), 'no triplet directory is made or used');
+  // qgrey list --triplets reads them from the store
+  const l = qgrey(['list', '--triplets', '--store', url]);
+  assert.equal(l.code, 0, l.stderr);
+  assert.match(l.stdout, /^PASSED\|192\.0\.2\.0\/24\|alice@sender\.example\|bob@example\.net\|.*\|2\|2$/m);
   // the client network's record, for auto-whitelisting
   assert.ok((await db.keys('qgrey:c:*')).length >= 1);
 });

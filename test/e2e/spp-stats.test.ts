@@ -55,4 +55,19 @@ test('stats counts qgrey-spp: deferred, passed, never retried, pool matches, tra
   assert.match(text.stdout, /sender-pool matches +1\b/);
   assert.match(text.stdout, /spamtrap hits +1\b/);
   assert.doesNotMatch(text.stderr, /nothing counted/, "the plugin's lines were counted");
+
+  // the same triplets as stored, one record each
+  const l = qgrey(['list', '--triplets', '--utc', '--rcpt-dir', rcpt]);
+  assert.equal(l.code, 0, l.stderr);
+  const recs = l.stdout.trim().split('\n').sort();
+  assert.equal(recs.length, 3, l.stdout);
+  assert.match(recs[0]!, /^DEFERRED\|203\.0\.113\.0\/24\|eager@other\.example\|bob@example\.net\|[0-9-]+ [0-9:]+\|[0-9-]+ [0-9:]+\|[0-9-]+ [0-9:]+\|0\|2$/);
+  assert.match(recs[1]!, /^DEFERRED\|203\.0\.113\.0\/24\|once@other\.example\|bob@example\.net\|.*\|0\|1$/);
+  assert.match(recs[2]!, /^PASSED\|spf:pool\.test\|news@pool\.test\|bob@example\.net\|.*\|1\|1$/);
+  const js = qgrey(['list', '--triplets', '--json', '--rcpt-dir', rcpt]);
+  const pooled = js.stdout.trim().split('\n').map((x) => JSON.parse(x) as Record<string, unknown>).find((x) => x.net === 'spf:pool.test');
+  assert.deepEqual([pooled?.kind, pooled?.origin, pooled?.moved, pooled?.passed], ['passed', '192.0.2.0/24', 1, 1]);
+  // no directory: nothing kept yet, nothing printed
+  const none = qgrey(['list', '--triplets', '--rcpt-dir', join(t.path, 'none')]);
+  assert.deepEqual([none.code, none.stdout, none.stderr], [0, '', '']);
 });
