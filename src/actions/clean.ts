@@ -12,6 +12,7 @@ import { openStore, type OpenStore } from '../store/open.js';
 import { anomalyLine } from '../store/store.js';
 import { LIST_NAMES } from '../store/lists.js';
 import { withLists } from './lists.js';
+import { warn } from '../render/diag.js';
 
 /** What `qgrey clean` is given (built by src/commands/clean.ts). */
 export interface CleanArgs {
@@ -70,7 +71,7 @@ export async function run(argv: CleanArgs, open: OpenStore = openStore): Promise
     store: argv.store,
     onAnomaly: (a) => {
       rep.anomalies++;
-      process.stderr.write(`qgrey: warning: ${anomalyLine(root, a)}\n`);
+      warn(anomalyLine(root, a));
     },
   });
   try {

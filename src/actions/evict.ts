@@ -19,6 +19,7 @@ import { openStore, type OpenStore } from '../store/open.js';
 import { AnomalyError, anomalyLine, type StoreLock } from '../store/store.js';
 import { count } from '../core/words.js';
 import { zoneOption } from './options.js';
+import { warn } from '../render/diag.js';
 
 /** What `qgrey evict` is given (built by src/commands/evict.ts). */
 export interface EvictArgs {
@@ -87,7 +88,6 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
   if (!Number.isInteger(minEvents) || minEvents < 1) throw permanent(`unable to use --min-events ${quote(String(minEvents))}: expected a whole number of at least 1`);
   const dry = argv.dryRun;
   const paths = argv.paths.length ? argv.paths : DEFAULT_EVICT_LOGS;
-  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
   const asked: Layout | undefined = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
 
   let anomalies = 0;

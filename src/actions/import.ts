@@ -22,6 +22,7 @@ import { openLists } from '../store/open.js';
 import { selectedStore } from '../store/select.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
 import { lstatSync, readFileSync } from 'node:fs';
+import { warn } from '../render/diag.js';
 
 export interface ImportArgs {
   defaultsFile?: string;
@@ -127,7 +128,6 @@ interface ListRow {
 const num = (v: number | string | null, dflt: number) => (v === null || v === '' || !Number.isFinite(Number(v)) ? dflt : Number(v));
 
 export async function run(argv: ImportArgs): Promise<number> {
-  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
   // the connection: --defaults-file (else the plugin's mysql_default_file), then the flags
   let cnfPath = argv.defaultsFile;
   if (cnfPath === undefined) {

@@ -26,6 +26,7 @@ import { mergeListLines, type ListMergeCounts } from '../store/list-merge.js';
 import { LIST_NAMES, type ListName } from '../store/lists.js';
 import { openLists } from '../store/open.js';
 import { detectLayout } from '../store/walk.js';
+import { warn } from '../render/diag.js';
 
 export interface SyncArgs {
   from: string;
@@ -72,7 +73,6 @@ export async function run(argv: SyncArgs, open: OpenStore = openStore): Promise<
   }
   const treeArg = resolve(fromRedis ? argv.to : argv.from);
   const url = fromRedis ? argv.from : argv.to;
-  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
   const now = Date.now() / 1000;
 
   // the layout: the tree's when it has entries, else the Redis store's, else class C

@@ -23,6 +23,7 @@ import { listDir } from '../store/lists.js';
 import { openLists } from '../store/open.js';
 import { readTraps, trapChange, TRAPS_FILE } from '../store/trap-list.js';
 import { zoneOption } from './options.js';
+import { warn } from '../render/diag.js';
 
 export interface TrapsArgs {
   paths: string[];
@@ -82,7 +83,6 @@ export async function run(argv: TrapsArgs): Promise<number> {
   const trapTime = parseDuration(argv.trapTime, '--trap-time');
   if (trapTime <= 0) throw permanent(`unable to use --trap-time ${quote(argv.trapTime)}: expected a duration longer than 0`);
   const dry = argv.dryRun;
-  const warn = (m: string) => process.stderr.write(`qgrey: warning: ${m}\n`);
   const traps = readTraps(dir);
   for (const [n, text] of traps.bad) warn(`${dir}/${TRAPS_FILE}:${n}: not a trap pattern, skipped: ${quote(text)} (expected user@domain, @domain or @.domain)`);
   const now = Date.now() / 1000;

@@ -35,6 +35,7 @@ import { readTimers } from '../core/triplet.js';
 import { TRAPS_FILE } from '../store/trap-list.js';
 import { ListCache, ListIndex } from './lists.js';
 import { formatReply, Malformed, MAX_REQUEST, parseRequest, requestEnd, type Reply } from './protocol.js';
+import { clean } from '../core/text.js';
 
 export const NAME = 'qgreyd';
 export const DEFAULT_LISTEN = '127.0.0.1:7325';
@@ -124,7 +125,7 @@ type Log = (line: string) => void;
 
 /** Untrusted text for our log: quoted, and nothing but printable ASCII left (quote keeps non-Latin-1 characters). */
 function safe(text: string, max = 100): string {
-  return quote(text, max).replace(/[^\x20-\x7e]/g, '?');
+  return clean(quote(text, max), max + 3);
 }
 
 function stderrLog(line: string): void {

@@ -11,12 +11,13 @@ import type { Ip } from '../core/ip.js';
 import type { ListStore, UpdateOptions } from './list-store.js';
 import { findInText, parseList, purger, renderList, type ListLine, type ListMatch, type ListName, type PurgeResult } from './lists.js';
 import type { RedisTarget } from './redis-url.js';
+import { clean } from '../core/text.js';
 
 /** how often a holder of the lists asks whether they changed */
 export const LISTS_POLL_MS = 2000;
 
 function why(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  return clean(err instanceof Error ? err.message : String(err));
 }
 
 /** WATCH belongs to a connection: one list write at a time per client. */

@@ -32,6 +32,7 @@ import { permanent, temporary, QgreyError } from '../core/errors.js';
 import { validKey, type Layout } from '../core/key.js';
 import { expireByScan, type Anomaly, type Entry, type ExpireRules, type Expired, type GreyStore, type MergeOptions, type Removed, type ScanOptions, type StoreLock, type Walked } from './store.js';
 import type { RedisTarget } from './redis-url.js';
+import { clean } from '../core/text.js';
 
 /**
  * How the client behaves when Redis is away: 'server' (qgreyd) never queues a command while
@@ -159,8 +160,7 @@ function parseValue(key: string, v: string): Entry | null {
 
 /** The message of a client error, without the URL's password (ioredis never prints it). */
 function why(err: unknown): string {
-  const m = err instanceof Error ? err.message : String(err);
-  return m.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  return clean(err instanceof Error ? err.message : String(err));
 }
 
 /** clients that close() is ending: not to be started again */
@@ -475,7 +475,7 @@ export class RedisStore implements GreyStore {
   /** The maintenance lock (SET NX with a TTL its holder renews): waits QGREY_LOCK_WAIT, then 111. */
   async lock(what: string): Promise<StoreLock> {
     const lk = this.t.prefix + 'lock';
-    const token = `${hostname().replace(/[^\x21-\x7e]/g, '?')} ${process.pid} ${what.replace(/[^\x21-\x7e]/g, '?')} ${randomBytes(6).toString('hex')}`;
+    const token = `${clean(hostname(), 200, false)} ${process.pid} ${clean(what, 200, false)} ${randomBytes(6).toString('hex')}`;
     const deadline = Date.now() + (this.opts.lockWait ?? 5) * 1000;
     for (;;) {
       const r = await this.run('lock', () => this.c.set(lk, token, 'PX', LOCK_TTL_MS, 'NX'));
