@@ -30,6 +30,7 @@
 
 import { createHash } from 'node:crypto';
 import { formatIp, networkOf, type Ip } from './ip.js';
+import { atoi } from './atoi.js';
 
 export interface Timers {
   /** seconds a new triplet is deferred */
@@ -42,14 +43,6 @@ export interface Timers {
 
 /** The guide's control/greylisting: block_expire=2, record_expire=2000, record_expire_good=36. */
 export const DEFAULT_TIMERS: Timers = { block: 2 * 60, window: 2000 * 60, good: 36 * 86400 };
-
-/** C's atoi(), as the MySQL plugin reads its numbers. */
-function atoi(s: string): number {
-  const m = /^[ \t\n\v\f\r]*([+-]?[0-9]+)/.exec(s);
-  if (!m) return 0;
-  const n = Number(m[1]);
-  return n > 2147483647 ? 2147483647 : n < -2147483648 ? -2147483648 : n;
-}
 
 /** A minute or day count as the plugin would use it (unsigned int): negative counts become 0. */
 const count = (n: number) => (n < 0 ? 0 : n);

@@ -2,6 +2,8 @@
 //
 // No npm imports.
 
+import { atoi } from '../core/atoi.js';
+
 export const DEFAULT_TREE_DIR = '/var/qmail/jgreylist';
 
 /** The tree: flag, else $JGREYLIST_DIR (as jgreylist reads it), else /var/qmail/jgreylist. */
@@ -15,14 +17,12 @@ export function treeDir(flag: string | undefined, env: NodeJS.ProcessEnv = proce
 export function byIpFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
   const v = env.JGREYLIST_BY_IP;
   if (v === undefined) return false;
-  const m = /^\s*[+-]?[0-9]+/.exec(v);
-  return m !== null && Number(m[0]) !== 0;
+  return atoi(v) !== 0;
 }
 
 /** JGREYLIST_HOLDTIME as jgreylist reads it: unset or empty -> 120, else atoi. */
 export function holdtimeFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.JGREYLIST_HOLDTIME;
   if (v === undefined || v === '') return 120;
-  const m = /^\s*[+-]?[0-9]+/.exec(v);
-  return m === null ? 0 : Number(m[0]);
+  return atoi(v);
 }

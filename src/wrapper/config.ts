@@ -7,6 +7,7 @@
 
 import type { Layout } from '../core/key.js';
 import { listDir } from '../store/lists.js';
+import { atoi } from '../core/atoi.js';
 
 export type FailMode = 'open' | 'closed';
 export type DialogueMode = 'auto' | 'rblsmtpd' | 'node';
@@ -43,24 +44,7 @@ export interface WrapperConfig {
   readonly store: string;
 }
 
-/** C's atoi(): leading blanks, optional sign, digits; stops at the first other character. */
-export function atoi(s: string): number {
-  let i = 0;
-  while (i < s.length && (s[i] === ' ' || (s.charCodeAt(i) >= 9 && s.charCodeAt(i) <= 13))) i++;
-  let sign = 1;
-  if (s[i] === '-' || s[i] === '+') {
-    if (s[i] === '-') sign = -1;
-    i++;
-  }
-  let n = 0;
-  for (; i < s.length; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) break;
-    n = n * 10 + d;
-    if (n > 2147483647) n = 2147483647; // int range, without C's undefined behaviour
-  }
-  return sign * n;
-}
+export { atoi } from '../core/atoi.js';
 
 /** jgreylist's getenv_int(): unset or empty gives the default. */
 function int(env: NodeJS.ProcessEnv, name: string, def: number): number {
