@@ -19,5 +19,5 @@ export function atoi(s: string): number {
     n = n * 10 + d;
     if (n > 2147483648) n = 2147483648; // int range, without C's undefined behaviour
   }
-  return neg ? -n : Math.min(n, 2147483647);
+  return neg ? (n === 0 ? 0 : -n) : Math.min(n, 2147483647);
 }

@@ -8,7 +8,7 @@ import { readTimers } from '../../src/core/triplet.js';
 
 test('atoi reads as C does: blanks, a sign, digits, then stops; clamped to int', () => {
   const cases: [string, number][] = [
-    ['42', 42], ['  42x', 42], ['\t\n\v\f\r 5', 5], ['-7', -7], ['+3', 3], ['', 0], ['abc', 0], ['- 4', 0], ['0x10', 0],
+    ['42', 42], ['  42x', 42], ['\t\n\v\f\r 5', 5], ['-7', -7], ['+3', 3], ['', 0], ['abc', 0], ['- 4', 0], ['-0', 0], ['0x10', 0],
     ['99999999999', 2147483647], ['-99999999999', -2147483648], ['2147483647', 2147483647], ['-2147483648', -2147483648],
   ];
   for (const [s, n] of cases) assert.equal(atoi(s), n, JSON.stringify(s));
