@@ -33,7 +33,7 @@ export interface ImportArgs {
   database?: string;
   rcptDir?: string;
   listdir?: string;
-  /** --store: the lists of the shared Redis store (openLists); the triplets stay in rcptDir */
+  /** --store: the shared Redis store gets the list rows (openLists) and the triplets (PREFIX t:ID), not rcptDir */
   store?: string;
   byIp: boolean;
   dryRun: boolean;
@@ -246,7 +246,7 @@ export async function run(argv: ImportArgs): Promise<number> {
     await db.end();
   }
 
-  if (!argv.dryRun) {
+  if (!argv.dryRun && target === null) {
     try {
       if (!lstatSync(rcptDir).isDirectory()) throw new Error('not a directory');
     } catch (err) {
@@ -256,11 +256,23 @@ export async function run(argv: ImportArgs): Promise<number> {
 
   if (!argv.dryRun) {
     // the plugin runs as the directory's owner: what root writes is given to it
-    const st = lstatSync(rcptDir);
-    const store = new TreeTriplets(rcptDir, process.geteuid?.() === 0 ? { uid: st.uid, gid: st.gid } : undefined);
-    for (const [id, t] of triplets) {
-      const s = store.getTriplet(id);
-      store.putTriplet(id, s === null ? t : mergeTriplet(s, t));
+    if (target === null) {
+      const st = lstatSync(rcptDir);
+      const store = new TreeTriplets(rcptDir, process.geteuid?.() === 0 ? { uid: st.uid, gid: st.gid } : undefined);
+      for (const [id, t] of triplets) {
+        const s = store.getTriplet(id);
+        store.putTriplet(id, s === null ? t : mergeTriplet(s, t));
+      }
+    } else {
+      // where qgrey-spp on the shared store keeps them (qgrey(5), REDIS STORE: PREFIX t:ID)
+      const { RedisStore } = await import('../store/redis.js');
+      const { mergeTripletsInto } = await import('../spp/redis-rcpt.js');
+      const rs = await RedisStore.open(target, { layout: null, mode: 'command' });
+      try {
+        await mergeTripletsInto(rs.client, target.prefix, triplets, mergeTriplet, Date.now() / 1000);
+      } finally {
+        await rs.close();
+      }
     }
     const ls = await openLists({ listdir: argv.listdir, store: argv.store });
     try {
@@ -278,7 +290,7 @@ export async function run(argv: ImportArgs): Promise<number> {
   if (argv.json) process.stdout.write(JSON.stringify(rep) + '\n');
   else if (!argv.quiet || argv.dryRun) {
     process.stdout.write(
-      `import: ${rep.rows} rows (${rep.expired} expired, left out); ${argv.dryRun ? 'would write' : 'wrote'} ${rep.keys} triplets (from ${rep.triplets} rows) into ${rcptDir}, ` +
+      `import: ${rep.rows} rows (${rep.expired} expired, left out); ${argv.dryRun ? 'would write' : 'wrote'} ${rep.keys} triplets (from ${rep.triplets} rows) into ${target === null ? rcptDir : dir}, ` +
         `${rep.whitelist} whitelist and ${rep.blacklist} blacklist entries (source ${SOURCE}) into ${dir}` +
         (rep.byDomain ? `; ${rep.byDomain} list rows by recipient domain have no qgrey equivalent, left out` : '') +
         (rep.badRows ? `; ${rep.badRows} rows not understood` : '') +

@@ -137,7 +137,7 @@ it('import: triplets and lists from the MySQL plugin, a dry run first; qgrey-spp
   assert.match(again, /^192\.0\.2\.0\/24\tnever\tmanual$/m);
 });
 
-it('import --store: the list rows go into the shared Redis store, the triplets into --rcpt-dir', async () => {
+it('import --store: the list rows and the triplets go into the shared Redis store, where qgrey-spp on it looks', async () => {
   await using redis = await startRedis();
   const cnf = join(t.path, 'mysql-store.cnf');
   writeFileSync(cnf, `[client]\nsocket=${sock}\nuser=greylisting\npassword=secret-pw\ndatabase=greylisting\n`, { mode: 0o600 });
@@ -147,12 +147,22 @@ it('import --store: the list rows go into the shared Redis store, the triplets i
   mkdirSync(lists);
   const r = qgrey(['import', '--defaults-file', cnf, '--rcpt-dir', rcpt, '--listdir', lists, '--store', redis.url]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`into ${rcpt.replace(/[/.]/g, '\\$&')}, 2 whitelist and 1 blacklist entries \\(source mysql:greylisting\\) into the Redis store redis://127\\.0\\.0\\.1:${redis.port}`));
+  assert.match(r.stdout, new RegExp(`triplets \\(from [0-9]+ rows\\) into the Redis store redis://127\\.0\\.0\\.1:${redis.port}, 2 whitelist and 1 blacklist entries \\(source mysql:greylisting\\) into the Redis store redis://127\\.0\\.0\\.1:${redis.port}`));
   assert.match((await rawCommandBulk(redis.port, null, ['GET', 'qgrey:list:whitelist'])) ?? '', /^127\.0\.0\.1\tnever\tmysql:greylisting\t# whitelist for 127\.0\.0\.1$/m);
   assert.match((await rawCommandBulk(redis.port, null, ['GET', 'qgrey:list:blacklist'])) ?? '', /^203\.0\.113\.0\/24\tnever\tmysql:greylisting\t/m);
   assert.equal(existsSync(join(lists, 'whitelist')), false, 'not the files');
   const id = tripletId(tripletKey(parseIp('192.0.2.8')!, 'bounce-1@lists.example', 'carol@example.net', false));
-  assert.ok(existsSync(join(rcpt, id.slice(0, 2), id)), 'the triplets stay in the directory');
+  assert.equal(existsSync(join(rcpt, id.slice(0, 2), id)), false, 'not the triplet directory');
+  const stored = (await rawCommandBulk(redis.port, null, ['GET', `qgrey:t:${id}`])) ?? '';
+  assert.ok(stored !== '', 'the triplet is in the store');
+  const tr = parseTriplet(stored);
+  assert.deepEqual([tr?.net, tr?.from, tr?.to, tr?.passed, tr?.blocked], ['192.0.2.0/24', 'bounce-#@lists.example', 'carol@example.net', 3, 3], 'the triplet a tree import writes');
+  const ttl = Number(await rawCommandBulk(redis.port, null, ['PTTL', `qgrey:t:${id}`]));
+  assert.ok(ttl > 0, `it expires (PTTL ${ttl})`);
+  // a second import merges with what is stored, as into the directory: the same times, the counts added
+  assert.equal(qgrey(['import', '--defaults-file', cnf, '--rcpt-dir', rcpt, '--listdir', lists, '--store', redis.url]).code, 0);
+  const again = parseTriplet((await rawCommandBulk(redis.port, null, ['GET', `qgrey:t:${id}`])) ?? '');
+  assert.deepEqual([again?.first, again?.last, again?.expires, again?.passed], [tr?.first, tr?.last, tr?.expires, 6]);
 });
 
 it('import: a refused login is one line, exit 100', () => {
