@@ -25,6 +25,7 @@ import { withLists } from './lists.js';
 import { byIpFromEnv, holdtimeFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { AnomalyError, layoutName, type Entry } from '../store/store.js';
+import type { Clock } from '../core/clock.js';
 
 /** What `qgrey check` is given (built by src/commands/check.ts). */
 export interface CheckArgs {
@@ -45,14 +46,14 @@ export interface CheckArgs {
 
 const iso = (sec: number) => formatCivil(Math.floor(sec)).replace(' ', 'T') + 'Z';
 
-export async function run(argv: CheckArgs, open: OpenStore = openStore): Promise<number> {
+export async function run(argv: CheckArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
   const ip = parseIp(argv.ip);
   if (!ip) throw permanent(`unable to parse address ${quote(argv.ip)}: expected an IPv4 or IPv6 address such as 192.0.2.7 or 2001:db8::25`);
   const root = treeDir(argv.dir);
   const asked = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
   const tree = await open({ dir: root, readOnly: true, store: argv.store, layout: asked, layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined });
   const key = keyOf(ip, tree.layout);
-  const now = Date.now() / 1000;
+  const now = clock();
   const hold = argv.holdtime ?? holdtimeFromEnv();
   let black: ListMatch | null = null;
   let ld = '';

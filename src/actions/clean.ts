@@ -13,6 +13,7 @@ import { anomalyLine } from '../store/store.js';
 import { LIST_NAMES } from '../store/lists.js';
 import { withLists } from './lists.js';
 import { warn } from '../render/diag.js';
+import type { Clock } from '../core/clock.js';
 
 /** What `qgrey clean` is given (built by src/commands/clean.ts). */
 export interface CleanArgs {
@@ -46,7 +47,7 @@ export interface CleanReport {
   seconds: number;
 }
 
-export async function run(argv: CleanArgs, open: OpenStore = openStore): Promise<number> {
+export async function run(argv: CleanArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
   const root = resolve(treeDir(argv.dir));
   const maxAge = parseDuration(argv.maxAge, '--max-age');
@@ -75,7 +76,7 @@ export async function run(argv: CleanArgs, open: OpenStore = openStore): Promise
     },
   });
   try {
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(clock());
     // the shared store's entries expire by their TTLs (jgreylist-clean's rules): nothing to do
     if (store.shared) rep.dir = store.where;
     const lock = dry || store.shared ? null : await store.lock('qgrey clean');

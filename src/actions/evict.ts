@@ -20,6 +20,7 @@ import { AnomalyError, anomalyLine, type StoreLock } from '../store/store.js';
 import { count } from '../core/words.js';
 import { zoneOption } from './options.js';
 import { warn } from '../render/diag.js';
+import type { Clock } from '../core/clock.js';
 
 /** What `qgrey evict` is given (built by src/commands/evict.ts). */
 export interface EvictArgs {
@@ -79,7 +80,7 @@ export interface EvictReport {
   seconds: number;
 }
 
-export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise<number> {
+export async function run(argv: EvictArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
   const root = treeDir(argv.dir);
   const zone = zoneOption(argv.tz, '--tz');
@@ -111,7 +112,7 @@ export async function run(argv: EvictArgs, open: OpenStore = openStore): Promise
   }
   try {
     const layout = tree.layout;
-    const now = Date.now() / 1000;
+    const now = clock();
     const cutoff = now - window;
     let state = argv.state !== undefined ? loadStateFile<State>(argv.state, (s) => s.version === STATE_VERSION && typeof s.keys === 'object' && s.keys !== null, warn) : null;
     if (state && state.layout !== layout) {

@@ -23,6 +23,7 @@ import { selectedStore } from '../store/select.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
 import { lstatSync, readFileSync } from 'node:fs';
 import { warn } from '../render/diag.js';
+import type { Clock } from '../core/clock.js';
 
 export interface ImportArgs {
   defaultsFile?: string;
@@ -127,7 +128,7 @@ interface ListRow {
 
 const num = (v: number | string | null, dflt: number) => (v === null || v === '' || !Number.isFinite(Number(v)) ? dflt : Number(v));
 
-export async function run(argv: ImportArgs): Promise<number> {
+export async function run(argv: ImportArgs, clock: Clock): Promise<number> {
   // the connection: --defaults-file (else the plugin's mysql_default_file), then the flags
   let cnfPath = argv.defaultsFile;
   if (cnfPath === undefined) {
@@ -170,7 +171,7 @@ export async function run(argv: ImportArgs): Promise<number> {
     const where = 'socketPath' in conn ? conn.socketPath : `${conn.host}:${conn.port}`;
     throw (perm ? permanent : temporary)(`unable to connect to MySQL at ${where} as ${quote(conn.user)}: ${e.message ?? String(err)}`);
   }
-  const now = Date.now() / 1000;
+  const now = clock();
   const rep: ImportReport = { dryRun: argv.dryRun, rows: 0, triplets: 0, keys: 0, expired: 0, whitelist: 0, blacklist: 0, byDomain: 0, badRows: 0 };
   const triplets = new Map<string, Triplet>();
   const lists: Record<ListName, ListLine[]> = { whitelist: [], blacklist: [] };

@@ -251,7 +251,7 @@ function readDigFiles(files: readonly string[]): ReturnType<typeof parseDig> {
   return all;
 }
 
-export async function runMx(argv: MxArgs, now = Date.now() / 1000): Promise<number> {
+export async function runMx(argv: MxArgs, now: number): Promise<number> {
   const domains = checkDomains(argv.domains);
   parseUntil(argv.until, now);
   let results: (Found | QgreyError)[];
@@ -276,7 +276,7 @@ export async function runMx(argv: MxArgs, now = Date.now() / 1000): Promise<numb
   return apply(argv, domains, results, now);
 }
 
-export async function runSpf(argv: SpfArgs, now = Date.now() / 1000): Promise<number> {
+export async function runSpf(argv: SpfArgs, now: number): Promise<number> {
   const domains = checkDomains(argv.domains);
   parseUntil(argv.until, now);
   for (const [v, max] of [

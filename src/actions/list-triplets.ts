@@ -14,6 +14,7 @@ import { LineWriter } from '../render/writer.js';
 import { selectedStore } from '../store/select.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
 import { clean } from '../core/text.js';
+import type { Clock } from '../core/clock.js';
 
 export interface ListTripletsArgs {
   rcptDir?: string;
@@ -52,8 +53,8 @@ async function* fromRedis(store: string): AsyncIterable<Triplet> {
   }
 }
 
-export async function runTriplets(argv: ListTripletsArgs, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const now = Date.now() / 1000;
+export async function runTriplets(argv: ListTripletsArgs, clock: Clock, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const now = clock();
   const zone = argv.utc ? new Zone('UTC') : new Zone();
   const when = (s: number) => zone.formatSeconds(Math.floor(s));
   const out = new LineWriter(process.stdout, process.stdout.isTTY === true);

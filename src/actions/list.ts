@@ -15,6 +15,7 @@ import { holdtimeFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { keyLayout, sanitizeName, type Anomaly } from '../store/store.js';
 import { LineWriter } from '../render/writer.js';
+import type { Clock } from '../core/clock.js';
 
 /** What `qgrey list` is given (built by src/commands/list.ts). */
 export interface ListArgs {
@@ -42,10 +43,10 @@ function anomalyKind(a: Anomaly): 'SYMLINK' | 'ODD' | 'UNREADABLE' {
   }
 }
 
-export async function run(argv: ListArgs, open: OpenStore = openStore): Promise<number> {
+export async function run(argv: ListArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
   const root = treeDir(argv.dir);
   const hold = argv.holdtime ?? holdtimeFromEnv();
-  const now = Date.now() / 1000;
+  const now = clock();
   const zone = argv.utc === true ? new Zone('UTC') : new Zone();
   const local = (sec: number) => zone.formatSeconds(Math.floor(sec));
   const out = new LineWriter(process.stdout, process.stdout.isTTY === true);

@@ -291,7 +291,7 @@ export interface LoadArgs extends ListCommonArgs {
   json?: boolean;
 }
 
-export async function runLoad(argv: LoadArgs, now = Date.now() / 1000): Promise<number> {
+export async function runLoad(argv: LoadArgs, now: number): Promise<number> {
   const source = checkSource(argv.source);
   const expires = parseUntil(argv.until, now);
   const message = argv.message === undefined ? null : checkText(argv.message, '--message');
@@ -357,7 +357,7 @@ function parseArgsAddresses(addresses: readonly string[]): NewEntry[] {
   return out;
 }
 
-export async function runAdd(argv: AddArgs, now = Date.now() / 1000): Promise<number> {
+export async function runAdd(argv: AddArgs, now: number): Promise<number> {
   const entries = parseArgsAddresses(argv.addresses);
   const expires = parseUntil(argv.until, now);
   const comment = checkText(argv.comment, '--comment');
@@ -434,7 +434,7 @@ export interface ShowArgs extends ListCommonArgs {
 const KIND = { whitelist: 'WHITE', blacklist: 'BLACK' } as const;
 const field = (t: string) => clean(t, Infinity).replace(/\|/g, '\\|');
 
-export async function runList(argv: ShowArgs, now = Date.now() / 1000): Promise<number> {
+export async function runList(argv: ShowArgs, now: number): Promise<number> {
   const { path, lines } = await withLists(argv, async (ls) => ({ path: ls.where(argv.list), lines: await ls.read(argv.list) }));
   const rows: object[] = [];
   for (const l of lines) {
@@ -462,7 +462,7 @@ export interface LookupArgs extends ListCommonArgs {
   json: boolean;
 }
 
-export async function runLookup(argv: LookupArgs, now = Date.now() / 1000): Promise<number> {
+export async function runLookup(argv: LookupArgs, now: number): Promise<number> {
   const ips = argv.ips.map((t) => {
     const ip = parseIp(t);
     if (!ip) throw permanent(`bad address ${quote(t)}: expected an IPv4 or IPv6 address`);
@@ -500,7 +500,7 @@ export interface AddlistArgs {
   json?: boolean;
 }
 
-export async function runAddlist(argv: AddlistArgs, now = Date.now() / 1000): Promise<number> {
+export async function runAddlist(argv: AddlistArgs, now: number): Promise<number> {
   if (argv.whitelist === argv.blacklist) throw permanent('give exactly one of -whitelist or -blacklist');
   if (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(argv.date) || (argv.time !== undefined && !/^[0-9]{2}:[0-9]{2}:[0-9]{2}$/.test(argv.time))) {
     throw permanent(`unable to parse expiry ${quote(argv.date + (argv.time ? ' ' + argv.time : ''))}: expected YYYY-MM-DD HH:MM:SS (local time)`);

@@ -10,6 +10,7 @@ import { formatNanos } from '../core/tai64n.js';
 import { formatCivil } from '../core/zone.js';
 import { LineWriter } from '../render/writer.js';
 import { warn } from '../render/diag.js';
+import type { Clock } from '../core/clock.js';
 
 /** What `qgrey logs` is given (built by src/commands/logs.ts). */
 export interface LogsArgs {
@@ -28,10 +29,10 @@ function isoUtc(r: LogRecord): string | null {
   return formatCivil(r.stamp.sec).replace(' ', 'T') + '.' + formatNanos(r.stamp.nsec) + 'Z';
 }
 
-export async function run(argv: LogsArgs): Promise<number> {
+export async function run(argv: LogsArgs, clock: Clock): Promise<number> {
   const inZone = zoneOption(argv.tz, '--tz');
   const outZone = argv.utc ? new Zone('UTC') : new Zone();
-  const now = Date.now() / 1000;
+  const now = clock();
   const since = argv.since !== undefined ? parseWhen(argv.since, now, inZone, '--since') : null;
   const until = argv.until !== undefined ? parseWhen(argv.until, now, inZone, '--until') : null;
   const nets = cidrOptions(argv.ip, '--ip');

@@ -189,7 +189,7 @@ async function resolveDomain(domain: string, dns: Lookups): Promise<Found & { fr
   }
 }
 
-export async function run(argv: OutgoingArgs, now = Date.now() / 1000): Promise<number> {
+export async function run(argv: OutgoingArgs, now: number): Promise<number> {
   const zone = zoneOption(argv.tz, '--tz');
   const window = parseDuration(argv.since, '--since');
   const expires = parseUntil(argv.until, now);

@@ -25,6 +25,7 @@ import { byIpFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { anomalyLine, layoutName, type Entry, type Walked } from '../store/store.js';
 import { zoneOption, cidrOptions } from './options.js';
+import type { Clock } from '../core/clock.js';
 
 export const DEFAULT_LOGS = ['/var/log/qmail/smtpd', '/var/log/qmail/backup/qmail-smtpd.*'];
 
@@ -111,7 +112,7 @@ export interface RebuildArgs {
   quiet: boolean;
 }
 
-export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promise<number> {
+export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
   const root = treeDir(argv.dir);
   const zone = zoneOption(argv.tz, '--tz');
@@ -167,7 +168,7 @@ export async function run(argv: RebuildArgs, open: OpenStore = openStore): Promi
     const lock = dry ? null : await store.lock('qgrey rebuild');
     try {
       rep.leftovers = lock?.recovered ?? 0;
-      const now = Date.now() / 1000;
+      const now = clock();
       const layout = store.layout;
       rep.layout = layout;
       if (store.shared) rep.dir = store.where;

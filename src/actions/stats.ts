@@ -20,6 +20,7 @@ import { progress } from '../render/progress.js';
 import { acceptedFacts } from '../core/logline.js';
 import { RepliesCounter, type Replies } from './replies.js';
 import { RcptCollector, type RcptStats } from '../core/rcpt-stats.js';
+import type { Clock } from '../core/clock.js';
 
 /** What `qgrey stats` is given (built by src/commands/stats.ts). */
 export interface StatsArgs {
@@ -313,10 +314,10 @@ function rcptReport(r: RcptStats, p: Painter): string[] {
   return out;
 }
 
-export async function run(argv: StatsArgs): Promise<number> {
+export async function run(argv: StatsArgs, clock: Clock): Promise<number> {
   const inZone = zoneOption(argv.tz, '--tz');
   const outZone = argv.utc ? new Zone('UTC') : new Zone();
-  const now = Date.now() / 1000;
+  const now = clock();
   const since = argv.since !== undefined ? parseWhen(argv.since, now, inZone, '--since') : null;
   const until = argv.until !== undefined ? parseWhen(argv.until, now, inZone, '--until') : null;
   const top = wholeNumber(argv.top, '--top', 0);

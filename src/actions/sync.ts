@@ -27,6 +27,7 @@ import { LIST_NAMES, type ListName } from '../store/lists.js';
 import { openLists } from '../store/open.js';
 import { detectLayout } from '../store/walk.js';
 import { warn } from '../render/diag.js';
+import type { Clock } from '../core/clock.js';
 
 export interface SyncArgs {
   from: string;
@@ -64,7 +65,7 @@ export interface SyncReport {
 /** Times as both stores keep them: microseconds. */
 const us = (x: number) => Math.round(x * 1e6) / 1e6;
 
-export async function run(argv: SyncArgs, open: OpenStore = openStore): Promise<number> {
+export async function run(argv: SyncArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
   const fromRedis = isRedisUrl(argv.from);
   const toRedis = isRedisUrl(argv.to);
@@ -73,7 +74,7 @@ export async function run(argv: SyncArgs, open: OpenStore = openStore): Promise<
   }
   const treeArg = resolve(fromRedis ? argv.to : argv.from);
   const url = fromRedis ? argv.from : argv.to;
-  const now = Date.now() / 1000;
+  const now = clock();
 
   // the layout: the tree's when it has entries, else the Redis store's, else class C
   const stores: GreyStore[] = [];

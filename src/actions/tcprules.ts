@@ -434,7 +434,7 @@ function compile(cdb: string, rules: string): void {
   renameAtomic(staged, cdb, { what: 'rules cdb' });
 }
 
-export async function run(argv: TcprulesArgs, now = Date.now() / 1000): Promise<number> {
+export async function run(argv: TcprulesArgs, now: number): Promise<number> {
   const [white, black] = await withLists(argv, async (ls) => [live(await ls.read('whitelist'), now), live(await ls.read('blacklist'), now)]);
   let block: Block;
   let rules: string;

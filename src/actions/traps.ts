@@ -24,6 +24,7 @@ import { openLists } from '../store/open.js';
 import { readTraps, trapChange, TRAPS_FILE } from '../store/trap-list.js';
 import { zoneOption } from './options.js';
 import { warn } from '../render/diag.js';
+import type { Clock } from '../core/clock.js';
 
 export interface TrapsArgs {
   paths: string[];
@@ -75,7 +76,7 @@ const DECISION = /^((?:q|j)?greylist)\[([0-9]+)\]: (\S+): [A-Z]+ /;
 const TRACE = /^((?:q|j)?greylist)\[([0-9]+)\]: (?:<<<|>>>) ?RCPT TO:\s*<([^>]*)>/i;
 const SPP = /^qgrey-spp\[[0-9]+\]: (\S+): RCPT TRAP <.*?> -> <([^>]*)>/;
 
-export async function run(argv: TrapsArgs): Promise<number> {
+export async function run(argv: TrapsArgs, clock: Clock): Promise<number> {
   const t0 = process.hrtime.bigint();
   const dir = listDir(argv.listdir);
   const zone = zoneOption(argv.tz, '--tz');
@@ -85,7 +86,7 @@ export async function run(argv: TrapsArgs): Promise<number> {
   const dry = argv.dryRun;
   const traps = readTraps(dir);
   for (const [n, text] of traps.bad) warn(`${dir}/${TRAPS_FILE}:${n}: not a trap pattern, skipped: ${quote(text)} (expected user@domain, @domain or @.domain)`);
-  const now = Date.now() / 1000;
+  const now = clock();
   const cutoff = now - window;
   const state = argv.state !== undefined ? loadStateFile<State>(argv.state, (s) => s.version === STATE_VERSION && typeof s.accepted === 'object' && s.accepted !== null, warn) : null;
   const accepted = new Map<string, number>();

@@ -2,6 +2,7 @@
 // spelling, so an existing cron line keeps working (same as `qgrey whitelist load --until`).
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
+import { wallClock } from '../core/clock.js';
 
 export const addlist = defineCommand({
   command: 'addlist <date> [time]',
@@ -32,6 +33,6 @@ export const addlist = defineCommand({
       dryRun: argv.dryRun,
       quiet: argv.quiet,
       json: argv.json,
-    });
+    }, wallClock());
   },
 });

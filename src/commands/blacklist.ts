@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import { defineCommand, value, type AnyCommand } from './define.js';
 import { common, listdir, lists, until } from './list-options.js';
+import { wallClock } from '../core/clock.js';
 
 const message = <T>(y: Argv<T>) =>
   y.option('message', { ...value, describe: "text after '553 DENIED ' (the first % becomes the client's address); default '% is blacklisted'" });
@@ -28,7 +29,7 @@ const subcommands: AnyCommand[] = [
         dryRun: argv.dryRun,
         quiet: argv.quiet,
         json: argv.json,
-      });
+      }, wallClock());
     },
   }),
   defineCommand({
@@ -56,7 +57,7 @@ const subcommands: AnyCommand[] = [
         .example('$0 blacklist list --all --json', 'also the expired ones, as JSON'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runList({ list: 'blacklist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir, store: argv.store });
+      process.exitCode = await m.runList({ list: 'blacklist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
     },
   }),
   defineCommand({
@@ -82,7 +83,7 @@ const subcommands: AnyCommand[] = [
         dryRun: argv.dryRun,
         quiet: argv.quiet,
         json: argv.json,
-      });
+      }, wallClock());
     },
   }),
   defineCommand({
@@ -95,7 +96,7 @@ const subcommands: AnyCommand[] = [
         .example('$0 blacklist lookup 203.0.113.7', 'prints the entry and the message the client gets'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runLookup({ list: 'blacklist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir, store: argv.store });
+      process.exitCode = await m.runLookup({ list: 'blacklist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
     },
   }),
 ];

@@ -1,6 +1,7 @@
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
+import { wallClock } from '../core/clock.js';
 
 export const check = defineCommand({
   command: 'check <ip>',
@@ -32,6 +33,6 @@ export const check = defineCommand({
       to: argv.to,
       rcptDir: argv.rcptDir,
       json: argv.json,
-    });
+    }, wallClock);
   },
 });

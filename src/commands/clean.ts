@@ -1,5 +1,6 @@
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
+import { wallClock } from '../core/clock.js';
 
 export const clean = defineCommand({
   command: 'clean',
@@ -30,6 +31,6 @@ export const clean = defineCommand({
       dryRun: argv.dryRun,
       json: argv.json,
       quiet: argv.quiet,
-    });
+    }, wallClock);
   },
 });

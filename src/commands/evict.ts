@@ -1,6 +1,7 @@
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
+import { wallClock } from '../core/clock.js';
 
 export const evict = defineCommand({
   command: 'evict [paths..]',
@@ -40,6 +41,6 @@ export const evict = defineCommand({
       dryRun: argv.dryRun,
       json: argv.json,
       quiet: argv.quiet,
-    });
+    }, wallClock);
   },
 });

@@ -1,5 +1,6 @@
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
+import { wallClock } from '../core/clock.js';
 
 export const importCommand = defineCommand({
   command: 'import',
@@ -37,6 +38,6 @@ export const importCommand = defineCommand({
       dryRun: argv.dryRun,
       json: argv.json,
       quiet: argv.quiet,
-    });
+    }, wallClock);
   },
 });

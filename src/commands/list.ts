@@ -1,6 +1,7 @@
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
+import { wallClock } from '../core/clock.js';
 
 export const list = defineCommand({
   command: 'list',
@@ -24,7 +25,7 @@ export const list = defineCommand({
   handler: async (argv) => {
     if (argv.triplets) {
       const { runTriplets } = await import('../actions/list-triplets.js');
-      process.exitCode = await runTriplets({ rcptDir: argv.rcptDir, store: argv.store, utc: argv.utc, json: argv.json });
+      process.exitCode = await runTriplets({ rcptDir: argv.rcptDir, store: argv.store, utc: argv.utc, json: argv.json }, wallClock);
       return;
     }
     const { run } = await import('../actions/list.js');
@@ -33,6 +34,6 @@ export const list = defineCommand({
       holdtime: argv.holdtime === undefined ? undefined : wholeOption(argv.holdtime, '--holdtime', 0, Number.MAX_SAFE_INTEGER, 'seconds'),
       utc: argv.utc,
       json: argv.json,
-    });
+    }, wallClock);
   },
 });

@@ -1,5 +1,6 @@
 import { defineCommand, value } from './define.js';
 import { EVENT_KINDS } from '../core/logline.js';
+import { wallClock } from '../core/clock.js';
 
 export const logs = defineCommand({
   command: 'logs [paths..]',
@@ -33,6 +34,6 @@ export const logs = defineCommand({
       ip: argv.ip ?? [],
       kind: argv.kind ?? [],
       json: argv.json,
-    });
+    }, wallClock);
   },
 });

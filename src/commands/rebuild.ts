@@ -1,6 +1,7 @@
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { positiveOption } from '../actions/options.js';
+import { wallClock } from '../core/clock.js';
 
 export const rebuild = defineCommand({
   command: 'rebuild [paths..]',
@@ -51,6 +52,6 @@ export const rebuild = defineCommand({
       dryRun: argv.dryRun,
       json: argv.json,
       quiet: argv.quiet,
-    });
+    }, wallClock);
   },
 });

@@ -1,6 +1,7 @@
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
+import { wallClock } from '../core/clock.js';
 
 export const stats = defineCommand({
   command: 'stats [paths..]',
@@ -51,6 +52,6 @@ export const stats = defineCommand({
       wide: argv.wide,
       maxKeys: wholeOption(argv.maxKeys, '--max-keys', 1),
       listdir: argv.listdir, store: argv.store,
-    });
+    }, wallClock);
   },
 });

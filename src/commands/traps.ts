@@ -1,5 +1,6 @@
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
+import { wallClock } from '../core/clock.js';
 
 export const traps = defineCommand({
   command: 'traps [paths..]',
@@ -38,6 +39,6 @@ export const traps = defineCommand({
       dryRun: argv.dryRun,
       json: argv.json,
       quiet: argv.quiet,
-    });
+    }, wallClock);
   },
 });

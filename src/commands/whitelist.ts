@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import { defineCommand, value, type AnyCommand } from './define.js';
 import { common, listdir, lists, until } from './list-options.js';
 import { wholeOption } from '../actions/options.js';
+import { wallClock } from '../core/clock.js';
 
 const dns = <T>(y: Argv<T>) =>
   y
@@ -29,7 +30,7 @@ const subcommands: AnyCommand[] = [
         dryRun: argv.dryRun,
         quiet: argv.quiet,
         json: argv.json,
-      });
+      }, wallClock());
     },
   }),
   defineCommand({
@@ -57,7 +58,7 @@ const subcommands: AnyCommand[] = [
         .example("$0 whitelist list | awk -F'|' '$4 == \"manual\"'", 'manual entries only'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runList({ list: 'whitelist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir, store: argv.store });
+      process.exitCode = await m.runList({ list: 'whitelist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
     },
   }),
   defineCommand({
@@ -82,7 +83,7 @@ const subcommands: AnyCommand[] = [
         dryRun: argv.dryRun,
         quiet: argv.quiet,
         json: argv.json,
-      });
+      }, wallClock());
     },
   }),
   defineCommand({
@@ -95,7 +96,7 @@ const subcommands: AnyCommand[] = [
         .example('$0 whitelist lookup 129.74.250.3', 'prints the entry that covers it, if any'),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runLookup({ list: 'whitelist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir, store: argv.store });
+      process.exitCode = await m.runLookup({ list: 'whitelist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
     },
   }),
   defineCommand({
@@ -119,7 +120,7 @@ const subcommands: AnyCommand[] = [
         dryRun: argv.dryRun,
         quiet: argv.quiet,
         json: argv.json,
-      });
+      }, wallClock());
     },
   }),
   defineCommand({
@@ -144,7 +145,7 @@ const subcommands: AnyCommand[] = [
         dryRun: argv.dryRun,
         quiet: argv.quiet,
         json: argv.json,
-      });
+      }, wallClock());
     },
   }),
   defineCommand({
@@ -183,7 +184,7 @@ const subcommands: AnyCommand[] = [
         dryRun: argv.dryRun,
         json: argv.json,
         quiet: argv.quiet,
-      });
+      }, wallClock());
     },
   }),
 ];

@@ -1,0 +1,7 @@
+// The time an action works from: its caller hands it a clock (the commands the wall clock,
+// tests a fixed one), so no action reads the time itself.
+
+/** seconds since the epoch, with a fraction */
+export type Clock = () => number;
+
+export const wallClock: Clock = () => Date.now() / 1000;
