@@ -270,7 +270,7 @@ export async function run(argv: ImportArgs, clock: Clock): Promise<number> {
       const { mergeTripletsInto } = await import('../spp/redis-rcpt.js');
       const rs = await RedisStore.open(target, { layout: null, mode: 'command' });
       try {
-        await mergeTripletsInto(rs.client, target.prefix, triplets, mergeTriplet, Date.now() / 1000);
+        await mergeTripletsInto(rs.client, target.prefix, triplets, mergeTriplet, clock());
       } finally {
         await rs.close();
       }
