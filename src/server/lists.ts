@@ -8,10 +8,8 @@
 // the address, the most specific (fewest addresses) wins, and on a tie the first in the file.
 // Imports node: builtins, src/core and src/store only (no npm package).
 
-import { statSync, type Stats } from 'node:fs';
-import { reason, temporary } from '../core/errors.js';
 import type { Ip } from '../core/ip.js';
-import { DEFAULT_BLACK_MESSAGE, isExpired, netContains, netSize, parseList, readListText, type ListEntry } from '../store/lists.js';
+import { DEFAULT_BLACK_MESSAGE, fileSignature, isExpired, netContains, netSize, parseList, readListText, type ListEntry } from '../store/lists.js';
 
 /** One list file's entries, IPv4 ones bucketed by every first octet they cover. */
 export class ListIndex {
@@ -65,10 +63,6 @@ interface Held {
 
 const EMPTY = new ListIndex('');
 
-function signature(st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-}
-
 /** The list files of one directory, each parsed when first needed and again when it changes. */
 export class ListCache {
   private readonly held = new Map<string, Held>();
@@ -82,15 +76,7 @@ export class ListCache {
 
   /** The index for `path`, read again if the file changed. Throws temporary() when it cannot be read. */
   index(path: string): ListIndex {
-    let st: Stats | null;
-    try {
-      st = statSync(path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw temporary(`unable to read ${path}: ${reason(err)}`, err);
-      st = null;
-    }
-    const sig = st === null ? null : signature(st);
+    const sig = fileSignature(path);
     const h = this.held.get(path);
     if (h !== undefined && h.sig === sig) return h.index ?? EMPTY;
     if (sig === null) {

@@ -50,7 +50,7 @@
 //     198.51.100.7   never                 manual  "Go away %"  # sent 400 spams on 2026-03-01
 // ---------------------------------------------------------------------------------------
 
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { checkWritable, ensureDir, writeFileAtomic } from './atomic.js';
 import { lockFileSync, lockWait } from './lock.js';
 import { basename, dirname, join } from 'node:path';
@@ -601,11 +601,26 @@ export function renderList(lines: readonly ListLine[]): string {
  * Returns whether the file was written. With `dryRun`, nothing is written.
  */
 export function updateList(path: string, change: (lines: ListLine[]) => ListLine[] | null, opts: { dryRun?: boolean } = {}): boolean {
+  return updateListFile(path, parseList, renderList, change, opts);
+}
+
+/**
+ * updateList for any file of the list directory kept as lines (the lists, the replies file):
+ * read under the list lock, parsed, changed, rendered, and written atomically (mode and owner
+ * kept) only when the text differs.
+ */
+export function updateListFile<L>(
+  path: string,
+  parse: (text: string) => L[],
+  render: (lines: readonly L[]) => string,
+  change: (lines: L[]) => L[] | null,
+  opts: { dryRun?: boolean } = {},
+): boolean {
   const go = (): boolean => {
     const before = readListText(path);
-    const next = change(parseList(before));
+    const next = change(parse(before));
     if (next === null) return false;
-    const text = renderList(next);
+    const text = render(next);
     if (text === before) return false;
     if (!opts.dryRun) writeListAtomic(path, text);
     return true;
@@ -613,6 +628,22 @@ export function updateList(path: string, change: (lines: ListLine[]) => ListLine
   if (opts.dryRun) return go();
   checkWritable(`list directory ${dirname(path)}`, dirname(path), 'its owner');
   return withListLock(path, go);
+}
+
+/**
+ * What tells a change of a file held in memory (qgreyd's lists and reply pairs): device,
+ * inode, size, mtime and ctime; null when there is no file. Other errors are temporary.
+ */
+export function fileSignature(path: string): string | null {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw temporary(`unable to read ${path}: ${reason(err)}`, err);
+    return null;
+  }
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
 export interface PurgeResult {

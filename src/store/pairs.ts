@@ -5,12 +5,9 @@
 //
 // No npm imports: the per-RCPT path.
 
-import { statSync, type Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { reason, temporary } from '../core/errors.js';
+import { join } from 'node:path';
 import { PairIndex, findPair, parsePairs, renderPairs, type Pair, type PairLine } from '../core/pairs.js';
-import { checkWritable } from './atomic.js';
-import { readListText, withListLock, writeListAtomic } from './lists.js';
+import { fileSignature, readListText, updateListFile } from './lists.js';
 
 export const REPLIES_FILE = 'replies';
 
@@ -35,19 +32,7 @@ export function findReply(listDir: string, remote: string, local: string, now: n
  * dryRun, when it would be).
  */
 export function updatePairs(listDir: string, change: (lines: PairLine[]) => PairLine[] | null, opts: { dryRun?: boolean } = {}): boolean {
-  const path = repliesPath(listDir);
-  const go = (): boolean => {
-    const before = readListText(path);
-    const next = change(parsePairs(before));
-    if (next === null) return false;
-    const text = renderPairs(next);
-    if (text === before) return false;
-    if (!opts.dryRun) writeListAtomic(path, text);
-    return true;
-  };
-  if (opts.dryRun) return go();
-  checkWritable(`list directory ${dirname(path)}`, dirname(path), 'its owner');
-  return withListLock(path, go);
+  return updateListFile(repliesPath(listDir), parsePairs, renderPairs, change, opts);
 }
 
 const EMPTY = new PairIndex('');
@@ -63,15 +48,7 @@ export class PairCache {
 
   index(listDir: string): PairIndex {
     const path = repliesPath(listDir);
-    let st: Stats | null;
-    try {
-      st = statSync(path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw temporary(`unable to read ${path}: ${reason(err)}`, err);
-      st = null;
-    }
-    const sig = st === null ? null : `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    const sig = fileSignature(path);
     const h = this.held.get(path);
     if (h !== undefined && h.sig === sig) return h.index;
     const index = sig === null ? EMPTY : new PairIndex(readListText(path));
