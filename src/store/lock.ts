@@ -13,7 +13,7 @@
 import { clean } from '../core/text.js';
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { QgreyError, reason } from '../core/errors.js';
+import { QgreyError, quote, reason } from '../core/errors.js';
 import { notWritable } from './atomic.js';
 
 export const LOCK_NAME = '.qgrey.lock';
@@ -273,9 +273,11 @@ export function lockFileSync(path: string, what: string, label: string, waitSeco
   return held(path, me);
 }
 
-/** $QGREY_LOCK_WAIT seconds (a number), else DEFAULT_LOCK_WAIT. */
+/** $QGREY_LOCK_WAIT seconds, DEFAULT_LOCK_WAIT when unset or empty; anything else is refused (100). */
 export function lockWait(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.QGREY_LOCK_WAIT;
-  if (v !== undefined && /^[0-9]+(\.[0-9]+)?$/.test(v)) return Number(v);
-  return DEFAULT_LOCK_WAIT;
+  if (v === undefined || v === '') return DEFAULT_LOCK_WAIT;
+  const n = Number(v);
+  if (/^[0-9][0-9.e+-]*$/.test(v) && Number.isFinite(n) && n <= 86400) return n;
+  throw new QgreyError(`bad QGREY_LOCK_WAIT ${quote(v)}: expected the seconds to wait for a lock, at most 86400 (default ${DEFAULT_LOCK_WAIT})`, 100);
 }

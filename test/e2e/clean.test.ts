@@ -89,6 +89,17 @@ test('a run that holds the lock makes clean wait, then exit 111', () => {
   assert.match(r.stderr, /locked by another maintenance run \(pid 1, qgrey rebuild\)/);
 });
 
+test('a QGREY_LOCK_WAIT that is not seconds is refused with one line and 100', () => {
+  using d = tempDir();
+  giveTree(d.path);
+  for (const bad of ['abc', '5s', '-1', '99999']) {
+    const r = qgrey(['clean', '--dir', d.path, '--no-lists'], { env: { QGREY_LOCK_WAIT: bad } });
+    assert.equal(r.code, 100, `${bad}: ${r.stderr}`);
+    assert.equal(r.stderr, `qgrey: fatal: bad QGREY_LOCK_WAIT '${bad}': expected the seconds to wait for a lock, at most 86400 (default 5)\n`);
+  }
+  for (const ok of ['', '0', '0.2', '1e-3']) assert.equal(qgrey(['clean', '--dir', d.path, '--no-lists'], { env: { QGREY_LOCK_WAIT: ok } }).code, 0, ok);
+});
+
 test('expired white/blacklist entries are purged, live and manual ones kept', () => {
   using d = tempDir();
   using lists = tempDir();
