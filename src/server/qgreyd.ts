@@ -277,30 +277,6 @@ async function startRedis(cfg: ServerConfig, log: Log, secret: Buffer, euid: num
   }
 }
 
-/**
- * findRblsmtpd, remembered per PATH: a hit is checked with one access() of the file found
- * before (findRblsmtpd tries every PATH directory, a tenth of qgreyd's time per connection in
- * a profile); a file gone or no longer executable is looked for again, as is a miss (one put
- * earlier on PATH meanwhile is found once the remembered one goes, or on a restart).
- */
-const rblsmtpdFound = new Map<string, string>();
-function rblsmtpdOn(request: NodeJS.ProcessEnv): string | null {
-  // the client's PATH, as the per-process program would search it (not qgreyd's own)
-  const path = request.PATH ?? '';
-  const was = rblsmtpdFound.get(path);
-  if (was !== undefined) {
-    try {
-      accessSync(was, constants.X_OK);
-      return was;
-    } catch {
-      rblsmtpdFound.delete(path);
-    }
-  }
-  const found = findRblsmtpd(request);
-  if (found !== null && rblsmtpdFound.size < 16) rblsmtpdFound.set(path, found);
-  return found;
-}
-
 async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: number, backend: Backend): Promise<Running> {
   const w = cfg.wrapper;
   let secret = secretAtStart;
@@ -343,7 +319,7 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
     if (c.layout !== w.layout) return local('another layout: JGREYLIST_BY_IP');
     if (w.store === '' && c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
     if (c.dialogue === 'node' || (c.dialogue === 'auto' && (c.limit !== 0 || c.logSmtp))) return local('its own dialogue (JGREYLIST_LIMIT, JGREYLIST_LOG_SMTP or QGREY_DIALOGUE=node)');
-    const rbl = rblsmtpdOn(req.env);
+    const rbl = findRblsmtpd(req.env);
     if (rbl === null || rbl.includes('\n')) return local('no rblsmtpd on PATH');
 
     const replyOf = (r: Result): Reply => {
