@@ -18,8 +18,6 @@ import { QgreyError } from '../core/errors.js';
 import { formatIp, type Cidr, type Ip } from '../core/ip.js';
 import { inPool, MAX_POOL_NETS, poolId, senderDomain, WIDEST, type PoolRecord } from '../core/pool.js';
 import { POOL_PREFIX } from '../core/triplet.js';
-import { dnsLookups, parseServer } from '../dns/resolve.js';
-import { aggregate, flattenSpf } from '../dns/spf.js';
 import type { TripletAccess } from '../store/triplets.js';
 
 export const DEFAULT_POOL_TIMEOUT = 1.5;
@@ -55,6 +53,9 @@ interface Fetched {
 export async function fetchPool(domain: string, s: PoolSettings, now: number): Promise<Fetched> {
   const fail = (why: string): Fetched => ({ rec: { domain, fetched: now, expires: now + Math.min(FAIL_CACHE, s.poolCache), status: 'fail', nets: [] }, why });
   const none = (why: string): Fetched => ({ rec: { domain, fetched: now, expires: now + s.poolCache, status: 'none', nets: [] }, why });
+  // the resolver is loaded here, when a pool is first looked up: qgrey-spp without pools (the
+  // default) starts no DNS module per RCPT
+  const [{ dnsLookups, parseServer }, { aggregate, flattenSpf }] = await Promise.all([import('../dns/resolve.js'), import('../dns/spf.js')]);
   let server: string | undefined;
   try {
     server = s.dnsServer === '' ? undefined : parseServer(s.dnsServer);
