@@ -22,7 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchEnv, fmt, measure, ownTree, ratio, type Timing } from './util.js';
 import { encodeLabel } from '../src/core/tai64n.js';
-import { FLOOR_C, cpuMs, descendants, drive, path, waitPort } from './wrapper.bench.js';
+import { compileFloor, cpuMs, descendants, drive, path, waitPort, writeBenchLists } from './wrapper.bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const QGREYLIST = join(ROOT, 'bin/qgreylist');
@@ -133,16 +133,8 @@ export default async function (): Promise<void> {
     const then = Date.now() / 1000 - 3600;
     utimesSync(join(tree, '127/000/000'), then - 60, then);
     ownTree(tree, dir);
-    mkdirSync(lists);
-    const w: string[] = [];
-    for (let i = 0; i < 10000; i++) w.push(`${10 + (i % 100)}.${(i * 7) % 256}.${(i * 13) % 256}.0/24  never  spf:example${i % 50}.org`);
-    writeFileSync(join(lists, 'whitelist'), w.join('\n') + '\n');
-    writeFileSync(join(lists, 'blacklist'), '203.0.113.7  never  manual\n');
-    const floorSrc = join(dir, 'floor.c');
-    const floor = join(dir, 'floor');
-    writeFileSync(floorSrc, FLOOR_C);
-    const cc = spawnSync('cc', ['-O2', '-o', floor, floorSrc], { encoding: 'utf8' });
-    if (cc.status !== 0) throw new Error(`redis bench: cc failed: ${cc.stderr || cc.error}`);
+    writeBenchLists(lists);
+    const floor = compileFloor(dir, 'redis');
 
     const redis = await startRedis(dir);
     procs.push(redis.proc);

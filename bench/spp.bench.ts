@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseIp } from '../src/core/ip.js';
 import { formatTriplet, tripletId, tripletKey } from '../src/core/triplet.js';
 import { benchEnv, ratio } from './util.js';
-import { FLOOR_C } from './wrapper.bench.js';
+import { compileFloor } from './wrapper.bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SPP = join(ROOT, 'bin/qgrey-spp');
@@ -68,10 +68,7 @@ export default async function (): Promise<void> {
     const now = Date.now() / 1000;
     mkdirSync(join(rcpt, id.slice(0, 2)));
     writeFileSync(join(rcpt, id.slice(0, 2), id), formatTriplet({ ...key, first: now - 7200, last: now - 3600, blockUntil: now - 7000, expires: now + 86400, passed: 1, blocked: 1 }), { mode: 0o600 });
-    const floor = join(dir, 'floor');
-    writeFileSync(floor + '.c', FLOOR_C);
-    const cc = spawnSync('cc', ['-O2', '-o', floor, floor + '.c'], { encoding: 'utf8' });
-    if (cc.status !== 0) throw new Error(`spp bench: cc failed: ${cc.stderr || cc.error}`);
+    const floor = compileFloor(dir, 'spp');
     const secret = join(dir, 'secret');
     writeFileSync(secret, 'bench-secret-0123456789abcdef\n', { mode: 0o400 });
     const base = benchEnv({

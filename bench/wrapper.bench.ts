@@ -218,6 +218,24 @@ int main(int argc, char **argv) {
 }
 `;
 
+/** FLOOR_C compiled into DIR/floor (the bench named in the error is `who`); its path. */
+export function compileFloor(dir: string, who: string): string {
+  const floor = join(dir, 'floor');
+  writeFileSync(floor + '.c', FLOOR_C);
+  const cc = spawnSync('cc', ['-O2', '-o', floor, floor + '.c'], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`${who} bench: cc failed: ${cc.stderr || cc.error}`);
+  return floor;
+}
+
+/** The lists of the per-connection benches: a 10,000-entry whitelist (none of it the client's) and a one-line blacklist. */
+export function writeBenchLists(lists: string): void {
+  mkdirSync(lists);
+  const w: string[] = [];
+  for (let i = 0; i < 10000; i++) w.push(`${10 + (i % 100)}.${(i * 7) % 256}.${(i * 13) % 256}.0/24  never  spf:example${i % 50}.org`);
+  writeFileSync(join(lists, 'whitelist'), w.join('\n') + '\n');
+  writeFileSync(join(lists, 'blacklist'), '203.0.113.7  never  manual\n');
+}
+
 /** utime + stime (+ cutime + cstime: the waited-for children) of `pid`, in ms. */
 export function cpuMs(pid: number, children: boolean): number {
   const s = readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -278,16 +296,8 @@ async function throughput(dir: string): Promise<void> {
   writeFileSync(join(tree, '127/000/000'), '', { mode: 0o600 });
   const then = Date.now() / 1000 - 3600;
   utimesSync(join(tree, '127/000/000'), then, then);
-  mkdirSync(lists);
-  const w: string[] = [];
-  for (let i = 0; i < 10000; i++) w.push(`${10 + (i % 100)}.${(i * 7) % 256}.${(i * 13) % 256}.0/24  never  spf:example${i % 50}.org`);
-  writeFileSync(join(lists, 'whitelist'), w.join('\n') + '\n');
-  writeFileSync(join(lists, 'blacklist'), '203.0.113.7  never  manual\n');
-  const floorSrc = join(dir, 'floor.c');
-  const floor = join(dir, 'floor');
-  writeFileSync(floorSrc, FLOOR_C);
-  const cc = spawnSync('cc', ['-O2', '-o', floor, floorSrc], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`wrapper bench: cc failed: ${cc.stderr || cc.error}`);
+  writeBenchLists(lists);
+  const floor = compileFloor(dir, 'wrapper');
   const secret = join(dir, 'qgreyd.secret');
   writeFileSync(secret, 'bench-secret-0123456789abcdef\n', { mode: 0o400 });
   const base = benchEnv({ PATH: path(), QGREY_NODE: process.execPath, JGREYLIST_DIR: tree, QGREY_LISTDIR: lists });
