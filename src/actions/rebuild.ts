@@ -17,9 +17,10 @@
 import { permanent, quote } from '../core/errors.js';
 import { DEFAULT_EXCLUDES, parseCidr, cidrContains, type Cidr, type Ip } from '../core/ip.js';
 import { keyOf, type Layout } from '../core/key.js';
+import { TimesTable } from '../core/times-table.js';
 import { parseDuration } from '../core/when.js';
 import { count } from '../core/words.js';
-import { openLogs, recordFacts } from '../logs/read.js';
+import { openLogs, recordFacts, F_AUTH, F_RECEIVED, F_RELAY } from '../logs/read.js';
 import { progress } from '../render/progress.js';
 import { byIpFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
@@ -71,8 +72,27 @@ interface Times {
 
 const secs = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 
-/** v4 networks as numeric ranges (the hot path), v6 networks as CIDRs. */
-function excluder(nets: readonly Cidr[]): (ip: Ip) => boolean {
+const OCTET3 = /^\d{3}$/;
+
+/**
+ * The number rebuild counts an IPv4 tree key under (the class C network, or the address with
+ * `byip`), or -1 for any other key (IPv6, or not a key of the layout).
+ */
+export function ip4KeyId(key: string, byip: boolean): number {
+  const p = key.split('/');
+  if (p.length !== (byip ? 4 : 3)) return -1;
+  let id = 0;
+  for (const x of p) {
+    if (!OCTET3.test(x)) return -1;
+    const n = Number(x);
+    if (n > 255) return -1;
+    id = id * 256 + n;
+  }
+  return id;
+}
+
+/** v4 networks as numeric ranges (the hot path), v6 networks as CIDRs; `v4` asks about an IPv4 address's number. */
+function excluder(nets: readonly Cidr[]): { any: (ip: Ip) => boolean; v4: (value: number) => boolean } {
   // IPv4 ranges as lo, hi pairs in one flat array: an indexed loop per accepted line
   const v4: number[] = [];
   const v6: Cidr[] = [];
@@ -82,14 +102,17 @@ function excluder(nets: readonly Cidr[]): (ip: Ip) => boolean {
       v4.push(n.ip.value, n.ip.value + size - 1);
     } else v6.push(n);
   }
-  return (ip) => {
-    if (ip.family === 4) {
-      const v = ip.value;
-      for (let i = 0; i < v4.length; i += 2) if (v >= v4[i]! && v <= v4[i + 1]!) return true;
-      return false;
-    }
-    for (const n of v6) if (cidrContains(n, ip)) return true;
+  const in4 = (v: number) => {
+    for (let i = 0; i < v4.length; i += 2) if (v >= v4[i]! && v <= v4[i + 1]!) return true;
     return false;
+  };
+  return {
+    v4: in4,
+    any: (ip) => {
+      if (ip.family === 4) return in4(ip.value);
+      for (const n of v6) if (cidrContains(n, ip)) return true;
+      return false;
+    },
   };
 }
 
@@ -120,7 +143,7 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
   if (!(days > 0)) throw permanent(`unable to use --days ${quote(String(days))}: expected a number of days above 0`);
   const keepRecent = parseDuration(argv.keepRecent, '--keep-recent');
   const nets = [...(argv.defaultExcludes ? DEFAULT_EXCLUDES.map((t) => parseCidr(t)!) : []), ...cidrOptions(argv.exclude, '--exclude')];
-  const excluded = excluder(nets);
+  const { any: excluded, v4: excluded4 } = excluder(nets);
   const dry = argv.dryRun;
   const paths = argv.paths.length ? argv.paths : DEFAULT_LOGS;
   // a month of logs takes a while: a line count on a terminal, nothing in cron
@@ -183,11 +206,37 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
       // keys as numbers while reading (IPv4: the class C network or the address), made tree
       // keys once at the end: one string per key, not one per accepted line
       const byip = layout === 'byip';
-      const v4 = new Map<number, Times>();
+      const v4 = new TimesTable(1 << 16);
       const v6 = new Map<string, Times>();
       // the default backup pattern matches nothing on a host without backups: skipped; one the admin typed is not
       const optional = argv.paths.length ? [] : DEFAULT_LOGS;
-      const { batches, stats } = openLogs(paths, { zone, since, needle: 'result=accepted code=250', warn, optional });
+      const add4 = (value: number, t: number) => v4.add(byip ? value : value >>> 8, t);
+      // plain accepted IPv4 lines, most of a log, come as numbers (no record): the same steps
+      // as the loop below takes for a record
+      const accepted = (sec: number, nsec: number, flags: number, ip4: number) => {
+        rep.accepted++;
+        if (flags & F_RECEIVED) rep.messages++;
+        else rep.recipients++;
+        if (flags & F_RELAY) {
+          rep.relay++;
+          return;
+        }
+        if (flags & F_AUTH) {
+          rep.auth++;
+          return;
+        }
+        if (excluded4(ip4)) {
+          rep.excluded++;
+          return;
+        }
+        let t = sec + nsec / 1e9;
+        if (t > now) {
+          rep.future++;
+          t = now;
+        }
+        add4(ip4, t);
+      };
+      const { batches, stats } = openLogs(paths, { zone, since, needle: 'result=accepted code=250', warn, optional, accepted });
       let badWarned = 0;
       for await (const batch of batches) {
         prog.tick(stats.lines);
@@ -222,26 +271,25 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
             rep.future++;
             t = now;
           }
-          let e: Times | undefined;
-          if (ip.family === 4) {
-            const id = byip ? ip.value : ip.value >>> 8;
-            e = v4.get(id);
-            if (e === undefined) v4.set(id, { first: t, last: t });
-          } else {
+          if (ip.family === 4) add4(ip.value, t);
+          else {
             const key = keyOf(ip, layout);
-            e = v6.get(key);
+            const e = v6.get(key);
             if (e === undefined) v6.set(key, { first: t, last: t });
-          }
-          if (e !== undefined) {
-            if (t < e.first) e.first = t;
-            if (t > e.last) e.last = t;
+            else {
+              if (t < e.first) e.first = t;
+              if (t > e.last) e.last = t;
+            }
           }
         }
       }
       prog.done();
-      const fromLogs = new Map<string, Times>();
-      for (const [id, t] of v4) fromLogs.set(keyOf({ family: 4, value: byip ? id : id * 256, mapped: false }, layout), t);
-      for (const [key, t] of v6) fromLogs.set(key, t);
+      // a live key is in the logs: its number, if it is an IPv4 key (the walk gives only the
+      // layout's well-formed keys), else its string; no string is made for the keys read
+      const inLogs = (key: string) => {
+        const id = ip4KeyId(key, byip);
+        return id >= 0 ? v4.has(id) : v6.has(key);
+      };
       rep.files = stats.files;
       rep.lines = stats.lines;
       rep.bad = stats.bad;
@@ -251,15 +299,19 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
       // 4. what goes: live entries neither in the logs nor seen within --keep-recent
       const cutoff = now - keepRecent;
       const stale: Walked[] = [];
+      let inBoth = 0;
       for (const [key, l] of live) {
-        if (fromLogs.has(key)) continue;
+        if (inLogs(key)) {
+          inBoth++;
+          continue;
+        }
         // the shared store holds the other hosts' entries too, which this host's logs never
         // saw: merged into, never pruned (they expire by their TTLs)
         if (l.last >= cutoff || store.shared) rep.carried++;
         else stale.push(l);
       }
-      rep.written = fromLogs.size;
-      for (const key of fromLogs.keys()) if (!live.has(key)) rep.added++;
+      rep.written = v4.size + v6.size;
+      rep.added = rep.written - inBoth;
 
       if (dry) {
         rep.removed = stale.length;
@@ -271,7 +323,8 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
       // 5. merge, 6. remove
       const tTree = process.hrtime.bigint();
       const entries: Entry[] = [];
-      for (const [key, t] of fromLogs) entries.push({ key, first: t.first, last: t.last });
+      v4.forEach((id, first, last) => entries.push({ key: keyOf({ family: 4, value: byip ? id : id * 256, mapped: false }, layout), first, last }));
+      for (const [key, t] of v6) entries.push({ key, first: t.first, last: t.last });
       // the tree phase can take most of the run: say so on a terminal (never in cron)
       prog.phase(`writing ${count(entries.length, 'entry', 'entries')} into the tree`);
       await store.merge(entries, { keepSince: cutoff, now });

@@ -11,7 +11,7 @@ import { Zone } from '../core/zone.js';
 import { parsePrefix, parseBody, acceptedFacts, type AcceptedFacts, type LogEvent } from '../core/logline.js';
 import { parseIp } from '../core/ip.js';
 import { quote } from '../core/errors.js';
-import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_RECEIVED, F_RELAY, HEAD, OUT_LINES, OUT_TEXT, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_HI, R_IP, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, type AcceptedScanner } from '../native/accepted.js';
+import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_IP4, F_MAPPED, F_RECEIVED, F_RELAY, HEAD, OUT_LINES, OUT_TEXT, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_HI, R_IP, R_IP4, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, type AcceptedScanner } from '../native/accepted.js';
 import { expandSources, type FileSource } from './sources.js';
 import { openLog } from './open.js';
 
@@ -42,7 +42,29 @@ export interface ReadOptions {
    * QGREY_NO_WASM=1 does; the records are the same either way (tests compare the two)
    */
   wasm?: boolean;
+  /**
+   * With the accepted-line needle and the WebAssembly scan: a plain accepted line whose
+   * remoteip is an IPv4 address (dotted or IPv4-mapped) and whose time is inside since/until is
+   * handed to this as numbers, and becomes no record (no string, no object). Every other line
+   * holding the needle is a record as usual. Called as the scan meets the lines, before the
+   * records of the same chunk are delivered, so it suits a consumer that does not care about
+   * the order (rebuild's earliest and latest time per key). Ignored when the paths make more
+   * than one group (the merge needs every line to count duplicates).
+   */
+  accepted?: AcceptedSink;
 }
+
+export { F_RECEIVED, F_RELAY } from '../native/accepted.js';
+
+/** flag of AcceptedSink (besides accepted.ts's F_RECEIVED and F_RELAY): authuser is not empty */
+export const F_AUTH = 64;
+
+/**
+ * A plain accepted IPv4 line: its TAI64N time (`sec`, `nsec`), flags (F_RECEIVED for
+ * qlogreceived, else qlogenvelope; F_RELAY for relay=yes; F_AUTH for a non-empty authuser;
+ * other bits mean nothing here) and the address as an unsigned 32-bit number.
+ */
+export type AcceptedSink = (sec: number, nsec: number, flags: number, ip4: number) => void;
 
 export interface ReadStats {
   files: number;
@@ -203,6 +225,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   stats.files++;
   const needle = opts.needle ? Buffer.from(opts.needle, 'latin1') : null;
   const wasm = opts.needle === ACCEPTED_NEEDLE && opts.wasm !== false ? acceptedScanner() : null;
+  const sink = wasm ? opts.accepted : undefined;
   let lineno = skipped;
   let offset = log.start;
   let last: Stamp = NO_TIME;
@@ -263,14 +286,29 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       if (o[k + R_STATUS] === FAST) {
         const rel = o[k + R_HI]! - HI_BASE;
         if (rel > -HI_SPAN && rel < HI_SPAN) {
-          const stamp: Stamp = { sec: rel * 4294967296 + o[k + R_LO]! - 10, nsec: o[k + R_NANO]! };
+          const sec = rel * 4294967296 + o[k + R_LO]! - 10;
+          const nsec = o[k + R_NANO]!;
+          const flags = o[k + R_FLAGS]!;
+          if (sink !== undefined && (flags & (F_IP4 | F_MAPPED)) !== 0) {
+            // the line's time is the one unlabelled lines after it are ordered by: kept as
+            // numbers, made a Stamp only when such a line comes (make())
+            passed.sec = sec;
+            passed.nsec = nsec;
+            passedLast = true;
+            if (since && (sec < since.sec || (sec === since.sec && nsec < since.nsec))) continue;
+            if (until && (sec > until.sec || (sec === until.sec && nsec > until.nsec))) continue;
+            sink(sec, nsec, o[k + R_AUTH_LEN]! !== 0 ? flags | F_AUTH : flags, o[k + R_IP4]!);
+            continue;
+          }
+          const stamp: Stamp = { sec, nsec };
           last = stamp;
+          passedLast = false;
           if (since && compareStamp(stamp, since) < 0) continue;
           if (until && compareStamp(stamp, until) > 0) continue;
-          text ??= (w.text as Latin1).latin1Slice(0, o[OUT_TEXT]!);
           const at = o[k + R_TEXT]!;
-          const line = text.slice(at, at + le - ls);
-          const flags = o[k + R_FLAGS]!;
+          // with a sink, the few FAST lines left (IPv6) are cut one by one: a string of the
+          // chunk's whole text, most of it the sink's lines, would cost more than it saves
+          const line = sink !== undefined ? (w.text as Latin1).latin1Slice(at, at + le - ls) : (text ??= (w.text as Latin1).latin1Slice(0, o[OUT_TEXT]!)).slice(at, at + le - ls);
           const ipAt = o[k + R_IP]! - ls;
           const remoteip = line.slice(ipAt, ipAt + o[k + R_IP_LEN]!);
           const authLen = o[k + R_AUTH_LEN]!;
@@ -528,7 +566,8 @@ export function openLogs(paths: readonly string[], opts: ReadOptions = {}): Open
       else byGroup.set(s.group, [s]);
     }
     // with several groups every line takes part in the dedupe (and its count), so none is passed over
-    const o = byGroup.size > 1 && opts.keep ? { ...opts, keep: undefined } : opts;
+    // or handed to `accepted`
+    const o = byGroup.size > 1 && (opts.keep || opts.accepted) ? { ...opts, keep: undefined, accepted: undefined } : opts;
     const groups = [...byGroup.values()].map((files) => groupRecords(files, o, zone, stats));
     yield* merge(groups, stats);
   })();

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openLogs, recordFacts, type LogRecord, type ReadOptions } from '../../src/logs/read.js';
+import { openLogs, recordFacts, F_AUTH, F_RECEIVED, F_RELAY, type LogRecord, type ReadOptions } from '../../src/logs/read.js';
 import { acceptedFacts } from '../../src/core/logline.js';
 import { encodeLabel, type Stamp } from '../../src/core/tai64n.js';
 import { formatIp, parseIp } from '../../src/core/ip.js';
@@ -291,9 +291,13 @@ function fixtureFiles(): string[] {
 
 interface Run {
   records: unknown[];
+  /** per record: its facts came from the wasm scan */
+  fast: boolean[];
   facts: number;
   stats: unknown;
   warnings: string[];
+  /** the `accepted` sink's calls: sec, nsec, flags (F_RECEIVED, F_RELAY, F_AUTH), address */
+  sunk: [number, number, number, number][];
 }
 
 function view(r: LogRecord) {
@@ -317,11 +321,14 @@ function view(r: LogRecord) {
 
 async function read(paths: string[], opts: ReadOptions): Promise<Run> {
   const warnings: string[] = [];
+  const sunk: Run['sunk'] = [];
   const { batches, stats } = openLogs(paths, { zone: new Zone('UTC'), warn: (m) => warnings.push(m), ...opts });
   const records: unknown[] = [];
+  const fast: boolean[] = [];
   let facts = 0;
   for await (const b of batches) {
     for (const r of b) {
+      fast.push(r.facts !== undefined);
       if (r.facts !== undefined) {
         facts++;
         // the precomputed facts are exactly what the JavaScript parse says
@@ -330,7 +337,14 @@ async function read(paths: string[], opts: ReadOptions): Promise<Run> {
       records.push(view(r));
     }
   }
-  return { records, facts, stats: { ...stats, ends: [...stats.ends] }, warnings };
+  return { records, fast, facts, stats: { ...stats, ends: [...stats.ends] }, warnings, sunk };
+}
+
+/** `read` with rebuild's sink for the plain accepted IPv4 lines */
+async function readSunk(paths: string[], opts: ReadOptions): Promise<Run> {
+  const sunk: Run['sunk'] = [];
+  const r = await read(paths, { ...opts, accepted: (sec, nsec, flags, ip4) => void sunk.push([sec, nsec, flags & (F_RECEIVED | F_RELAY | F_AUTH), ip4]) });
+  return { ...r, sunk };
 }
 
 /** Both paths over the same input; returns the number of records the wasm path parsed itself. */
@@ -342,6 +356,24 @@ async function same(paths: string[], opts: ReadOptions = {}): Promise<number> {
   assert.deepEqual(wasm.warnings, js.warnings);
   assert.equal(wasm.records.length, js.records.length);
   for (let i = 0; i < js.records.length; i++) assert.deepEqual(wasm.records[i], js.records[i], `record ${i}`);
+  // with the sink: every FAST record with an IPv4 address is a call with its numbers instead,
+  // the rest are the same records (each path here is a group of its own: with several, the
+  // sink is never called)
+  const sink = await readSunk(paths, { needle: ACCEPTED_NEEDLE, ...opts });
+  assert.deepEqual(sink.stats, js.stats);
+  assert.deepEqual(sink.warnings, js.warnings);
+  const calls: Run['sunk'] = [];
+  const rest: unknown[] = [];
+  wasm.records.forEach((x, i) => {
+    const v = x as ReturnType<typeof view>;
+    if (wasm.fast[i] && v.facts!.ip?.family === 4 && paths.length === 1) {
+      const f = v.facts!;
+      calls.push([v.stamp!.sec, v.stamp!.nsec, (f.kind === 'qlogreceived' ? F_RECEIVED : 0) | (f.relay ? F_RELAY : 0) | (f.authuser !== '' ? F_AUTH : 0), f.ip!.family === 4 ? f.ip!.value : -1]);
+    } else rest.push(x);
+  });
+  assert.deepEqual(sink.sunk, calls);
+  assert.equal(sink.records.length, rest.length);
+  for (let i = 0; i < rest.length; i++) assert.deepEqual(sink.records[i], rest[i], `record ${i} beside the sink`);
   return wasm.facts;
 }
 
