@@ -5,7 +5,7 @@ import { warn } from '../render/diag.js';
 import { statSync } from 'node:fs';
 import { writeFileAtomic } from '../store/atomic.js';
 import { dirname } from 'node:path';
-import { openLogs, type LogRecord } from '../logs/read.js';
+import { openLogs, F_AUTH, F_RECEIVED, F_RELAY, type LogRecord } from '../logs/read.js';
 import { Zone } from '../core/zone.js';
 import { parseWhen } from '../core/when.js';
 import { permanent, quote, reason } from '../core/errors.js';
@@ -80,31 +80,38 @@ function wanted(b: Buffer, at: number): boolean {
 
 /** Read the logs and aggregate. Only the lines stats can use are parsed. */
 export async function collect(paths: readonly string[], c: StatsCollector, opts: Parameters<typeof openLogs>[1], progress?: (lines: number) => void, replies?: RepliesCounter | null, rcpt?: RcptCollector) {
-  const { batches, stats } = openLogs(paths, { keep: wanted, ...opts });
-  for await (const batch of batches) {
-    progress?.(stats.lines);
-    for (const r of batch) {
-      const at = r.bodyStart;
-      const ch = r.line.charCodeAt(at);
-      // j(greylist) g(reylist) q(greylist, log*, mail-smtpd) t(cpserver: end)
-      if (ch === 113 && r.line.startsWith('qlog', at) && r.line.startsWith(': result=accepted code=250 ', at + 12)) {
-        // accepted lines, most of a log: the reader's fast path, then the pid from the checked tail
-        const body = r.body;
-        const f = acceptedFacts(body);
-        if (f) {
-          const pid = Number(body.slice(body.lastIndexOf(' pid=') + 5));
-          c.addQlog({ kind: f.kind, result: 'accepted', code: '250', ip: f.ip, pid, relay: f.relay, authuser: f.authuser }, timeOf(r));
-          continue;
-        }
-      }
-      // qgrey-spp's RCPT lines (core/rcpt-stats.ts)
-      if (rcpt !== undefined && ch === 113 && r.line.startsWith('qgrey-spp', at) && rcpt.add(r.body)) continue;
-      if (ch === 106 || ch === 103 || ch === 113 || (ch === 116 && r.line.startsWith('tcpserver: end ', at))) {
-        const e = r.event();
-        if (e.kind !== 'other') c.add(e, timeOf(r));
-        if (replies && e.kind === 'decision' && e.decision === 'OK whitelisted' && e.ip) replies.whitelisted(e.ip, timeOf(r));
+  // one record, in log order
+  const each = (r: LogRecord) => {
+    const at = r.bodyStart;
+    const ch = r.line.charCodeAt(at);
+    // j(greylist) g(reylist) q(greylist, log*, mail-smtpd) t(cpserver: end)
+    if (ch === 113 && r.line.startsWith('qlog', at) && r.line.startsWith(': result=accepted code=250 ', at + 12)) {
+      // accepted lines, most of a log: the reader's fast path, then the pid from the checked tail
+      const body = r.body;
+      const f = acceptedFacts(body);
+      if (f) {
+        const pid = Number(body.slice(body.lastIndexOf(' pid=') + 5));
+        c.addQlog({ kind: f.kind, result: 'accepted', code: '250', ip: f.ip, pid, relay: f.relay, authuser: f.authuser }, timeOf(r));
+        return;
       }
     }
+    // qgrey-spp's RCPT lines (core/rcpt-stats.ts)
+    if (rcpt !== undefined && ch === 113 && r.line.startsWith('qgrey-spp', at) && rcpt.add(r.body)) return;
+    if (ch === 106 || ch === 103 || ch === 113 || (ch === 116 && r.line.startsWith('tcpserver: end ', at))) {
+      const e = r.event();
+      if (e.kind !== 'other') c.add(e, timeOf(r));
+      if (replies && e.kind === 'decision' && e.decision === 'OK whitelisted' && e.ip) replies.whitelisted(e.ip, timeOf(r));
+    }
+  };
+  // plain accepted lines from IPv4 addresses, most of a log: numbers from the reader's
+  // WebAssembly scan, in order with the records `each` is handed (with several groups of logs
+  // the reader makes records of these lines too, and every record comes merged in the batches)
+  const accepted = (sec: number, nsec: number, flags: number, ip4: number, pid: number) =>
+    c.addAccepted4(sec + nsec / 1e9, (flags & F_RECEIVED) !== 0, (flags & (F_RELAY | F_AUTH)) !== 0, ip4, pid);
+  const { batches, stats } = openLogs(paths, { keep: wanted, accepted, each, ...opts });
+  for await (const batch of batches) {
+    progress?.(stats.lines);
+    for (const r of batch) each(r);
   }
   return stats;
 }

@@ -43,15 +43,24 @@ export interface ReadOptions {
    */
   wasm?: boolean;
   /**
-   * With the accepted-line needle and the WebAssembly scan: a plain accepted line whose
-   * remoteip is an IPv4 address (dotted or IPv4-mapped) and whose time is inside since/until is
-   * handed to this as numbers, and becomes no record (no string, no object). Every other line
-   * holding the needle is a record as usual. Called as the scan meets the lines, before the
-   * records of the same chunk are delivered, so it suits a consumer that does not care about
-   * the order (rebuild's earliest and latest time per key). Ignored when the paths make more
-   * than one group (the merge needs every line to count duplicates).
+   * With the accepted-line needle, or with no needle (then `keep` is not asked about these
+   * lines), and the WebAssembly scan: a plain accepted line whose remoteip is an IPv4 address
+   * (dotted or IPv4-mapped) and whose time is inside since/until is handed to this as numbers,
+   * and becomes no record (no string, no object). Every other line is a record as usual.
+   * Called as the scan meets the lines, before the records of the same chunk are delivered
+   * (unless `each` takes them), so without `each` it suits a consumer that does not care about
+   * the order (rebuild's earliest and latest time per key). Ignored, as `each` is, when the
+   * paths make more than one group (the merge needs every line to count duplicates).
    */
   accepted?: AcceptedSink;
+  /**
+   * With `accepted`: every record is handed to this as it is made, in log order with the
+   * sink's calls, instead of being delivered in the batches (which then stay empty), so that a
+   * consumer that counts in order (stats) can take both; an empty batch comes at the end of
+   * each file. Ignored with several groups: the records then come in the batches, merged, and
+   * the sink is not called.
+   */
+  each?: (r: LogRecord) => void;
 }
 
 export { F_RECEIVED, F_RELAY } from '../native/accepted.js';
@@ -62,9 +71,25 @@ export const F_AUTH = 64;
 /**
  * A plain accepted IPv4 line: its TAI64N time (`sec`, `nsec`), flags (F_RECEIVED for
  * qlogreceived, else qlogenvelope; F_RELAY for relay=yes; F_AUTH for a non-empty authuser;
- * other bits mean nothing here) and the address as an unsigned 32-bit number.
+ * other bits mean nothing here), the address as an unsigned 32-bit number, and the pid= at
+ * the end of the line as a number.
  */
-export type AcceptedSink = (sec: number, nsec: number, flags: number, ip4: number) => void;
+export type AcceptedSink = (sec: number, nsec: number, flags: number, ip4: number, pid: number) => void;
+
+/**
+ * The pid= number that ends the body of the line buf[ls, le) (one CR before the newline
+ * allowed), as Number() reads it: -1 when it is not 1 to 15 digits after ` pid=`.
+ */
+function pidAt(buf: Buffer, ls: number, le: number): number {
+  let e = le;
+  if (e > ls && buf[e - 1] === 13) e--;
+  let i = e;
+  while (i > ls && buf[i - 1]! >= 48 && buf[i - 1]! <= 57) i--;
+  if (i === e || e - i > 15 || i - ls < 5 || buf[i - 1] !== 61 || buf[i - 2] !== 100 || buf[i - 3] !== 105 || buf[i - 4] !== 112 || buf[i - 5] !== 32) return -1;
+  let n = 0;
+  for (; i < e; i++) n = n * 10 + buf[i]! - 48;
+  return n;
+}
 
 export interface ReadStats {
   files: number;
@@ -224,8 +249,10 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   }
   stats.files++;
   const needle = opts.needle ? Buffer.from(opts.needle, 'latin1') : null;
-  const wasm = opts.needle === ACCEPTED_NEEDLE && opts.wasm !== false ? acceptedScanner() : null;
+  // the WebAssembly scan: for the accepted needle, or beside `keep` for the sink's lines
+  const wasm = (opts.needle === ACCEPTED_NEEDLE || (!needle && opts.accepted)) && opts.wasm !== false ? acceptedScanner() : null;
   const sink = wasm ? opts.accepted : undefined;
+  const each = sink ? opts.each : undefined;
   let lineno = skipped;
   let offset = log.start;
   let last: Stamp = NO_TIME;
@@ -262,7 +289,31 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     const order = stamp ?? last;
     if (since && compareStamp(order, since) < 0) return;
     if (until && compareStamp(order, until) > 0) return;
-    out.push(new LogRecord(src.path, src.group, lineno, stamp, order, p.type, line, p.body, p.type === 'tai64n' ? p.rest : p.body, chunkAscii));
+    const r = new LogRecord(src.path, src.group, lineno, stamp, order, p.type, line, p.body, p.type === 'tai64n' ? p.rest : p.body, chunkAscii);
+    if (each !== undefined) each(r);
+    else out.push(r);
+  };
+
+  // The FAST scan record at word k, the line buf[ls, le), for the sink: true when it took
+  // the line (handed over, or outside since/until), false when it is for make().
+  const toSink = (sink: AcceptedSink, o: Uint32Array, k: number, buf: Buffer, ls: number, le: number): boolean => {
+    const flags = o[k + R_FLAGS]!;
+    if ((flags & (F_IP4 | F_MAPPED)) === 0) return false;
+    const rel = o[k + R_HI]! - HI_BASE;
+    if (rel <= -HI_SPAN || rel >= HI_SPAN) return false;
+    const pid = pidAt(buf, ls, le);
+    if (pid < 0) return false;
+    const sec = rel * 4294967296 + o[k + R_LO]! - 10;
+    const nsec = o[k + R_NANO]!;
+    // the line's time is the one unlabelled lines after it are ordered by: kept as numbers,
+    // made a Stamp only when such a line comes (make())
+    passed.sec = sec;
+    passed.nsec = nsec;
+    passedLast = true;
+    if (since && (sec < since.sec || (sec === since.sec && nsec < since.nsec))) return true;
+    if (until && (sec > until.sec || (sec === until.sec && nsec > until.nsec))) return true;
+    sink(sec, nsec, o[k + R_AUTH_LEN]! !== 0 ? flags | F_AUTH : flags, o[k + R_IP4]!, pid);
+    return true;
   };
 
   // The accepted-line needle through WebAssembly: the lines [from, lastNl] are copied to its
@@ -284,22 +335,12 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       const ls = o[k + R_START]!;
       const le = o[k + R_END]!;
       if (o[k + R_STATUS] === FAST) {
+        if (sink !== undefined && toSink(sink, o, k, buf, from + ls, from + le)) continue;
         const rel = o[k + R_HI]! - HI_BASE;
         if (rel > -HI_SPAN && rel < HI_SPAN) {
           const sec = rel * 4294967296 + o[k + R_LO]! - 10;
           const nsec = o[k + R_NANO]!;
           const flags = o[k + R_FLAGS]!;
-          if (sink !== undefined && (flags & (F_IP4 | F_MAPPED)) !== 0) {
-            // the line's time is the one unlabelled lines after it are ordered by: kept as
-            // numbers, made a Stamp only when such a line comes (make())
-            passed.sec = sec;
-            passed.nsec = nsec;
-            passedLast = true;
-            if (since && (sec < since.sec || (sec === since.sec && nsec < since.nsec))) continue;
-            if (until && (sec > until.sec || (sec === until.sec && nsec > until.nsec))) continue;
-            sink(sec, nsec, o[k + R_AUTH_LEN]! !== 0 ? flags | F_AUTH : flags, o[k + R_IP4]!);
-            continue;
-          }
           const stamp: Stamp = { sec, nsec };
           last = stamp;
           passedLast = false;
@@ -321,7 +362,8 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
             relay: (flags & F_RELAY) !== 0,
             authuser: authLen === 0 ? '' : line.slice(authAt, authAt + authLen),
           };
-          out.push(r);
+          if (each !== undefined) each(r);
+          else out.push(r);
           continue;
         }
       }
@@ -333,7 +375,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   let skipping = false;
   // Lines are cut from each chunk in place; only a line that straddles two chunks is copied.
   const scan = (buf: Buffer, from: number, lastNl: number, out: LogRecord[]) => {
-    if (wasm && lastNl + 1 - from <= wasm.cap) {
+    if (wasm && needle && lastNl + 1 - from <= wasm.cap) {
       scanWasm(wasm, buf, from, lastNl, out);
       return;
     }
@@ -356,10 +398,32 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       }
       lineno += countNewlines(buf, ls, lastNl + 1);
     } else {
+      // with the sink: the scan finds the plain accepted lines first, and the walk hands each
+      // to the sink when it comes to it (in order with the other lines)
+      let hits = 0;
+      let h = 0;
+      let k = HEAD;
+      let at = -1; // where the next FAST line starts, relative to `from`
+      const o = wasm !== null ? wasm.out : null;
+      if (o !== null && lastNl + 1 - from <= wasm!.cap) {
+        wasm!.input.set(buf.subarray(from, lastNl + 1));
+        hits = wasm!.scan(lastNl + 1 - from);
+        while (h < hits && o[k + R_STATUS] !== FAST) h++, (k += wasm!.rec);
+        if (h < hits) at = o[k + R_START]!;
+      }
       let ls = from;
       while (ls <= lastNl) {
         const le = buf.indexOf(10, ls);
         lineno++;
+        if (ls - from === at) {
+          const took = toSink(sink!, o!, k, buf, ls, le);
+          for (h++, k += wasm!.rec; h < hits && o![k + R_STATUS] !== FAST; ) h++, (k += wasm!.rec);
+          at = h < hits ? o![k + R_START]! : -1;
+          if (took) {
+            ls = le + 1;
+            continue;
+          }
+        }
         if (keep !== undefined && le - ls > 26 && !keep(buf, ls + 26, le) && labelAt(buf, ls, passed)) passedLast = true;
         else make(buf, ls, le, out);
         ls = le + 1;
@@ -433,6 +497,8 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   // every line read, also those a needle passed over
   stats.lines += lineno - skipped;
   if (src.path !== '-') stats.ends.set(src.path, { ino: log.ino, offset: endOffset });
+  // `each` took the records: an empty batch, so the consumer sees the counts once a file
+  if (each !== undefined) yield [];
 }
 
 async function* groupRecords(files: FileSource[], opts: ReadOptions, zone: Zone, stats: ReadStats): AsyncGenerator<LogRecord[]> {
@@ -567,7 +633,7 @@ export function openLogs(paths: readonly string[], opts: ReadOptions = {}): Open
     }
     // with several groups every line takes part in the dedupe (and its count), so none is passed over
     // or handed to `accepted`
-    const o = byGroup.size > 1 && (opts.keep || opts.accepted) ? { ...opts, keep: undefined, accepted: undefined } : opts;
+    const o = byGroup.size > 1 && (opts.keep || opts.accepted) ? { ...opts, keep: undefined, accepted: undefined, each: undefined } : opts;
     const groups = [...byGroup.values()].map((files) => groupRecords(files, o, zone, stats));
     yield* merge(groups, stats);
   })();

@@ -13,6 +13,9 @@ import { formatIp, parseIp } from '../../src/core/ip.js';
 import { Zone } from '../../src/core/zone.js';
 import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, HEAD, OTHER, R_LINE, R_STATUS } from '../../src/native/accepted.js';
 import { FIXTURES, ROOT, run, tempDir } from '../helpers/util.js';
+import { collect } from '../../src/actions/stats.js';
+import { StatsCollector } from '../../src/core/stats.js';
+import { RcptCollector } from '../../src/core/rcpt-stats.js';
 
 const T0 = 1_790_000_000;
 const label = (i: number) => encodeLabel({ sec: T0 + i, nsec: (i * 7919) % 1_000_000_000 });
@@ -296,8 +299,8 @@ interface Run {
   facts: number;
   stats: unknown;
   warnings: string[];
-  /** the `accepted` sink's calls: sec, nsec, flags (F_RECEIVED, F_RELAY, F_AUTH), address */
-  sunk: [number, number, number, number][];
+  /** the `accepted` sink's calls: sec, nsec, flags (F_RECEIVED, F_RELAY, F_AUTH), address, pid */
+  sunk: [number, number, number, number, number][];
 }
 
 function view(r: LogRecord) {
@@ -343,7 +346,7 @@ async function read(paths: string[], opts: ReadOptions): Promise<Run> {
 /** `read` with rebuild's sink for the plain accepted IPv4 lines */
 async function readSunk(paths: string[], opts: ReadOptions): Promise<Run> {
   const sunk: Run['sunk'] = [];
-  const r = await read(paths, { ...opts, accepted: (sec, nsec, flags, ip4) => void sunk.push([sec, nsec, flags & (F_RECEIVED | F_RELAY | F_AUTH), ip4]) });
+  const r = await read(paths, { ...opts, accepted: (sec, nsec, flags, ip4, pid) => void sunk.push([sec, nsec, flags & (F_RECEIVED | F_RELAY | F_AUTH), ip4, pid]) });
   return { ...r, sunk };
 }
 
@@ -366,9 +369,11 @@ async function same(paths: string[], opts: ReadOptions = {}): Promise<number> {
   const rest: unknown[] = [];
   wasm.records.forEach((x, i) => {
     const v = x as ReturnType<typeof view>;
-    if (wasm.fast[i] && v.facts!.ip?.family === 4 && paths.length === 1) {
+    // the pid= that ends the body, as stats reads it (the sink takes 1 to 15 digits)
+    const pid = /pid=([0-9]{1,15})$/.exec(v.body)?.[1];
+    if (wasm.fast[i] && v.facts!.ip?.family === 4 && paths.length === 1 && pid !== undefined) {
       const f = v.facts!;
-      calls.push([v.stamp!.sec, v.stamp!.nsec, (f.kind === 'qlogreceived' ? F_RECEIVED : 0) | (f.relay ? F_RELAY : 0) | (f.authuser !== '' ? F_AUTH : 0), f.ip!.family === 4 ? f.ip!.value : -1]);
+      calls.push([v.stamp!.sec, v.stamp!.nsec, (f.kind === 'qlogreceived' ? F_RECEIVED : 0) | (f.relay ? F_RELAY : 0) | (f.authuser !== '' ? F_AUTH : 0), f.ip!.family === 4 ? f.ip!.value : -1, Number(v.body.slice(v.body.lastIndexOf(' pid=') + 5))]);
     } else rest.push(x);
   });
   assert.deepEqual(sink.sunk, calls);
@@ -559,4 +564,82 @@ test('another needle, or wasm turned off, never attaches facts', async () => {
     delete process.env.QGREY_NO_WASM;
   }
   assert.equal((await read([f], { needle: ACCEPTED_NEEDLE })).facts, 1);
+});
+
+/** stats' counts of `paths` (collect, as `qgrey stats` reads), with the WebAssembly sink or without it */
+async function statsOf(paths: string[], opts: { layout: 'classc' | 'byip'; by: 'day' | 'hour' | 'net'; wasm: boolean; since?: Stamp; until?: Stamp }) {
+  const c = new StatsCollector({ layout: opts.layout, by: opts.by, zone: new Zone('UTC'), top: 5, maxKeys: 1_000_000 });
+  const rcpt = new RcptCollector({ byIp: opts.layout === 'byip', maxKeys: 1_000_000 });
+  const warnings: string[] = [];
+  const read = await collect(paths, c, { zone: new Zone('UTC'), wasm: opts.wasm, since: opts.since ?? null, until: opts.until ?? null, warn: (m) => warnings.push(m) }, undefined, null, rcpt);
+  return { result: c.result(), rcpt: rcpt.result(), read: { ...read, ends: [...read.ends] }, warnings };
+}
+
+/** stats gives the same counts with and without the sink; returns how many plain accepted lines there were */
+async function sameStats(paths: string[], extra: { since?: Stamp; until?: Stamp } = {}): Promise<void> {
+  for (const layout of ['classc', 'byip'] as const)
+    for (const by of ['day', 'net'] as const) {
+      const js = await statsOf(paths, { layout, by, wasm: false, ...extra });
+      const wasm = await statsOf(paths, { layout, by, wasm: true, ...extra });
+      assert.deepEqual(wasm, js, `${layout} by ${by}: ${paths.join(' ')}`);
+    }
+}
+
+/** A log of connections: decision lines with pids, accepted lines of every kind, tcpserver end, and noise. */
+function connectionLines(n: number): string[] {
+  let x = 0x9e3779b9;
+  const rnd = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  const out: string[] = [];
+  const decisions = ['OK known', 'GREY first time', 'GREY too soon', 'OK whitelisted', 'OK relayclient', 'DENY blacklisted'];
+  for (let i = 0; i < n; i++) {
+    const pid = 1000 + Math.floor(rnd() * 50);
+    const a = rnd() < 0.1 ? `2001:db8::${i % 7}` : rnd() < 0.05 ? `::ffff:198.51.100.${i % 9}` : `198.51.${Math.floor(rnd() * 4)}.${Math.floor(rnd() * 6)}`;
+    const L = (b: string) => `${label(i)} ${b}`;
+    out.push(L(`tcpserver: pid ${pid} from ${a}`));
+    out.push(L(`jgreylist[${pid}]: ${a}: ${decisions[Math.floor(rnd() * decisions.length)]}`));
+    const k = Math.floor(rnd() * 4);
+    for (let j = 0; j < k; j++) {
+      const r = rnd();
+      const f: Partial<Fields> = { remoteip: a, pid: String(pid), helo: 'h'.repeat(Math.floor(rnd() * 200)) };
+      if (r < 0.1) f.relay = 'yes';
+      else if (r < 0.2) f.authuser = 'bob@example.org';
+      else if (r < 0.25) f.pid = '0' + pid;
+      else if (r < 0.3) f.pid = '1234567890123456789';
+      else if (r < 0.35) f.helo = 'two words';
+      out.push(L(body(j === k - 1 ? { ...f, kind: 'qlogreceived', reason: 'queueaccept', detail: '', rcpthosts: '', size: '12', qp: '77' } : f)) + (rnd() < 0.2 ? '\r' : ''));
+    }
+    if (rnd() < 0.1) out.push(L(`qmail-smtpd: read failed (connection closed by the client before the quit cmd): (null) from ${a} to (null) helo unknown`));
+    if (rnd() < 0.05) out.push('an unlabelled line ' + body({ remoteip: a }));
+    if (rnd() < 0.02) out.push(`@40000000zz ${body({ remoteip: a })}`);
+    out.push(L(`tcpserver: end ${pid} status 0`));
+    if (rnd() < 0.3) out.push(L(`tcpserver: status: ${i % 20}/20`));
+  }
+  return out;
+}
+
+test('stats: the same counts with the WebAssembly sink as without it (CRLF, chunk edges, pids, IPv6, several groups, since/until)', async () => {
+  using d = tempDir();
+  const lines = connectionLines(6000);
+  const f = join(d.path, 'log');
+  writeFileSync(f, lines.join('\n') + '\n', 'latin1');
+  // the sink really takes most accepted lines (and the rest are records)
+  const sunk = await readSunk([f], {});
+  assert.ok(sunk.sunk.length > 2000, `only ${sunk.sunk.length} lines went to the sink`);
+  await sameStats([f]);
+  await sameStats([f], { since: { sec: T0 + 1500, nsec: 0 }, until: { sec: T0 + 4000, nsec: 500_000_000 } });
+  // a multilog dir (rotated files and current), and the same lines split over two groups
+  const dir = join(d.path, 'smtpd');
+  mkdirSync(dir);
+  writeFileSync(join(dir, `${label(0)}.s`), lines.slice(0, 9000).join('\n') + '\n', 'latin1');
+  writeFileSync(join(dir, 'current'), lines.slice(9000).join('\n'), 'latin1');
+  await sameStats([dir]);
+  await sameStats([dir, f]);
+  for (const file of fixtureFiles()) await sameStats([file]);
+  await sameStats([join(FIXTURES, 'stats/smtpd')]);
+  await sameStats([join(FIXTURES, 'demo/backup/qmail-smtpd.day1'), join(FIXTURES, 'demo/smtpd')]);
 });

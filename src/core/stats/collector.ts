@@ -195,20 +195,37 @@ export class StatsCollector {
     this.qlog(e, time);
   }
 
+  /**
+   * addQlog of an accepted (code 250) line from an IPv4 address, given as numbers (the log
+   * reader's sink for plain accepted lines): `ip4` the address as an unsigned 32-bit number,
+   * `relayOrAuth` for relay=yes or a non-empty authuser. The same counts as addQlog's.
+   */
+  addAccepted4(time: number, received: boolean, relayOrAuth: boolean, ip4: number, pid: number): void {
+    this.events++;
+    if (!Number.isNaN(time)) {
+      if (!(time >= this.from)) this.from = time;
+      if (!(time <= this.to)) this.to = time;
+    }
+    // keyId and ipId of an IPv4 address
+    this.qlogIds(this.layout === 'byip' ? ip4 | 0 : ip4 >>> 8, ip4 | 0, true, received, relayOrAuth, pid, time);
+  }
+
   private qlog(e: QlogFacts, time: number): void {
     if (!e.ip) return;
-    const kid = keyId(e.ip, this.layout);
-    const iid = ipId(e.ip);
+    this.qlogIds(keyId(e.ip, this.layout), ipId(e.ip), e.result === 'accepted' && e.code === '250', e.kind === 'qlogreceived', e.relay || e.authuser !== '', e.pid, time);
+  }
+
+  private qlogIds(kid: Id, iid: Id, accepted: boolean, received: boolean, relayOrAuth: boolean, pid: number, time: number): void {
     const k = this.keys.index.get(kid);
     if (k !== undefined) this.keys.flags[k]! |= BACK;
     const r = this.ips.index.get(iid);
     if (r !== undefined) this.ips.flags[r]! |= BACK;
-    if (e.result !== 'accepted' || e.code !== '250') return;
-    const c = this.conns.get(e.pid);
+    if (!accepted) return;
+    const c = this.conns.get(pid);
     const conn = c && c.ip === iid && time - c.t < CONN_WINDOW ? c.kind : 'none';
     const b = this.bucketAt(time);
     const nb = this.netRow(kid);
-    if (e.kind === 'qlogreceived') {
+    if (received) {
       this.accepted.messages++;
       this.accepted.messagesAfter[conn]++;
       b.messages++;
@@ -218,8 +235,8 @@ export class StatsCollector {
       b.recipients++;
       if (nb) nb.recipients++;
     }
-    if (e.relay || e.authuser !== '') {
-      if (e.kind === 'qlogreceived') this.accepted.relayOrAuth++;
+    if (relayOrAuth) {
+      if (received) this.accepted.relayOrAuth++;
       return;
     }
     if (k !== undefined && Number.isNaN(this.keys.delivered[k])) this.keys.delivered[k] = time;
