@@ -9,9 +9,9 @@
 //                      entry), record_expires (the entry's expiry), comment
 //
 // and writes the live triplets into qgrey-spp's triplet directory (keys normalised as
-// qgrey-spp makes them, so VERP rows collapse into one; merged with what is stored) and the
-// live address rows into the qgrey whitelist and blacklist with source `mysql:greylisting`
-// (a second import replaces them). Rows by recipient domain have no qgrey equivalent: counted
+// qgrey-spp makes them, so VERP rows collapse into one; merged with what is stored, so that a
+// second import counts nothing twice) and the live address rows into the qgrey whitelist and
+// blacklist with source `mysql:greylisting` (a second import replaces them). Rows by recipient domain have no qgrey equivalent: counted
 // and reported. --dry-run reads and reports only. The client is mysql2, imported here only.
 
 import { permanent, quote, temporary } from '../core/errors.js';
@@ -91,16 +91,26 @@ export function ipOfBinary(hex: string | null): Ip | null {
   return { family: 6, groups };
 }
 
-/** Two records of one key (VERP rows) as one: counts added, the widest times. */
-function mergeTriplet(a: Triplet, b: Triplet): Triplet {
+/** Two rows of one key (VERP rows) as one: the widest times, counts added. */
+function mergeRows(a: Triplet, b: Triplet): Triplet {
+  return { ...widest(a, b), passed: a.passed + b.passed, blocked: a.blocked + b.blocked };
+}
+
+/**
+ * An imported triplet into what is stored: the widest times and the larger counts, so an
+ * import run again (the same rows, or the rows grown since) never counts a row twice.
+ */
+function mergeStored(stored: Triplet, imported: Triplet): Triplet {
+  return { ...widest(stored, imported), passed: Math.max(stored.passed, imported.passed), blocked: Math.max(stored.blocked, imported.blocked) };
+}
+
+function widest(a: Triplet, b: Triplet): Triplet {
   return {
     ...a,
     first: Math.min(a.first, b.first),
     last: Math.max(a.last, b.last),
     blockUntil: Math.min(a.blockUntil, b.blockUntil),
     expires: Math.max(a.expires, b.expires),
-    passed: a.passed + b.passed,
-    blocked: a.blocked + b.blocked,
   };
 }
 
@@ -208,7 +218,7 @@ export async function run(argv: ImportArgs, clock: Clock): Promise<number> {
       };
       const id = tripletId(key);
       const old = triplets.get(id);
-      triplets.set(id, old === undefined ? t : mergeTriplet(old, t));
+      triplets.set(id, old === undefined ? t : mergeRows(old, t));
     }
     rep.keys = triplets.size;
 
@@ -262,7 +272,7 @@ export async function run(argv: ImportArgs, clock: Clock): Promise<number> {
       const store = new TreeTriplets(rcptDir, process.geteuid?.() === 0 ? { uid: st.uid, gid: st.gid } : undefined);
       for (const [id, t] of triplets) {
         const s = store.getTriplet(id);
-        store.putTriplet(id, s === null ? t : mergeTriplet(s, t));
+        store.putTriplet(id, s === null ? t : mergeStored(s, t));
       }
     } else {
       // where qgrey-spp on the shared store keeps them (qgrey(5), REDIS STORE: PREFIX t:ID)
@@ -270,7 +280,7 @@ export async function run(argv: ImportArgs, clock: Clock): Promise<number> {
       const { mergeTripletsInto } = await import('../spp/redis-rcpt.js');
       const rs = await RedisStore.open(target, { layout: null, mode: 'command' });
       try {
-        await mergeTripletsInto(rs.client, target.prefix, triplets, mergeTriplet, clock());
+        await mergeTripletsInto(rs.client, target.prefix, triplets, mergeStored, clock());
       } finally {
         await rs.close();
       }

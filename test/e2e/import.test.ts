@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIp } from '../../src/core/ip.js';
-import { tripletId, tripletKey, parseTriplet } from '../../src/core/triplet.js';
+import { formatTriplet, tripletId, tripletKey, parseTriplet } from '../../src/core/triplet.js';
 import { qgrey, tempDir } from '../helpers/util.js';
 import { runPlugin, verdictOf } from './spp-harness.js';
 import { rawCommandBulk, startRedis } from './redis-harness.js';
@@ -135,6 +135,9 @@ it('import: triplets and lists from the MySQL plugin, a dry run first; qgrey-spp
   const again = readFileSync(join(lists, 'whitelist'), 'latin1');
   assert.equal(again.split('\n').filter((l) => l.includes('mysql:greylisting')).length, 2);
   assert.match(again, /^192\.0\.2\.0\/24\tnever\tmanual$/m);
+  // and counts no triplet twice
+  const tr2 = parseTriplet(readFileSync(join(rcpt, id.slice(0, 2), id), 'latin1'))!;
+  assert.deepEqual([tr2.first, tr2.passed, tr2.blocked], [tr.first, 3, 3]);
 });
 
 it('import --store: the list rows and the triplets go into the shared Redis store, where qgrey-spp on it looks', async () => {
@@ -159,10 +162,14 @@ it('import --store: the list rows and the triplets go into the shared Redis stor
   assert.deepEqual([tr?.net, tr?.from, tr?.to, tr?.passed, tr?.blocked], ['192.0.2.0/24', 'bounce-#@lists.example', 'carol@example.net', 3, 3], 'the triplet a tree import writes');
   const ttl = Number(await rawCommandBulk(redis.port, null, ['PTTL', `qgrey:t:${id}`]));
   assert.ok(ttl > 0, `it expires (PTTL ${ttl})`);
-  // a second import merges with what is stored, as into the directory: the same times, the counts added
+  // a second import merges with what is stored, as into the directory: nothing counted twice
   assert.equal(qgrey(['import', '--defaults-file', cnf, '--rcpt-dir', rcpt, '--listdir', lists, '--store', redis.url]).code, 0);
   const again = parseTriplet((await rawCommandBulk(redis.port, null, ['GET', `qgrey:t:${id}`])) ?? '');
-  assert.deepEqual([again?.first, again?.last, again?.expires, again?.passed], [tr?.first, tr?.last, tr?.expires, 6]);
+  assert.deepEqual([again?.first, again?.last, again?.expires, again?.passed, again?.blocked], [tr?.first, tr?.last, tr?.expires, 3, 3]);
+  // what qgrey-spp counted since is kept: a stored count above the rows' stays
+  await rawCommandBulk(redis.port, null, ['SET', `qgrey:t:${id}`, formatTriplet({ ...again!, passed: 9 }), 'KEEPTTL']);
+  assert.equal(qgrey(['import', '--defaults-file', cnf, '--rcpt-dir', rcpt, '--listdir', lists, '--store', redis.url]).code, 0);
+  assert.equal(parseTriplet((await rawCommandBulk(redis.port, null, ['GET', `qgrey:t:${id}`])) ?? '')?.passed, 9);
 });
 
 it('import: a refused login is one line, exit 100', () => {
