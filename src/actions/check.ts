@@ -138,7 +138,7 @@ export async function run(argv: CheckArgs, clock: Clock, open: OpenStore = openS
   show('whitelist', white);
   if (rcpt !== null) {
     lines.push(`  RCPT <${argv.from ?? ''}> -> <${argv.to}> (qgrey-spp): ${rcpt.decision}`);
-    lines.push(`    triplet: ${rcpt.net} <${rcpt.key.from}> -> <${rcpt.key.to}>, ${rcpt.path}`);
+    lines.push(`    triplet: ${rcpt.net} <${rcpt.key.from}> -> <${rcpt.key.to}>`, `      file: ${rcpt.path}`);
     if (rcpt.triplet !== null) {
       const t = rcpt.triplet;
       lines.push(`    first seen ${zone.formatSeconds(Math.floor(t.first))}, last seen ${zone.formatSeconds(Math.floor(t.last))}; ${t.passed} passed, ${t.blocked} deferred`);
@@ -148,7 +148,7 @@ export async function run(argv: CheckArgs, clock: Clock, open: OpenStore = openS
       lines.push(`    reply pair: <${r.remote}> -> <${r.local}> (${r.source}, ${r.file}${r.expires !== null ? `, expires ${r.expires}` : ''}): no triplet needed`);
     } else if (rcpt.trap === null) lines.push('    none: the next RCPT is a new triplet');
   }
-  lines.push('  not known here: tcp.smtp rules (JGREYLIST, RELAYCLIENT) and the client\'s reverse DNS; they are checked first by the wrapper');
+  lines.push('  not known here: tcp.smtp rules (JGREYLIST, RELAYCLIENT) and the client\'s', '    reverse DNS, which the wrapper checks first');
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }

@@ -80,7 +80,7 @@ for (const mode of MODES) {
       const env = { JGREYLIST_DIR: tree, QGREY_LISTDIR: lists, QGREY_RCPT_DIR: rcpt, GLCONFIGFILE: control };
       const before = qgrey(['check', s.ip, '--from', s.from, '--to', s.to], { env });
       assert.equal(before.code, 0, before.stderr);
-      assert.match(before.stdout, /^  RCPT <check@sender\.example> -> <bob@example\.net> \(qgrey-spp\): RCPT GREY new\n    triplet: 192\.0\.2\.0\/24 <check@sender\.example> -> <bob@example\.net>, .*\n    none: the next RCPT is a new triplet$/m);
+      assert.match(before.stdout, /^  RCPT <check@sender\.example> -> <bob@example\.net> \(qgrey-spp\): RCPT GREY new\n    triplet: 192\.0\.2\.0\/24 <check@sender\.example> -> <bob@example\.net>\n      file: \S+\n    none: the next RCPT is a new triplet$/m);
       await plugin(s);
       const j = JSON.parse(qgrey(['check', s.ip, '--json', '--from', s.from, '--to', s.to], { env }).stdout) as { rcpt: { decision: string; triplet: { blocked: number } } };
       assert.deepEqual([j.rcpt.decision, j.rcpt.triplet.blocked], ['RCPT GREY too soon', 1]);
