@@ -145,7 +145,7 @@ export async function run(argv: CheckArgs, clock: Clock, open: OpenStore = openS
       lines.push(`    ${t.passed > 0 ? 'passed until' : now < t.blockUntil ? `deferred until ${zone.formatSeconds(Math.ceil(t.blockUntil))}, retries count until` : 'retries count until'} ${zone.formatSeconds(Math.floor(t.expires))}`);
     } else if (rcpt.reply !== undefined) {
       const r = rcpt.reply;
-      lines.push(`    reply pair: <${r.remote}> -> <${r.local}> (${r.source}, ${r.file}${r.expires !== null ? `, expires ${r.expires}` : ''}): no triplet needed`);
+      lines.push(`    reply pair: <${r.remote}> -> <${r.local}>: no triplet needed`, `      source ${r.source}${r.expires !== null ? `, expires ${r.expires}` : ''}`, `      file: ${r.file}`);
     } else if (rcpt.trap === null) lines.push('    none: the next RCPT is a new triplet');
   }
   lines.push('  not known here: tcp.smtp rules (JGREYLIST, RELAYCLIENT) and the client\'s', '    reverse DNS, which the wrapper checks first');

@@ -133,7 +133,7 @@ for (const mode of MODES) {
       assert.equal(triplets(), before, 'a reply makes no triplet');
       const c = qgrey(['check', '192.0.2.130', '--from', 'bob@partner.test', '--to', 'alice@ours.test'], { env: { ...env, ...base } });
       assert.equal(c.code, 0, c.stderr);
-      assert.match(c.stdout, /^  RCPT <bob@partner\.test> -> <alice@ours\.test> \(qgrey-spp\): RCPT OK reply\n.*\n    reply pair: <bob@partner\.test> -> <alice@ours\.test> \(out:partner\.test, .*replies, expires \S+\): no triplet needed$/m);
+      assert.match(c.stdout, /^  RCPT <bob@partner\.test> -> <alice@ours\.test> \(qgrey-spp\): RCPT OK reply\n.*\n.*\n    reply pair: <bob@partner\.test> -> <alice@ours\.test>: no triplet needed\n      source out:partner\.test, expires \S+\n      file: \S*\/replies$/m);
     });
 
     it('a stranger to the same user, the same sender to another user, the other direction, lookalikes and bounces are greylisted', async () => {
