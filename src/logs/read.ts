@@ -54,13 +54,20 @@ export interface ReadOptions {
    */
   accepted?: AcceptedSink;
   /**
-   * With `accepted`: every record is handed to this as it is made, in log order with the
-   * sink's calls, instead of being delivered in the batches (which then stay empty), so that a
-   * consumer that counts in order (stats) can take both; an empty batch comes at the end of
+   * Every record is handed to this as it is made, in log order with the calls of `accepted`
+   * and `consume`, instead of being delivered in the batches (which then stay empty), so that a
+   * consumer that counts in order (stats) can take them all; an empty batch comes at the end of
    * each file. Ignored with several groups: the records then come in the batches, merged, and
-   * the sink is not called.
+   * neither the sink nor `consume` is called.
    */
   each?: (r: LogRecord) => void;
+  /**
+   * With `keep` and `each`: a TAI64N-labelled line that `keep` keeps and whose time is inside
+   * since/until is offered to this first, with its time (`buf[at]` is the body's first byte,
+   * `end` the index of its newline). True: it counted the line from its bytes, in order with
+   * `each`'s records, and the line becomes no record. Ignored, as `each` is, with several groups.
+   */
+  consume?: (buf: Buffer, at: number, end: number, sec: number, nsec: number) => boolean;
 }
 
 export { F_RECEIVED, F_RELAY } from '../native/accepted.js';
@@ -252,7 +259,10 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   // the WebAssembly scan: for the accepted needle, or beside `keep` for the sink's lines
   const wasm = (opts.needle === ACCEPTED_NEEDLE || (!needle && opts.accepted)) && opts.wasm !== false ? acceptedScanner() : null;
   const sink = wasm ? opts.accepted : undefined;
-  const each = sink ? opts.each : undefined;
+  const each = opts.each;
+  const consume = each !== undefined && !needle ? opts.consume : undefined;
+  // the label of a line offered to `consume`
+  const taken = { sec: 0, nsec: 0 };
   let lineno = skipped;
   let offset = log.start;
   let last: Stamp = NO_TIME;
@@ -294,6 +304,9 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     else out.push(r);
   };
 
+  const inWindow = (sec: number, nsec: number) =>
+    !(since && (sec < since.sec || (sec === since.sec && nsec < since.nsec))) && !(until && (sec > until.sec || (sec === until.sec && nsec > until.nsec)));
+
   // The FAST scan record at word k, the line buf[ls, le), for the sink: true when it took
   // the line (handed over, or outside since/until), false when it is for make().
   const toSink = (sink: AcceptedSink, o: Uint32Array, k: number, buf: Buffer, ls: number, le: number): boolean => {
@@ -310,8 +323,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     passed.sec = sec;
     passed.nsec = nsec;
     passedLast = true;
-    if (since && (sec < since.sec || (sec === since.sec && nsec < since.nsec))) return true;
-    if (until && (sec > until.sec || (sec === until.sec && nsec > until.nsec))) return true;
+    if (!inWindow(sec, nsec)) return true;
     sink(sec, nsec, o[k + R_AUTH_LEN]! !== 0 ? flags | F_AUTH : flags, o[k + R_IP4]!, pid);
     return true;
   };
@@ -424,8 +436,22 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
             continue;
           }
         }
-        if (keep !== undefined && le - ls > 26 && !keep(buf, ls + 26, le) && labelAt(buf, ls, passed)) passedLast = true;
-        else make(buf, ls, le, out);
+        if (keep !== undefined && le - ls > 26) {
+          if (!keep(buf, ls + 26, le)) {
+            if (labelAt(buf, ls, passed)) {
+              passedLast = true;
+              ls = le + 1;
+              continue;
+            }
+          } else if (consume !== undefined && labelAt(buf, ls, taken) && inWindow(taken.sec, taken.nsec) && consume(buf, ls + 26, le, taken.sec, taken.nsec)) {
+            passed.sec = taken.sec;
+            passed.nsec = taken.nsec;
+            passedLast = true;
+            ls = le + 1;
+            continue;
+          }
+        }
+        make(buf, ls, le, out);
         ls = le + 1;
       }
     }
@@ -633,7 +659,7 @@ export function openLogs(paths: readonly string[], opts: ReadOptions = {}): Open
     }
     // with several groups every line takes part in the dedupe (and its count), so none is passed over
     // or handed to `accepted`
-    const o = byGroup.size > 1 && (opts.keep || opts.accepted) ? { ...opts, keep: undefined, accepted: undefined, each: undefined } : opts;
+    const o = byGroup.size > 1 && (opts.keep || opts.accepted || opts.each) ? { ...opts, keep: undefined, accepted: undefined, each: undefined, consume: undefined } : opts;
     const groups = [...byGroup.values()].map((files) => groupRecords(files, o, zone, stats));
     yield* merge(groups, stats);
   })();

@@ -566,16 +566,18 @@ test('another needle, or wasm turned off, never attaches facts', async () => {
   assert.equal((await read([f], { needle: ACCEPTED_NEEDLE })).facts, 1);
 });
 
-/** stats' counts of `paths` (collect, as `qgrey stats` reads), with the WebAssembly sink or without it */
+/** stats' counts of `paths` (collect, as `qgrey stats` reads), with its fast paths (the WebAssembly sink, the lines read from their bytes) or without them */
 async function statsOf(paths: string[], opts: { layout: 'classc' | 'byip'; by: 'day' | 'hour' | 'net'; wasm: boolean; since?: Stamp; until?: Stamp }) {
   const c = new StatsCollector({ layout: opts.layout, by: opts.by, zone: new Zone('UTC'), top: 5, maxKeys: 1_000_000 });
   const rcpt = new RcptCollector({ byIp: opts.layout === 'byip', maxKeys: 1_000_000 });
   const warnings: string[] = [];
-  const read = await collect(paths, c, { zone: new Zone('UTC'), wasm: opts.wasm, since: opts.since ?? null, until: opts.until ?? null, warn: (m) => warnings.push(m) }, undefined, null, rcpt);
+  // without the fast paths: every line stats uses a record, delivered in the batches, as before them
+  const plain = opts.wasm ? {} : { wasm: false, accepted: undefined, each: undefined, consume: undefined };
+  const read = await collect(paths, c, { zone: new Zone('UTC'), ...plain, since: opts.since ?? null, until: opts.until ?? null, warn: (m) => warnings.push(m) }, undefined, null, rcpt);
   return { result: c.result(), rcpt: rcpt.result(), read: { ...read, ends: [...read.ends] }, warnings };
 }
 
-/** stats gives the same counts with and without the sink; returns how many plain accepted lines there were */
+/** stats gives the same counts with and without its fast paths */
 async function sameStats(paths: string[], extra: { since?: Stamp; until?: Stamp } = {}): Promise<void> {
   for (const layout of ['classc', 'byip'] as const)
     for (const by of ['day', 'net'] as const) {
@@ -596,12 +598,17 @@ function connectionLines(n: number): string[] {
   };
   const out: string[] = [];
   const decisions = ['OK known', 'GREY first time', 'GREY too soon', 'OK whitelisted', 'OK relayclient', 'DENY blacklisted'];
+  let prev = { pid: 0, a: '' };
   for (let i = 0; i < n; i++) {
-    const pid = 1000 + Math.floor(rnd() * 50);
-    const a = rnd() < 0.1 ? `2001:db8::${i % 7}` : rnd() < 0.05 ? `::ffff:198.51.100.${i % 9}` : `198.51.${Math.floor(rnd() * 4)}.${Math.floor(rnd() * 6)}`;
+    // now and then the last connection's pid and address again with no decision line: its
+    // mail counts after a decision only if the end line between them was not seen
+    const again = rnd() < 0.15;
+    const pid = again ? prev.pid : 1000 + Math.floor(rnd() * 50);
+    const a = again ? prev.a : rnd() < 0.1 ? `2001:db8::${i % 7}` : rnd() < 0.05 ? `::ffff:198.51.100.${i % 9}` : `198.51.${Math.floor(rnd() * 4)}.${Math.floor(rnd() * 6)}`;
+    prev = { pid, a };
     const L = (b: string) => `${label(i)} ${b}`;
     out.push(L(`tcpserver: pid ${pid} from ${a}`));
-    out.push(L(`jgreylist[${pid}]: ${a}: ${decisions[Math.floor(rnd() * decisions.length)]}`));
+    if (!again) out.push(L(`jgreylist[${pid}]: ${a}: ${decisions[Math.floor(rnd() * decisions.length)]}`));
     const k = Math.floor(rnd() * 4);
     for (let j = 0; j < k; j++) {
       const r = rnd();
@@ -614,6 +621,39 @@ function connectionLines(n: number): string[] {
       out.push(L(body(j === k - 1 ? { ...f, kind: 'qlogreceived', reason: 'queueaccept', detail: '', rcpthosts: '', size: '12', qp: '77' } : f)) + (rnd() < 0.2 ? '\r' : ''));
     }
     if (rnd() < 0.1) out.push(L(`qmail-smtpd: read failed (connection closed by the client before the quit cmd): (null) from ${a} to (null) helo unknown`));
+    // decision and end lines of every shape stats reads from their bytes, and near misses
+    if (rnd() < 0.3) {
+      const odd = [
+        `greylist[${pid}]: ${a}: GREY first time`,
+        `qgreylist[${pid}]: ${a}: OK known`,
+        `qgreylist[${pid}]: ${a}: FAIL open: redis down`,
+        `qgreylist[${pid}]: ${a}: FAIL closed`,
+        `jgreylist: ${a}: OK known`,
+        `jgreylist[${pid}]: ${a}: OK known `,
+        `jgreylist[${pid}]: ${a}: OK known: extra`,
+        `jgreylist[${pid}]: ${a}: OK unknown`,
+        `jgreylist[${pid}]: ${a}: HANGUP client closed`,
+        `jgreylist[${pid}]: ${a}: DENY no reverse DNS`,
+        `jgreylist[1234567890123456789]: ${a}: OK known`,
+        `jgreylist[0${pid}]: 001.051.000.007: GREY too soon`,
+        `jgreylist[${pid}]: 256.1.2.3: GREY first time`,
+        `jgreylist[${pid}]: 1.2.3: GREY first time`,
+        `jgreylist[${pid}]: 1.2.3.4.5: GREY first time`,
+        `jgreylist[${pid}]:  1.2.3.4: OK known`,
+        `jgreylist[]: 1.2.3.4: OK known`,
+        `jgreylist[${pid}]: 1.2.3.4: OK known\r`,
+        `tcpserver: end ${pid} status 256`,
+        `tcpserver: end ${pid} status 1234567890123456789012`,
+        `tcpserver: end ${pid} status `,
+        `tcpserver: end ${pid} status 0 `,
+        `tcpserver: end 12345678901234567 status 0`,
+        `tcpserver: end  ${pid} status 0`,
+        `tcpserver: end ${pid} status 0\r`,
+        `tcpserver: ended ${pid} status 0`,
+      ];
+      const pick = odd[Math.floor(rnd() * odd.length)]!;
+      out.push(rnd() < 0.05 ? `@4000000069d9d4cq00000000 ${pick}` : L(pick));
+    }
     if (rnd() < 0.05) out.push('an unlabelled line ' + body({ remoteip: a }));
     if (rnd() < 0.02) out.push(`@40000000zz ${body({ remoteip: a })}`);
     out.push(L(`tcpserver: end ${pid} status 0`));
@@ -622,7 +662,7 @@ function connectionLines(n: number): string[] {
   return out;
 }
 
-test('stats: the same counts with the WebAssembly sink as without it (CRLF, chunk edges, pids, IPv6, several groups, since/until)', async () => {
+test('stats: the same counts with its fast paths as with a record per line (CRLF, chunk edges, pids, IPv6, decision and end lines of every shape, several groups, since/until)', async () => {
   using d = tempDir();
   const lines = connectionLines(6000);
   const f = join(d.path, 'log');

@@ -9,7 +9,7 @@
 
 import { keyLabel, keyNetwork, type Layout } from '../key.js';
 import type { Ip } from '../ip.js';
-import { decisionName, zeroCounts } from '../decision.js';
+import { decisionName, zeroCounts, type Decision, type DecisionName } from '../decision.js';
 import type { DecisionEvent, LogEvent } from '../logline.js';
 import { formatCivil, type Zone } from '../zone.js';
 import type { ConnectionKind, DecisionCounts, QlogFacts, StatsBy, StatsOptions, StatsResult } from './schema.js';
@@ -253,17 +253,42 @@ export class StatsCollector {
     else this.evictable.add(id);
   }
 
+  /**
+   * add() of a decision line from an IPv4 address with a pid, given as numbers (stats reads
+   * the common lines from their bytes): `ip4` the address as an unsigned 32-bit number.
+   */
+  addDecision4(time: number, program: DecisionEvent['program'], decision: Decision, ip4: number, pid: number): void {
+    this.events++;
+    if (!Number.isNaN(time)) {
+      if (!(time >= this.from)) this.from = time;
+      if (!(time <= this.to)) this.to = time;
+    }
+    // keyId and ipId of an IPv4 address
+    this.decisionIds(decisionName(decision), program, this.layout === 'byip' ? ip4 | 0 : ip4 >>> 8, ip4 | 0, pid, time);
+  }
+
+  /** add() of `tcpserver: end PID status N`, given its time and pid. */
+  addEnd(time: number, pid: number): void {
+    this.events++;
+    if (!Number.isNaN(time)) {
+      if (!(time >= this.from)) this.from = time;
+      if (!(time <= this.to)) this.to = time;
+    }
+    this.conns.delete(pid);
+  }
+
   private decision(e: DecisionEvent, time: number): void {
-    const name = decisionName(e.decision);
+    this.decisionIds(decisionName(e.decision), e.program, e.ip ? keyId(e.ip, this.layout) : null, e.ip ? ipId(e.ip) : null, e.pid, time);
+  }
+
+  private decisionIds(name: DecisionName, program: DecisionEvent['program'], kid: Id | null, iid: Id | null, pid: number | null, time: number): void {
     this.decisions[name]++;
-    this.programs[e.program]++;
+    this.programs[program]++;
     this.bucketAt(time).d[name]++;
-    if (!e.ip) {
+    if (kid === null || iid === null) {
       this.badAddresses++;
       return;
     }
-    const kid = keyId(e.ip, this.layout);
-    const iid = ipId(e.ip);
     const nb = this.netRow(kid);
     if (nb) nb.d[name]++;
     const grey = name === 'firstTime' || name === 'tooSoon';
@@ -277,10 +302,10 @@ export class StatsCollector {
       this.ips.flags[r]! |= BACK;
       if (grey) this.ips.greys[r]!++;
     } else if (grey && this.ips.add(iid, time) < 0) this.truncated.addresses++;
-    if (e.pid !== null) {
+    if (pid !== null) {
       const kind: ConnectionKind =
         name === 'known' || name === 'whitelisted' || name === 'relayclient' || name === 'failOpen' ? name : 'other';
-      this.conns.set(e.pid, { kind, ip: iid, t: time });
+      this.conns.set(pid, { kind, ip: iid, t: time });
       if (this.conns.size > 65536) {
         // connections whose `tcpserver: end` line was not in the logs: forget the old ones
         for (const [pid, c] of this.conns) if (!(time - c.t < CONN_WINDOW)) this.conns.delete(pid);
