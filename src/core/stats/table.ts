@@ -11,12 +11,115 @@ export const BACK = 1;
 export const DELIVERED = 2;
 
 /**
- * Rows of numbers per key or address, kept in typed columns: a Map from the id to a row
- * number plus one array per field. About 50-70 bytes a row (the Map entry and 21 bytes of
- * columns), instead of an object per row.
+ * A map from ids to whole numbers of at least 0 (row numbers): the number ids (IPv4, signed
+ * 32-bit) in an open-addressing hash table of two typed arrays (8 bytes a slot, at most half
+ * of them used: no Map entry for the collector to allocate or trace), the IPv6 ids (strings)
+ * in a Map. Iterates the number ids first, in no particular order, then the strings.
+ */
+export class IdMap {
+  private keys = new Int32Array(1024);
+  /** -1: the slot is empty */
+  private vals = new Int32Array(1024).fill(-1);
+  private mask = 1023;
+  /** 32 - log2(slots): a slot is the top bits of the id times the golden ratio */
+  private shift = 22;
+  private nums = 0;
+  private readonly strs = new Map<string, number>();
+
+  get size(): number {
+    return this.nums + this.strs.size;
+  }
+
+  private slot(id: number): number {
+    return Math.imul(id, 0x9e3779b1) >>> this.shift;
+  }
+
+  get(id: Id): number | undefined {
+    if (typeof id !== 'number') return this.strs.get(id);
+    const { keys, vals, mask } = this;
+    for (let i = this.slot(id); ; i = (i + 1) & mask) {
+      const v = vals[i]!;
+      if (v < 0) return undefined;
+      if (keys[i] === id) return v;
+    }
+  }
+
+  has(id: Id): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  /** `value` must be at least 0 */
+  set(id: Id, value: number): void {
+    if (typeof id !== 'number') {
+      this.strs.set(id, value);
+      return;
+    }
+    const { keys, vals, mask } = this;
+    for (let i = this.slot(id); ; i = (i + 1) & mask) {
+      if (vals[i]! < 0) {
+        keys[i] = id;
+        vals[i] = value;
+        if (++this.nums * 2 > mask) this.grow();
+        return;
+      }
+      if (keys[i] === id) {
+        vals[i] = value;
+        return;
+      }
+    }
+  }
+
+  *entries(): IterableIterator<[Id, number]> {
+    const { keys, vals } = this;
+    for (let i = 0; i < vals.length; i++) if (vals[i]! >= 0) yield [keys[i]!, vals[i]!];
+    yield* this.strs.entries();
+  }
+
+  [Symbol.iterator](): IterableIterator<[Id, number]> {
+    return this.entries();
+  }
+
+  private grow(): void {
+    const { keys, vals } = this;
+    const cap = vals.length * 2;
+    this.keys = new Int32Array(cap);
+    this.vals = new Int32Array(cap).fill(-1);
+    this.mask = cap - 1;
+    this.shift--;
+    for (let j = 0; j < vals.length; j++) {
+      if (vals[j]! < 0) continue;
+      let i = this.slot(keys[j]!);
+      while (this.vals[i]! >= 0) i = (i + 1) & this.mask;
+      this.keys[i] = keys[j]!;
+      this.vals[i] = vals[j]!;
+    }
+  }
+}
+
+/** A set of ids, kept as IdMap keeps them. */
+export class IdSet {
+  private readonly map = new IdMap();
+  get size(): number {
+    return this.map.size;
+  }
+  has(id: Id): boolean {
+    return this.map.has(id);
+  }
+  add(id: Id): void {
+    this.map.set(id, 0);
+  }
+  *[Symbol.iterator](): IterableIterator<Id> {
+    for (const [id] of this.map.entries()) yield id;
+  }
+}
+
+/**
+ * Rows of numbers per key or address, kept in typed columns: an IdMap from the id to a row
+ * number plus one array per field. About 40 bytes a row (16 of the index, 21 of columns, both
+ * at most twice what is used), instead of an object per row.
  */
 export class Table {
-  readonly index = new Map<Id, number>();
+  readonly index = new IdMap();
   /** time of the first greylist (keys only) */
   first: Float64Array;
   /** time of the first accepted mail after it, NaN until then (keys only) */
