@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IdMap, IdSet, type Id } from '../../src/core/stats/table.js';
 
-test('IdMap and IdSet answer as a Map and a Set of the same ids', () => {
+test('IdMap and IdSet answer as a Map and a Set of the same ids; forEach visits what entries() gives', () => {
   let x = 0x6b8b4567;
   const rnd = () => {
     x ^= x << 13;
@@ -40,6 +40,9 @@ test('IdMap and IdSet answer as a Map and a Set of the same ids', () => {
   const key = (a: [Id, number]) => `${typeof a[0]}:${a[0]}`;
   assert.deepEqual([...m].sort((a, b) => (key(a) < key(b) ? -1 : 1)), [...ref].sort((a, b) => (key(a) < key(b) ? -1 : 1)));
   assert.deepEqual(new Set(s), refSet);
+  const each: [Id, number][] = [];
+  m.forEach((id, v) => each.push([id, v]));
+  assert.deepEqual(each, [...m.entries()]);
   for (const id of [3, -7, 'ffff', 123456789]) {
     assert.equal(m.get(id), ref.get(id));
     assert.equal(s.has(id), refSet.has(id));

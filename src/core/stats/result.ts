@@ -74,7 +74,7 @@ export function resultOf(c: StatsCollector): StatsResult {
   let neverRecent = 0;
   const delays: number[] = [];
   const K = c.keys;
-  for (const [kid, k] of K.index) {
+  K.index.forEach((kid, k) => {
     const first = K.first[k] as number;
     const rows = [c.bucketAt(first)];
     const nb = c.by === 'net' ? c.nets.get(kid) : undefined;
@@ -93,7 +93,7 @@ export function resultOf(c: StatsCollector): StatsResult {
       if (first > c.to - c.recent) neverRecent++;
       for (const b of rows) b.neverBack++;
     }
-  }
+  });
   delays.sort((a, b) => a - b);
   const round = (x: number | null) => (x === null ? null : Math.round(x * 1000) / 1000);
   const nkeys = c.keys.size;
@@ -102,7 +102,7 @@ export function resultOf(c: StatsCollector): StatsResult {
   const groups = new Map<Id, { id: Id; greylists: number; addresses: number; neverRetried: number; delivered: number }>();
   let neverRetried = 0;
   const I = c.ips;
-  for (const [iid, r] of I.index) {
+  I.index.forEach((iid, r) => {
     const nid = typeof iid === 'number' ? iid >>> 8 : iid.slice(0, 16);
     let n = groups.get(nid);
     if (!n) groups.set(nid, (n = { id: nid, greylists: 0, addresses: 0, neverRetried: 0, delivered: 0 }));
@@ -113,7 +113,7 @@ export function resultOf(c: StatsCollector): StatsResult {
       neverRetried++;
     }
     if (I.flags[r]! & DELIVERED) n.delivered++;
-  }
+  });
   const netLabel = (nid: Id) => netOfIpId(typeof nid === 'number' ? nid * 256 : nid);
   const asTop = (n: { id: Id; greylists: number; addresses: number; neverRetried: number; delivered: number }): NetworkTop => ({
     network: netLabel(n.id),

@@ -69,6 +69,13 @@ export class IdMap {
     }
   }
 
+  /** Every id with its value, in the order entries() gives them, with no pair made for each. */
+  forEach(f: (id: Id, value: number) => void): void {
+    const { keys, vals } = this;
+    for (let i = 0; i < vals.length; i++) if (vals[i]! >= 0) f(keys[i]!, vals[i]!);
+    for (const [id, v] of this.strs) f(id, v);
+  }
+
   *entries(): IterableIterator<[Id, number]> {
     const { keys, vals } = this;
     for (let i = 0; i < vals.length; i++) if (vals[i]! >= 0) yield [keys[i]!, vals[i]!];
