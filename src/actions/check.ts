@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import { permanent, quote } from '../core/errors.js';
 import { formatIp, parseIp, type Ip } from '../core/ip.js';
 import { trapOf } from '../core/traps.js';
-import { decideTriplet, tripletId, tripletKey, type Triplet } from '../core/triplet.js';
+import { decideTriplet, parseTriplet, tripletId, tripletKey, type Triplet } from '../core/triplet.js';
+import { selectedStore } from '../store/select.js';
+import type { RedisTarget } from '../store/redis-url.js';
 import { readSppConfig, timersFrom } from '../spp/rcpt.js';
 import { readTraps } from '../store/trap-list.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
@@ -90,7 +92,7 @@ export async function run(argv: CheckArgs, clock: Clock, open: OpenStore = openS
   const address = formatIp(ip);
   // what the client is answered, as the wrapper words it (src/wrapper/connection.ts)
   const reply = outcome.action === 'deny' ? { code: 553, text: replyText('DENIED ' + substitute(outcome.message, address)) } : null;
-  const rcpt = argv.to === undefined ? null : rcptPreview(ip, argv.from ?? '', argv.to, argv.rcptDir, ld, argv.listdir, black !== null, white !== null, now);
+  const rcpt = argv.to === undefined ? null : await rcptPreview(ip, argv.from ?? '', argv.to, argv.rcptDir, selectedStore(argv.store), ld, argv.listdir, black !== null, white !== null, now);
   const listInfo = (m: ListMatch | null) =>
     m ? { label: m.label, source: m.source, line: m.line, expires: m.expires === null ? null : iso(m.expires), comment: m.comment } : null;
   if (argv.json) {
@@ -138,7 +140,7 @@ export async function run(argv: CheckArgs, clock: Clock, open: OpenStore = openS
   show('whitelist', white);
   if (rcpt !== null) {
     lines.push(`  RCPT <${argv.from ?? ''}> -> <${argv.to}> (qgrey-spp): ${rcpt.decision}`);
-    lines.push(`    triplet: ${rcpt.net} <${rcpt.key.from}> -> <${rcpt.key.to}>`, `      file: ${rcpt.path}`);
+    lines.push(`    triplet: ${rcpt.net} <${rcpt.key.from}> -> <${rcpt.key.to}>`, `      ${rcpt.shared ? 'key' : 'file'}: ${rcpt.path}`);
     if (rcpt.triplet !== null) {
       const t = rcpt.triplet;
       lines.push(`    first seen ${zone.formatSeconds(Math.floor(t.first))}, last seen ${zone.formatSeconds(Math.floor(t.last))}; ${t.passed} passed, ${t.blocked} deferred`);
@@ -167,7 +169,9 @@ interface RcptPreview {
   net: string;
   key: { from: string; to: string };
   id: string;
+  /** the triplet's file, or on the shared store where and its key */
   path: string;
+  shared: boolean;
   decision: string;
   trap: string | null;
   triplet: Triplet | null;
@@ -175,12 +179,14 @@ interface RcptPreview {
   reply?: { remote: string; local: string; source: string; expires: string | null; file: string };
 }
 
-function rcptPreview(ip: Ip, from: string, to: string, dir: string | undefined, ld: string, listdir: string | undefined, black: boolean, white: boolean, now: number): RcptPreview {
+async function rcptPreview(ip: Ip, from: string, to: string, dir: string | undefined, target: RedisTarget | null, ld: string, listdir: string | undefined, black: boolean, white: boolean, now: number): Promise<RcptPreview> {
   const env = process.env;
   const rcptDir = dir ?? (env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR);
   const key = tripletKey(ip, from, to, !!env.QGREY_RCPT_BY_IP && env.QGREY_RCPT_BY_IP !== '0');
   const id = tripletId(key);
-  const base = { net: key.net, key: { from: key.from, to: key.to }, id, path: `${rcptDir}/${id.slice(0, 2)}/${id}` };
+  // on the shared store qgrey-spp keeps the triplet at PREFIX t:ID (qgrey(5), REDIS STORE)
+  const path = target === null ? `${rcptDir}/${id.slice(0, 2)}/${id}` : `${target.display} ${target.prefix}t:${id}`;
+  const base = { net: key.net, key: { from: key.from, to: key.to }, id, path, shared: target !== null };
   if (black) return { ...base, decision: 'RCPT DENIED blacklisted', trap: null, triplet: null };
   if (white) return { ...base, decision: 'RCPT OK whitelisted', trap: null, triplet: null };
   const trap = trapOf(readTraps(ld), to);
@@ -191,8 +197,20 @@ function rcptPreview(ip: Ip, from: string, to: string, dir: string | undefined, 
   const pair = remote !== null && local !== null ? findReply(listDir(listdir), remote, local, now) : null;
   if (pair !== null) return { ...base, decision: 'RCPT OK reply', trap: null, triplet: null, reply: { remote: pair.remote, local: pair.local, source: pair.source, expires: pair.expires === null ? null : iso(pair.expires), file: repliesPath(listDir(listdir)) } };
   // no triplet directory yet (qgrey-spp not set up): no triplet
-  const stored = existsSync(rcptDir) ? new TreeTriplets(rcptDir).getTriplet(id) : null;
+  const stored = target !== null ? await redisTriplet(target, id) : existsSync(rcptDir) ? new TreeTriplets(rcptDir).getTriplet(id) : null;
   const d = decideTriplet(stored, key, now, timersFrom(readSppConfig(env).control, env));
   const word = d.pass ? (d.event === 'passed' ? 'RCPT OK passed' : 'RCPT OK known') : d.event === 'new' ? 'RCPT GREY new' : 'RCPT GREY too soon';
   return { ...base, decision: word, trap: null, triplet: stored };
+}
+
+/** The triplet qgrey-spp keeps on the shared store, read as it reads it (one GET). */
+async function redisTriplet(target: RedisTarget, id: string): Promise<Triplet | null> {
+  const { RedisStore } = await import('../store/redis.js');
+  const rs = await RedisStore.open(target, { layout: null, mode: 'command' });
+  try {
+    const v = await rs.client.get(`${target.prefix}t:${id}`);
+    return v === null ? null : parseTriplet(v);
+  } finally {
+    await rs.close();
+  }
 }

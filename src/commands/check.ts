@@ -16,7 +16,7 @@ export const check = defineCommand({
       .option('listdir', { ...value, describe: 'where the white- and blacklist are (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
       .option('from', { ...value, describe: 'with --to: the sender of an RCPT (default: the null sender)' })
       .option('to', { ...value, describe: 'also say what qgrey-spp would answer for an RCPT to this recipient (its triplet, the traps)' })
-      .option('rcpt-dir', { ...value, describe: "qgrey-spp's triplet directory (default: $QGREY_RCPT_DIR, else /var/qmail/qgrey-rcpt)" })
+      .option('rcpt-dir', { ...value, describe: "qgrey-spp's triplet directory when there is no --store (default: $QGREY_RCPT_DIR, else /var/qmail/qgrey-rcpt)" })
       .option('json', { type: 'boolean', default: false, describe: 'print the answer as one JSON object' })
       .example('$0 check 192.0.2.7', 'greylisted, and if so until when?')
       .example('$0 check 192.0.2.7 --from news@sender.example --to bob@example.net', 'and that triplet at RCPT?')

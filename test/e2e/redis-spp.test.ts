@@ -93,6 +93,16 @@ test('a triplet deferred on one host passes on the other after the delay; TTL th
   assert.ok(ttl1 > 3500_000 && ttl1 <= 3600_000, `the retry window (60 min): ${ttl1}`);
   // too soon on the other host
   assert.match((await rcptOn('mx2', s)).log[0]!, /RCPT GREY too soon/);
+  // qgrey check --from --to reads the triplet where qgrey-spp keeps it
+  const env = { GLCONFIGFILE: control, QGREY_RCPT_DIR: rcpt };
+  const cj = qgrey(['check', s.ip, '--store', url, '--from', 'alice@sender.example', '--to', 'bob@example.net', '--json'], { env });
+  assert.equal(cj.code, 0, cj.stderr);
+  const j = JSON.parse(cj.stdout) as { rcpt: { decision: string; path: string; triplet: { blocked: number; passed: number } | null } };
+  assert.deepEqual([j.rcpt.decision, j.rcpt.triplet?.blocked, j.rcpt.triplet?.passed], ['RCPT GREY too soon', 2, 0]);
+  assert.ok(j.rcpt.path.endsWith(` qgrey:t:${id}`), j.rcpt.path);
+  const ct = qgrey(['check', s.ip, '--store', url, '--from', 'alice@sender.example', '--to', 'bob@example.net'], { env });
+  assert.match(ct.stdout, new RegExp(`^      key: redis://\\S+ qgrey:t:${id}\n    first seen .*; 0 passed, 2 deferred$`, 'm'), ct.stdout);
+  assert.ok(!ct.stdout.includes('spp-secret'), 'no password shown');
   await age(id, 301);
   const ok = await rcptOn('mx2', { ...s, ip: '192.0.2.8' });
   assert.equal(verdictOf(ok), '', ok.log.join('\n'));
