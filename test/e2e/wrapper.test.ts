@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { QGREYLIST, tempDir } from '../helpers/util.js';
+import { QGREYLIST, QGREYLIST_SH, tempDir } from '../helpers/util.js';
 import { parseBody } from '../../src/core/logline.js';
 import { Client, makeRules, O_NONBLOCK, Server, serverPath, session, sleep, standinRecord } from './wrapper-harness.js';
 import { Decider } from './qgreyd-harness.js';
@@ -445,7 +445,7 @@ describe('qgreylist without node on PATH', () => {
   it('says so in its one FAIL line, with no unprefixed shell error before it', () => {
     using t = tempDir();
     mkdirSync(join(t.path, 'tree'));
-    const r = spawnSync('/bin/sh', [QGREYLIST, '/bin/echo', 'passed'], {
+    const r = spawnSync('/bin/sh', [QGREYLIST_SH, '/bin/echo', 'passed'], {
       env: { PATH: '/nonexistent', TCPREMOTEIP: '192.0.2.7', JGREYLIST_DIR: join(t.path, 'tree'), QGREY_SERVER: '' },
       encoding: 'utf8',
     });

@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 /** The repository root (tests run from dist/test/...). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const QGREY = join(ROOT, 'bin/qgrey');
-export const QGREYLIST = join(ROOT, 'bin/qgreylist');
+/** bin/qgreylist (bash), the run file's word; QGREY_TEST_CLIENT=c: the compiled client in its place */
+export const QGREYLIST = process.env.QGREY_TEST_CLIENT === 'c' ? join(ROOT, 'dist/client/qgreylist') : join(ROOT, 'bin/qgreylist');
+/** bin/qgreylist itself, for what only the script does */
+export const QGREYLIST_SH = join(ROOT, 'bin/qgreylist');
 export const FIXTURES = join(ROOT, 'fixtures');
 
 export function tempDir(prefix = 'qgrey-test-'): { path: string; [Symbol.dispose](): void } {
