@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT, tempDir, type RunResult } from '../helpers/util.js';
 
@@ -54,7 +54,11 @@ test('npm pack: the tarball installs with the system Node and every command runs
   for (const f of ['bin/qgrey', 'bin/qgreylist', 'bin/qgreyd', 'dist/src/server/qgreyd.js', 'man/qgreyd.8', 'dist/src/cli.js', 'dist/cli/qgrey.mjs', 'dist/cli/tree-child.mjs', 'dist/src/wrapper/qgreylist.cjs', 'dist/src/wrapper/main.js', 'bin/qgrey-spp', 'dist/src/spp/qgrey-spp.cjs', 'man/qgrey-spp.8', 'man/qgrey.1', 'man/qgrey.5', 'man/qgreylist.8', 'README.md', 'fixtures/logs/live_pipeline_current.log']) {
     assert.ok(shipped.includes(f), `${f} is not in the tarball`);
   }
-  for (const f of shipped) assert.doesNotMatch(f, /^(?:src|test|bench|scripts|dist\/test|dist\/bench)\//, `${f} should not ship`);
+  for (const f of ['src/client/qgreylist.c', 'scripts/build-client.sh']) assert.ok(shipped.includes(f), `${f} (the compiled client, built where it is installed) is not in the tarball`);
+  for (const f of shipped) {
+    if (f === 'src/client/qgreylist.c' || f === 'scripts/build-client.sh') continue;
+    assert.doesNotMatch(f, /^(?:src|test|bench|scripts|dist\/test|dist\/bench|dist\/client)\//, `${f} should not ship`);
+  }
 
   const prefix = join(t.path, 'prefix');
   const inst = run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(t.path, info.filename)], { env });
@@ -102,6 +106,15 @@ test('npm pack: the tarball installs with the system Node and every command runs
   const known = run(join(bin, 'qgrey'), ['check', '192.0.2.7'], { env: { ...env, ...lists } });
   assert.equal(known.code, 0, known.stderr);
   assert.match(known.stdout, /GREY too soon/);
+  // the compiled client, built where the package is installed as the README says, linked as
+  // the run file's word: without qgreyd it hands the connection to bin/qgreylist beside it
+  const pkg = join(prefix, 'lib/node_modules/qgrey');
+  const cc = run('sh', [join(pkg, 'scripts/build-client.sh')], { env });
+  assert.equal(cc.code, 0, cc.stderr);
+  const word = join(t.path, 'qgreylist');
+  symlinkSync(join(pkg, 'dist/client/qgreylist'), word);
+  const c = run(word, ['/bin/echo', 'next program'], { env: { ...env, ...lists, TCPREMOTEIP: '192.0.2.7', QGREY_SECRET: join(t.path, 'no-secret') }, input: '' });
+  assert.match(c.stderr, /^qgreylist\[[0-9]+\]: 192\.0\.2\.7: GREY too soon\n$/);
   // the decision server is installed too, and runs on this Node
   const qd = run(join(bin, 'qgreyd'), ['--help'], { env });
   assert.equal(qd.code, 0, qd.stderr);
