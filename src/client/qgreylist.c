@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -299,6 +300,13 @@ int main(int argc, char **argv)
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    /* an address (the usual 127.0.0.1) needs no name service */
+    {
+      struct in_addr a4;
+      struct in6_addr a6;
+      if (inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1) hints.ai_flags |= AI_NUMERICHOST;
+    }
     if (getaddrinfo(host, port, &hints, &ai) != 0) goto done;
     for (a = ai; a; a = a->ai_next) {
       s = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
