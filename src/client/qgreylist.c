@@ -21,7 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <arpa/inet.h>
-#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,8 +141,8 @@ static void logline(const char *what, const char *text)
   say(line);
 }
 
-/* bin/qgreylist, which decides with the per-process program */
-static void fallback(char **argv)
+/* bin/qgreylist: asked, it decides with the per-process program; else it asks qgreyd itself */
+static void __attribute__((noreturn)) hand(char **argv, int asked)
 {
   char path[PATH_MAX + 32];
   char **args;
@@ -163,6 +163,7 @@ static void fallback(char **argv)
   args[0] = path;
   args[1] = "--qgreyd-asked";
   for (i = 1; i <= argc; i++) args[i + 1] = argv[i];
+  if (!asked) args[1] = path, args++;
   execv(path, args);
   {
     /* as bin/qgreylist does when the decision program cannot run: QGREY_FAIL decides */
@@ -259,7 +260,7 @@ int main(int argc, char **argv)
   if (!file) file = "/var/qmail/control/qgreyd.secret";
   addr = getenv("QGREY_SERVER");
   if (!addr) addr = "127.0.0.1:7325";
-  if (!*file || !*addr || access(file, F_OK) != 0) fallback(argv); /* qgreyd not set up */
+  if (!*file || !*addr || access(file, F_OK) != 0) hand(argv, 1); /* qgreyd not set up */
 
   clock_gettime(CLOCK_MONOTONIC, &t0);
   /* the secret: its first line, without the blanks around it (bash's read -r) */
@@ -290,38 +291,47 @@ int main(int argc, char **argv)
   snprintf(why, sizeof why, "unable to connect to %s", addr);
   {
     const char *h = addr, *he = colon ? colon : addr + strlen(addr);
-    struct addrinfo hints, *ai = 0, *a;
+    struct sockaddr_in sa4;
+    struct sockaddr_in6 sa6;
+    struct sockaddr *sa;
+    socklen_t salen;
+    unsigned long pn;
+    char *pe;
     if (*h == '[') h++;
     if (he > h && he[-1] == ']') he--;
     if ((size_t)(he - h) >= sizeof host || !colon || strlen(colon + 1) >= sizeof port) goto done;
     memcpy(host, h, he - h);
     host[he - h] = 0;
     strcpy(port, colon + 1);
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    /* an address (the usual 127.0.0.1) needs no name service */
-    {
-      struct in_addr a4;
-      struct in6_addr a6;
-      if (inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1) hints.ai_flags |= AI_NUMERICHOST;
+    pn = strtoul(port, &pe, 10);
+    memset(&sa4, 0, sizeof sa4);
+    memset(&sa6, 0, sizeof sa6);
+    if (!*port || *pe || pn > 65535) {
+      hand(argv, 0); /* a service name: bash resolves it */
+    } else if (inet_pton(AF_INET, host, &sa4.sin_addr) == 1) {
+      sa4.sin_family = AF_INET;
+      sa4.sin_port = htons(pn);
+      sa = (struct sockaddr *)&sa4;
+      salen = sizeof sa4;
+    } else if (inet_pton(AF_INET6, host, &sa6.sin6_addr) == 1) {
+      sa6.sin6_family = AF_INET6;
+      sa6.sin6_port = htons(pn);
+      sa = (struct sockaddr *)&sa6;
+      salen = sizeof sa6;
+    } else {
+      hand(argv, 0); /* a host name: bash resolves it, with no name service linked in here */
     }
-    if (getaddrinfo(host, port, &hints, &ai) != 0) goto done;
-    for (a = ai; a; a = a->ai_next) {
-      s = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-      if (s < 0) continue;
-      if (connect(s, a->ai_addr, a->ai_addrlen) == 0) break;
-      if (errno == EINPROGRESS && ready(s, POLLOUT, &t0, limit)) {
-        int err = 0;
-        socklen_t l = sizeof err;
-        if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0) break;
-      }
-      close(s);
-      s = -1;
-    }
-    freeaddrinfo(ai);
+    s = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0) goto done;
+    if (connect(s, sa, salen) != 0) {
+      int err = errno;
+      socklen_t l = sizeof err;
+      if (!(err == EINPROGRESS && ready(s, POLLOUT, &t0, limit) && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0)) {
+        close(s);
+        s = -1;
+        goto done;
+      }
+    }
   }
 
   /* the request: header, the variables the decision needs, an empty line */
@@ -415,6 +425,6 @@ done:
     snprintf(text, sizeof text, "%s; deciding here", why);
     logline("qgreyd: fallback: ", text);
   }
-  fallback(argv);
+  hand(argv, 1);
   return 111;
 }

@@ -233,6 +233,12 @@ describe('bin/qgreylist with qgreyd', () => {
     const n = qgreylist({ TCPREMOTEIP: '10.34.0.2', QGREY_SECRET: join(tmp.path, 'no-such-secret') });
     assert.match(n.stderr, /^qgreylist\[[0-9]+\]: 10\.34\.0\.2: GREY too soon\n$/);
   });
+  it('qgreyd named by a host name is asked too (the compiled client leaves the name to bin/qgreylist)', async () => {
+    const port = qd.clientEnv.QGREY_SERVER!.replace(/^.*:/, '');
+    const r = qgreylist({ TCPREMOTEIP: '10.35.0.3', QGREY_SERVER: `localhost:${port}` });
+    assert.match(r.stderr, /^qgreylist\[[0-9]+\]: 10\.35\.0\.3: GREY first time\n$/);
+    await qd.waitFor(/: 10\.35\.0\.3: GREY first time$/m);
+  });
 });
 
 it('qgreyd(8) and --help name every variable qgreyd reads', () => {
