@@ -27,6 +27,10 @@ test('npm run demo: exit 0, every job shown, cron quiet when all is well and one
   }
   assert.match(r.stdout, /^2026-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9} qgreylist\[\d+\]: 203\.0\.113\.45: GREY first time$/m, 'logs shows readable times');
   assert.match(r.stdout, /^203\.0\.113\.66:allow,JGREYLIST="Go away %"$/m, 'tcprules shows the blacklist rule');
+  // the compiled client asked qgreyd: its decision is in qgreyd's log, with no fallback
+  assert.match(r.stdout, /^\$ printf '\.\.\.' \| TCPREMOTEIP=198\.18\.1\.79 QGREY_SERVER=127\.0\.0\.1:PORT dist\/client\/qgreylist qmail-smtpd$/m);
+  assert.match(r.stdout, /^(?:\S+ )?qgreylist\[\d+\]: 198\.18\.1\.79: GREY too soon$/m);
+  assert.doesNotMatch(r.stdout, /fallback/);
   // what cron sees
   const cron = r.stdout.slice(r.stdout.indexOf('# what cron sees'));
   const jobs = [...cron.matchAll(/^\$ (qgrey [^\n]*)\n((?:(?!\$ )[^\n]*\n)*?)  \(exit (\d+)(, nothing printed)?\)$/gm)].map((m) => ({ job: m[1]!, out: m[2]!, rc: m[3], quiet: m[4] !== undefined }));
