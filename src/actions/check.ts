@@ -10,7 +10,7 @@ import { trapOf } from '../core/traps.js';
 import { decideTriplet, parseTriplet, tripletId, tripletKey, type Triplet } from '../core/triplet.js';
 import { selectedStore } from '../store/select.js';
 import type { RedisTarget } from '../store/redis-url.js';
-import { readSppConfig, timersFrom } from '../spp/rcpt.js';
+import { controlPath, timersFrom } from '../store/spp-control.js';
 import { readTraps } from '../store/trap-list.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
 import { pairAddress } from '../core/pairs.js';
@@ -198,7 +198,7 @@ async function rcptPreview(ip: Ip, from: string, to: string, dir: string | undef
   if (pair !== null) return { ...base, decision: 'RCPT OK reply', trap: null, triplet: null, reply: { remote: pair.remote, local: pair.local, source: pair.source, expires: pair.expires === null ? null : iso(pair.expires), file: repliesPath(listDir(listdir)) } };
   // no triplet directory yet (qgrey-spp not set up): no triplet
   const stored = target !== null ? await redisTriplet(target, id) : existsSync(rcptDir) ? new TreeTriplets(rcptDir).getTriplet(id) : null;
-  const d = decideTriplet(stored, key, now, timersFrom(readSppConfig(env).control, env));
+  const d = decideTriplet(stored, key, now, timersFrom(controlPath(env), env));
   const word = d.pass ? (d.event === 'passed' ? 'RCPT OK passed' : 'RCPT OK known') : d.event === 'new' ? 'RCPT GREY new' : 'RCPT GREY too soon';
   return { ...base, decision: word, trap: null, triplet: stored };
 }

@@ -277,7 +277,7 @@ export async function run(argv: ImportArgs, clock: Clock): Promise<number> {
     } else {
       // where qgrey-spp on the shared store keeps them (qgrey(5), REDIS STORE: PREFIX t:ID)
       const { RedisStore } = await import('../store/redis.js');
-      const { mergeTripletsInto } = await import('../spp/redis-rcpt.js');
+      const { mergeTripletsInto } = await import('../store/redis-triplets.js');
       const rs = await RedisStore.open(target, { layout: null, mode: 'command' });
       try {
         await mergeTripletsInto(rs.client, target.prefix, triplets, mergeStored, clock());

@@ -11,19 +11,19 @@
 //
 // No npm imports: the per-RCPT path.
 
-import { isAbsolute, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { QgreyError, quote } from '../core/errors.js';
 import { parseIp, type Ip } from '../core/ip.js';
 import { formatIp } from '../core/ip.js';
 import { keyOf, type Layout } from '../core/key.js';
 import { trapOf, trapSource, type Traps } from '../core/traps.js';
-import { clientId, clientNet, decideTriplet, readTimers, tripletId, tripletKey, type Timers, type TripletEvent, type TripletKey } from '../core/triplet.js';
+import { clientId, clientNet, decideTriplet, tripletId, tripletKey, type Timers, type TripletEvent, type TripletKey } from '../core/triplet.js';
 import { findInList, listDir, listPath, type ListName } from '../store/lists.js';
 import { openEntries } from '../store/open-entries.js';
 import type { EntryAccess } from '../store/store.js';
 import { blacklistTrapped, readTraps } from '../store/trap-list.js';
 import { DEFAULT_RCPT_DIR, TreeTriplets, type TripletAccess } from '../store/triplets.js';
+import { controlPath, timersFrom } from '../store/spp-control.js';
+export { DEFAULT_CONTROL, timersFrom } from '../store/spp-control.js';
 import { atoi } from '../wrapper/config.js';
 import { clean, logAddress, replyText } from '../wrapper/text.js';
 import { substitute } from '../core/policy.js';
@@ -32,7 +32,6 @@ import { findReply } from '../store/pairs.js';
 import { DEFAULT_POOL_CACHE, DEFAULT_POOL_TIMEOUT, lookupPool, type PoolMatch, type PoolSettings } from './pool.js';
 
 export const SPP_PROG = 'qgrey-spp';
-export const DEFAULT_CONTROL = '/var/qmail/control/greylisting';
 export const DEFER = 'E451 greylisted, please try again later (#4.7.1)';
 export const FAIL_DEFER = 'E451 temporary local problem, please try again later (#4.3.0)';
 
@@ -74,7 +73,6 @@ export const DEFAULT_TREE = '/var/qmail/jgreylist';
 /** The plugin's settings, one pure function of its environment. */
 export function readSppConfig(env: NodeJS.ProcessEnv): SppConfig {
   const tcp = env.TCPREMOTEIP ?? '';
-  const gl = env.GLCONFIGFILE || DEFAULT_CONTROL;
   const by = env.QGREY_RCPT_BY_IP ?? '';
   return {
     greylisting: env.GREYLISTING !== undefined,
@@ -85,7 +83,7 @@ export function readSppConfig(env: NodeJS.ProcessEnv): SppConfig {
     to: env.SMTPRCPTTO,
     dir: env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR,
     byIp: by !== '' && by !== '0',
-    control: isAbsolute(gl) ? gl : resolve(env.PWD || '/', gl),
+    control: controlPath(env),
     listDir: listDir(undefined, env),
     fail: env.QGREY_FAIL === 'closed' ? 'closed' : 'open',
     log: env.JGREYLIST_LOG !== '0',
@@ -107,17 +105,6 @@ function seconds(v: string | undefined, def: number, max: number): number {
   if (v === undefined || !/^[0-9]{1,9}(?:\.[0-9]{1,3})?$/.test(v)) return def;
   const n = Number(v);
   return n > 0 && n <= max ? n : def;
-}
-
-/** The timers from the control file (a missing file: the defaults; an unreadable one: an error). */
-export function timersFrom(path: string, env: NodeJS.ProcessEnv): Timers {
-  let text: string | null = null;
-  try {
-    text = readFileSync(path, 'latin1');
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ENOENT') throw new QgreyError(`unable to read ${path}: ${(err as Error).message.replace(/^[A-Z]+: /, '').replace(/, open .*$/, '')}`, 111);
-  }
-  return readTimers(text, env);
 }
 
 export type SppEvent =

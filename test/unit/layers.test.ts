@@ -31,8 +31,7 @@ function layersOf(file: string): Set<string> {
   return out;
 }
 
-// which layers each may import (itself always); spp for check's `--from/--to`, which reads
-// qgrey-spp's own control file the way qgrey-spp does
+// which layers each may import (itself always)
 const ALLOWED: Record<string, string[]> = {
   core: [],
   native: ['core'],
@@ -40,7 +39,7 @@ const ALLOWED: Record<string, string[]> = {
   dns: ['core'],
   render: ['core'],
   store: ['core'],
-  actions: ['core', 'store', 'logs', 'dns', 'render', 'native', 'spp'],
+  actions: ['core', 'store', 'logs', 'dns', 'render', 'native'],
 };
 
 test('each layer imports only the layers below it', () => {
