@@ -1,7 +1,7 @@
 // qgrey blacklist add|remove|list|load|lookup: addresses that are refused (553) outright.
 import type { Argv } from 'yargs';
 import { defineCommand, value, type AnyCommand } from './define.js';
-import { common, listdir, lists, until } from './list-options.js';
+import { common, listCommand, listdir, lists, lookupCommand, removeCommand, until } from './list-options.js';
 import { wallClock } from '../core/clock.js';
 
 const message = <T>(y: Argv<T>) =>
@@ -32,34 +32,8 @@ const subcommands: AnyCommand[] = [
       }, wallClock());
     },
   }),
-  defineCommand({
-    command: 'remove <addresses..>',
-    describe: 'remove the entries for exactly these addresses or networks',
-    builder: (y) =>
-      common(y)
-        .positional('addresses', { type: 'string', array: true, default: undefined, describe: 'what to remove' })
-        .option('source', { ...value, describe: 'only entries of this source' })
-        .example('$0 blacklist remove 203.0.113.7', 'let it be greylisted normally again'),
-    handler: async (argv) => {
-      const m = await lists();
-      process.exitCode = await m.runRemove({ list: 'blacklist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, store: argv.store, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json });
-    },
-  }),
-  defineCommand({
-    command: 'list',
-    describe: 'print the live entries, one per line: BLACK|ADDRESS|EXPIRY|SOURCE|MESSAGE|COMMENT',
-    builder: (y) =>
-      listdir(y)
-        .option('source', { ...value, describe: 'only entries of this source' })
-        .option('all', { type: 'boolean', default: false, describe: 'include expired entries' })
-        .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
-        .example('$0 blacklist list', 'every live entry')
-        .example('$0 blacklist list --all --json', 'also the expired ones, as JSON'),
-    handler: async (argv) => {
-      const m = await lists();
-      process.exitCode = await m.runList({ list: 'blacklist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
-    },
-  }),
+  removeCommand('blacklist', 'only entries of this source', ['$0 blacklist remove 203.0.113.7', 'let it be greylisted normally again']),
+  listCommand('blacklist', [['$0 blacklist list', 'every live entry'], ['$0 blacklist list --all --json', 'also the expired ones, as JSON']]),
   defineCommand({
     command: 'load [file]',
     describe: "load addlist-style input: one address or 1-3 octet prefix per line, '# comment' allowed",
@@ -86,19 +60,7 @@ const subcommands: AnyCommand[] = [
       }, wallClock());
     },
   }),
-  defineCommand({
-    command: 'lookup <ips..>',
-    describe: 'is this address blacklisted, and by which entry? (BLACK|IP|ENTRY|EXPIRY|SOURCE|MESSAGE|COMMENT, the fields of list after the address, or NONE|IP|||||)',
-    builder: (y) =>
-      listdir(y, 'directory of the list files')
-        .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
-        .positional('ips', { type: 'string', array: true, default: undefined, describe: 'the client addresses' })
-        .example('$0 blacklist lookup 203.0.113.7', 'prints the entry and the message the client gets'),
-    handler: async (argv) => {
-      const m = await lists();
-      process.exitCode = await m.runLookup({ list: 'blacklist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
-    },
-  }),
+  lookupCommand('blacklist', ['$0 blacklist lookup 203.0.113.7', 'prints the entry and the message the client gets']),
 ];
 
 export const blacklist = defineCommand({

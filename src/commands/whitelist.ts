@@ -1,7 +1,7 @@
 // qgrey whitelist add|remove|list|load|lookup|mx|spf|outgoing: addresses that are never greylisted.
 import type { Argv } from 'yargs';
 import { defineCommand, value, type AnyCommand } from './define.js';
-import { common, listdir, lists, until } from './list-options.js';
+import { common, listCommand, listdir, lists, lookupCommand, removeCommand, until } from './list-options.js';
 import { wholeOption } from '../actions/options.js';
 import { wallClock } from '../core/clock.js';
 
@@ -33,34 +33,8 @@ const subcommands: AnyCommand[] = [
       }, wallClock());
     },
   }),
-  defineCommand({
-    command: 'remove <addresses..>',
-    describe: 'remove the entries for exactly these addresses or networks',
-    builder: (y) =>
-      common(y)
-        .positional('addresses', { type: 'string', array: true, default: undefined, describe: 'what to remove' })
-        .option('source', { ...value, describe: 'only entries of this source (manual, mx:DOMAIN, spf:DOMAIN, …)' })
-        .example('$0 whitelist remove 129.74.', 'remove the entry for 129.74.0.0/16, whatever its source'),
-    handler: async (argv) => {
-      const m = await lists();
-      process.exitCode = await m.runRemove({ list: 'whitelist', addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, store: argv.store, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json });
-    },
-  }),
-  defineCommand({
-    command: 'list',
-    describe: 'print the live entries, one per line: WHITE|ADDRESS|EXPIRY|SOURCE|MESSAGE|COMMENT',
-    builder: (y) =>
-      listdir(y)
-        .option('source', { ...value, describe: 'only entries of this source' })
-        .option('all', { type: 'boolean', default: false, describe: 'include expired entries' })
-        .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
-        .example('$0 whitelist list --source spf:example.org', 'what the last SPF import of example.org put in')
-        .example("$0 whitelist list | awk -F'|' '$4 == \"manual\"'", 'manual entries only'),
-    handler: async (argv) => {
-      const m = await lists();
-      process.exitCode = await m.runList({ list: 'whitelist', source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
-    },
-  }),
+  removeCommand('whitelist', 'only entries of this source (manual, mx:DOMAIN, spf:DOMAIN, …)', ['$0 whitelist remove 129.74.', 'remove the entry for 129.74.0.0/16, whatever its source']),
+  listCommand('whitelist', [['$0 whitelist list --source spf:example.org', 'what the last SPF import of example.org put in'], ["$0 whitelist list | awk -F'|' '$4 == \"manual\"'", 'manual entries only']]),
   defineCommand({
     command: 'load [file]',
     describe: "load addlist-style input: one address or 1-3 octet prefix per line, '# comment' allowed",
@@ -86,19 +60,7 @@ const subcommands: AnyCommand[] = [
       }, wallClock());
     },
   }),
-  defineCommand({
-    command: 'lookup <ips..>',
-    describe: 'is this address whitelisted, and by which entry? (WHITE|IP|ENTRY|EXPIRY|SOURCE|MESSAGE|COMMENT, the fields of list after the address, or NONE|IP|||||)',
-    builder: (y) =>
-      listdir(y, 'directory of the list files')
-        .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
-        .positional('ips', { type: 'string', array: true, default: undefined, describe: 'the client addresses' })
-        .example('$0 whitelist lookup 129.74.250.3', 'prints the entry that covers it, if any'),
-    handler: async (argv) => {
-      const m = await lists();
-      process.exitCode = await m.runLookup({ list: 'whitelist', ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
-    },
-  }),
+  lookupCommand('whitelist', ['$0 whitelist lookup 129.74.250.3', 'prints the entry that covers it, if any']),
   defineCommand({
     command: 'mx <domains..>',
     describe: 'whitelist the addresses (A and AAAA) of the MX hosts of each domain, source mx:DOMAIN; re-running replaces them',
