@@ -124,6 +124,16 @@ static void putprefixed(const char *prefix)
 
 static void say(const char *s) { (void)!write(2, s, strlen(s)); }
 
+/* s and a newline in one write(): lines of connections that share the log pipe never mix */
+static void sayline(const char *s)
+{
+  char b[MAX_REPLY + 2];
+  size_t n = strlen(s);
+  memcpy(b, s, n);
+  b[n] = '\n';
+  (void)!write(2, b, n + 1);
+}
+
 /* the connection's log prefix, as bin/qgreylist's q_who */
 static void logline(const char *what, const char *text)
 {
@@ -387,7 +397,7 @@ int main(int argc, char **argv)
 
   if (strncmp(reply, "qgreyd1 exec\n", 13) == 0) {
     const char *log = reply + 13;
-    if (*log) { say(log); say("\n"); }
+    if (*log) sayline(log);
     nextprogram(argv);
   }
   if (strncmp(reply, "qgreyd1 rbl\n", 12) == 0) {
@@ -400,7 +410,7 @@ int main(int argc, char **argv)
       *text++ = 0;
       *log++ = 0;
       if (setenv("RBLSMTPD", text, 1) != 0) goto done;
-      if (*log) { say(log); say("\n"); }
+      if (*log) sayline(log);
       args[0] = path; args[1] = "-t"; args[2] = t; args[3] = "--";
       for (k = 1; k < argc; k++) args[k + 3] = argv[k];
       args[argc + 3] = 0;
