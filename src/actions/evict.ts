@@ -7,7 +7,6 @@
 // (so a `current` that multilog renamed to @….s is continued, not re-read) and, per key, the
 // bad events and the last accepted delivery still inside the window.
 
-import { permanent, quote } from '../core/errors.js';
 import { keyOf, keyLabel, type Layout } from '../core/key.js';
 import { isEvictable } from '../core/logline.js';
 import { parseDuration } from '../core/when.js';
@@ -18,7 +17,7 @@ import { byIpFromEnv, treeDir } from '../store/env.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { AnomalyError, anomalyLine, type StoreLock } from '../store/store.js';
 import { count } from '../core/words.js';
-import { zoneOption } from './options.js';
+import { wholeNumber, zoneOption } from './options.js';
 import { warn } from '../render/diag.js';
 import type { Clock } from '../core/clock.js';
 
@@ -86,7 +85,7 @@ export async function run(argv: EvictArgs, clock: Clock, open: OpenStore = openS
   const zone = zoneOption(argv.tz, '--tz');
   const window = parseDuration(argv.since, '--since');
   const minEvents = argv.minEvents;
-  if (!Number.isInteger(minEvents) || minEvents < 1) throw permanent(`unable to use --min-events ${quote(String(minEvents))}: expected a whole number of at least 1`);
+  wholeNumber(minEvents, '--min-events', 1);
   const dry = argv.dryRun;
   const paths = argv.paths.length ? argv.paths : DEFAULT_EVICT_LOGS;
   const asked: Layout | undefined = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;

@@ -8,6 +8,7 @@
 // after the summary, not warned about, and -q leaves it out with the summary. What may be a
 // fault (an MX host without an address) is a warning on stderr, with -q too.
 
+import { wholeNumber } from './options.js';
 import { readFileSync } from 'node:fs';
 import { clean } from '../core/text.js';
 import { error, warn } from '../render/diag.js';
@@ -279,12 +280,8 @@ export async function runMx(argv: MxArgs, now: number): Promise<number> {
 export async function runSpf(argv: SpfArgs, now: number): Promise<number> {
   const domains = checkDomains(argv.domains);
   parseUntil(argv.until, now);
-  for (const [v, max] of [
-    [argv.minPrefix4, 32],
-    [argv.minPrefix6, 128],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > max) throw permanent(`bad --min-prefix value ${quote(String(v))}: expected 0..${max}`);
-  }
+  wholeNumber(argv.minPrefix4, '--min-prefix4', 0, 32);
+  wholeNumber(argv.minPrefix6, '--min-prefix6', 0, 128);
   const dns = dnsLookups(dnsServer(argv.dnsServer));
   const results = await eachDomain(domains, 8, (d) => spfLive(d, dns, argv.minPrefix4, argv.minPrefix6));
   return apply(argv, domains, results, now);

@@ -26,11 +26,22 @@ export function cidrOptions(list: readonly string[] | undefined, flag: string): 
 export function wholeOption(text: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER, unit = ''): number {
   const t = text.trim();
   const n = /^[0-9]+$/.test(t) ? Number(t) : NaN;
-  if (!(n >= min && n <= max)) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
-    throw permanent(`unable to parse ${flag} ${quote(text)}: expected a whole number${unit ? ` of ${unit}` : ''}, ${range}`);
-  }
+  if (!(n >= min && n <= max)) throw badWhole(text, flag, min, max, unit);
   return n;
+}
+
+/**
+ * The same check of a number an action is given (the commands parse with wholeOption; an
+ * action called otherwise gets the same message).
+ */
+export function wholeNumber(v: number, flag: string, min: number, max = Number.MAX_SAFE_INTEGER, unit = ''): number {
+  if (!(Number.isInteger(v) && v >= min && v <= max)) throw badWhole(String(v), flag, min, max, unit);
+  return v;
+}
+
+function badWhole(text: string, flag: string, min: number, max: number, unit: string) {
+  const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
+  return permanent(`unable to parse ${flag} ${quote(text)}: expected a whole number${unit ? ` of ${unit}` : ''}, ${range}`);
 }
 
 /** A number option above 0 (`--days 30`, `--days 0.5`), given as the text typed. */

@@ -31,7 +31,7 @@ import { openLists } from '../store/open.js';
 import { MIN_PREFIX4, MIN_PREFIX6, eachDomain, mxLive, spfLive, type Found } from './list-import.js';
 import { parseUntil, replaceSource } from './lists.js';
 import { count } from '../core/words.js';
-import { zoneOption } from './options.js';
+import { wholeNumber, zoneOption } from './options.js';
 
 export const DEFAULT_OUTGOING_LOGS = ['/var/log/qmail/smtpd', '/var/log/qmail/send'];
 export const SOURCE_PREFIX = 'out:';
@@ -109,10 +109,6 @@ export interface OutgoingReport {
   replies: PairsReport;
 }
 
-const wholeNumber = (v: number, flag: string) => {
-  if (!Number.isInteger(v) || v < 1) throw permanent(`unable to use ${flag} ${quote(String(v))}: expected a whole number of at least 1`);
-  return v;
-};
 
 function readLocals(files: readonly string[]): DomainSet {
   const set = new DomainSet();
@@ -193,8 +189,8 @@ export async function run(argv: OutgoingArgs, now: number): Promise<number> {
   const zone = zoneOption(argv.tz, '--tz');
   const window = parseDuration(argv.since, '--since');
   const expires = parseUntil(argv.until, now);
-  const minSenders = wholeNumber(argv.minSenders, '--min-senders');
-  const maxDomains = wholeNumber(argv.maxDomains, '--max-domains');
+  const minSenders = wholeNumber(argv.minSenders, '--min-senders', 1);
+  const maxDomains = wholeNumber(argv.maxDomains, '--max-domains', 1);
   const skip = skipSet(many(argv.skip));
   const ours = readLocals(many(argv.locals));
   const server = dnsServer(argv.dnsServer);

@@ -140,7 +140,7 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
   const root = treeDir(argv.dir);
   const zone = zoneOption(argv.tz, '--tz');
   const days = argv.days;
-  if (!(days > 0)) throw permanent(`unable to use --days ${quote(String(days))}: expected a number of days above 0`);
+  if (!(days > 0)) throw permanent(`unable to parse --days ${quote(String(days))}: expected a number of days above 0 (such as 30 or 0.5)`);
   const keepRecent = parseDuration(argv.keepRecent, '--keep-recent');
   const nets = [...(argv.defaultExcludes ? DEFAULT_EXCLUDES.map((t) => parseCidr(t)!) : []), ...cidrOptions(argv.exclude, '--exclude')];
   const { any: excluded, v4: excluded4 } = excluder(nets);

@@ -15,7 +15,7 @@ import { painterFor, type Painter } from '../render/colour.js';
 import { fitTable, renderTable, formatDelay, wrapText, type Cell, type Column } from '../render/table.js';
 import { renderSvg } from '../render/svg.js';
 import { count } from '../core/words.js';
-import { zoneOption } from './options.js';
+import { wholeNumber, zoneOption } from './options.js';
 import { progress } from '../render/progress.js';
 import { acceptedFacts } from '../core/logline.js';
 import { RepliesCounter, type Replies } from './replies.js';
@@ -43,10 +43,6 @@ export interface StatsArgs {
   store?: string;
 }
 
-function wholeNumber(v: number, flag: string, min: number): number {
-  if (!Number.isInteger(v) || v < min) throw permanent(`unable to use ${flag} ${quote(String(v))}: expected a whole number of at least ${min}`);
-  return v;
-}
 
 function checkSvgTarget(path: string): void {
   const dir = dirname(path);
