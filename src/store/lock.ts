@@ -13,6 +13,7 @@
 import { clean } from '../core/text.js';
 import { closeSync, constants as C, fstatSync, lstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { QgreyError, quote, reason } from '../core/errors.js';
 import { notWritable } from './atomic.js';
 
@@ -201,7 +202,8 @@ export async function lockTree(root: string, what: string, waitSeconds = lockWai
 function* attempts(path: string, me: string, label: string, waitSeconds: number): Generator<number, void> {
   const dir = dirname(path);
   const tree = label === `greylist directory ${dir}`;
-  const deadline = Date.now() + waitSeconds * 1000;
+  // elapsed time, not the wall clock: a clock stepped back (ntpdate at boot) cannot stretch the wait
+  const deadline = performance.now() + waitSeconds * 1000;
   let delay = 20;
   for (;;) {
     let created: boolean;
@@ -220,12 +222,12 @@ function* attempts(path: string, me: string, label: string, waitSeconds: number)
     const holder = readHolder(path);
     if (holder === null) continue; // released between our open and read
     if (!(holder instanceof NotALock) && stale(path, holder) && breakStale(path, holder)) continue;
-    if (Date.now() >= deadline) {
+    if (performance.now() >= deadline) {
       if (holder instanceof NotALock) throw new QgreyError(`unable to lock ${label}: ${path} is ${holder.what}, not a lock file; remove it`, 111);
       const who = Number.isInteger(holder.pid) ? `pid ${holder.pid}${holder.what ? ', ' + holder.what : ''}` : 'unknown holder';
       throw new QgreyError(`${label} is locked by another ${tree ? 'maintenance run' : 'run'} (${who}); try again later`, 111);
     }
-    yield Math.min(delay, Math.max(1, deadline - Date.now()));
+    yield Math.min(delay, Math.max(1, deadline - performance.now()));
     delay = Math.min(delay * 2, 250);
   }
 }

@@ -27,6 +27,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { Redis as Client, RedisOptions } from 'ioredis';
 import { permanent, temporary, QgreyError } from '../core/errors.js';
 import { validKey, type Layout } from '../core/key.js';
@@ -476,11 +477,11 @@ export class RedisStore implements GreyStore {
   async lock(what: string): Promise<StoreLock> {
     const lk = this.t.prefix + 'lock';
     const token = `${clean(hostname(), 200, false)} ${process.pid} ${clean(what, 200, false)} ${randomBytes(6).toString('hex')}`;
-    const deadline = Date.now() + (this.opts.lockWait ?? 5) * 1000;
+    const deadline = performance.now() + (this.opts.lockWait ?? 5) * 1000;
     for (;;) {
       const r = await this.run('lock', () => this.c.set(lk, token, 'PX', LOCK_TTL_MS, 'NX'));
       if (r === 'OK') break;
-      if (Date.now() >= deadline) {
+      if (performance.now() >= deadline) {
         const holder = (await this.run('lock', () => this.c.get(lk))) ?? '';
         const [h, pid, w] = holder.split(' ');
         throw temporary(`the Redis store ${this.t.display} is locked by another maintenance run (${h ? `${h} pid ${pid}${w ? ', ' + w : ''}` : 'unknown holder'}); try again later`);
