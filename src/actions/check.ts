@@ -10,12 +10,11 @@ import { trapOf } from '../core/traps.js';
 import { decideTriplet, parseTriplet, tripletId, tripletKey, type Triplet } from '../core/triplet.js';
 import { selectedStore } from '../store/select.js';
 import type { RedisTarget } from '../store/redis-url.js';
-import { controlPath, timersFrom } from '../store/spp-control.js';
+import { timersFrom } from '../store/spp-control.js';
 import { readTraps } from '../store/trap-list.js';
-import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
+import { TreeTriplets } from '../store/triplets.js';
 import { pairAddress } from '../core/pairs.js';
 import { findReply, repliesPath } from '../store/pairs.js';
-import { listDir } from '../store/lists.js';
 import { keyOf, keyLabel } from '../core/key.js';
 import { decide, substitute, type Outcome } from '../core/policy.js';
 import { replyText } from '../core/text.js';
@@ -24,13 +23,15 @@ import { Zone } from '../core/zone.js';
 import type { ListMatch, ListName } from '../store/lists.js';
 import { FileLists } from '../store/list-store.js';
 import { withLists } from './lists.js';
-import { byIpFromEnv, holdtimeFromEnv, treeDir } from '../store/env.js';
+import { byIp, controlPath, holdtime, listDir, noRev, rcptDir as rcptDirOf, treeDir, type Env } from '../core/config.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { AnomalyError, layoutName, type Entry } from '../store/store.js';
 import type { Clock } from '../core/clock.js';
 
 /** What `qgrey check` is given (built by src/commands/check.ts). */
 export interface CheckArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   ip: string;
   dir?: string;
   /** true: per-IP tree, false: class-C, undefined: the tree's own layout (else $JGREYLIST_BY_IP) */
@@ -51,12 +52,12 @@ const iso = (sec: number) => formatCivil(Math.floor(sec)).replace(' ', 'T') + 'Z
 export async function run(argv: CheckArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
   const ip = parseIp(argv.ip);
   if (!ip) throw permanent(`unable to parse address ${quote(argv.ip)}: expected an IPv4 or IPv6 address such as 192.0.2.7 or 2001:db8::25`);
-  const root = treeDir(argv.dir);
-  const asked = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
-  const tree = await open({ dir: root, readOnly: true, store: argv.store, layout: asked, layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined });
+  const root = treeDir(argv.dir, argv.env);
+  const asked = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIp(argv.env) ? 'byip' : undefined;
+  const tree = await open({ dir: root, env: argv.env, readOnly: true, store: argv.store, layout: asked, layoutSource: argv.byIp === undefined && asked !== undefined ? 'JGREYLIST_BY_IP' : undefined });
   const key = keyOf(ip, tree.layout);
   const now = clock();
-  const hold = argv.holdtime ?? holdtimeFromEnv();
+  const hold = argv.holdtime ?? holdtime(argv.env);
   let black: ListMatch | null = null;
   let ld = '';
   let listWhere = (name: string) => name;
@@ -77,7 +78,7 @@ export async function run(argv: CheckArgs, clock: Clock, open: OpenStore = openS
   } finally {
     await tree.close();
   }
-  const norev = process.env.JGREYLIST_NOREV ?? '';
+  const norev = noRev(argv.env);
   const outcome: Outcome = decide({
     now,
     jgreylist: undefined,
@@ -92,7 +93,7 @@ export async function run(argv: CheckArgs, clock: Clock, open: OpenStore = openS
   const address = formatIp(ip);
   // what the client is answered, as the wrapper words it (src/wrapper/connection.ts)
   const reply = outcome.action === 'deny' ? { code: 553, text: replyText('DENIED ' + substitute(outcome.message, address)) } : null;
-  const rcpt = argv.to === undefined ? null : await rcptPreview(ip, argv.from ?? '', argv.to, argv.rcptDir, selectedStore(argv.store), ld, argv.listdir, black !== null, white !== null, now);
+  const rcpt = argv.to === undefined ? null : await rcptPreview(argv.env, ip, argv.from ?? '', argv.to, argv.rcptDir, selectedStore(argv.store, argv.env), ld, argv.listdir, black !== null, white !== null, now);
   const listInfo = (m: ListMatch | null) =>
     m ? { label: m.label, source: m.source, line: m.line, expires: m.expires === null ? null : iso(m.expires), comment: m.comment } : null;
   if (argv.json) {
@@ -179,9 +180,8 @@ interface RcptPreview {
   reply?: { remote: string; local: string; source: string; expires: string | null; file: string };
 }
 
-async function rcptPreview(ip: Ip, from: string, to: string, dir: string | undefined, target: RedisTarget | null, ld: string, listdir: string | undefined, black: boolean, white: boolean, now: number): Promise<RcptPreview> {
-  const env = process.env;
-  const rcptDir = dir ?? (env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR);
+async function rcptPreview(env: Env, ip: Ip, from: string, to: string, dir: string | undefined, target: RedisTarget | null, ld: string, listdir: string | undefined, black: boolean, white: boolean, now: number): Promise<RcptPreview> {
+  const rcptDir = rcptDirOf(dir, env);
   const key = tripletKey(ip, from, to, !!env.QGREY_RCPT_BY_IP && env.QGREY_RCPT_BY_IP !== '0');
   const id = tripletId(key);
   // on the shared store qgrey-spp keeps the triplet at PREFIX t:ID (qgrey(5), REDIS STORE)
@@ -194,8 +194,8 @@ async function rcptPreview(ip: Ip, from: string, to: string, dir: string | undef
   // a reply to one of our users from an address that user wrote to (whitelist outgoing)
   const remote = pairAddress(from);
   const local = remote === null ? null : pairAddress(to);
-  const pair = remote !== null && local !== null ? findReply(listDir(listdir), remote, local, now) : null;
-  if (pair !== null) return { ...base, decision: 'RCPT OK reply', trap: null, triplet: null, reply: { remote: pair.remote, local: pair.local, source: pair.source, expires: pair.expires === null ? null : iso(pair.expires), file: repliesPath(listDir(listdir)) } };
+  const pair = remote !== null && local !== null ? findReply(listDir(listdir, env), remote, local, now) : null;
+  if (pair !== null) return { ...base, decision: 'RCPT OK reply', trap: null, triplet: null, reply: { remote: pair.remote, local: pair.local, source: pair.source, expires: pair.expires === null ? null : iso(pair.expires), file: repliesPath(listDir(listdir, env)) } };
   // no triplet directory yet (qgrey-spp not set up): no triplet
   const stored = target !== null ? await redisTriplet(target, id) : existsSync(rcptDir) ? new TreeTriplets(rcptDir).getTriplet(id) : null;
   const d = decideTriplet(stored, key, now, timersFrom(controlPath(env), env));

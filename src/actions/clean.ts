@@ -7,7 +7,7 @@
 
 import { resolve } from 'node:path';
 import { parseDuration } from '../core/when.js';
-import { treeDir } from '../store/env.js';
+import { treeDir, type Env } from '../core/config.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { anomalyLine } from '../store/store.js';
 import { LIST_NAMES } from '../store/lists.js';
@@ -17,6 +17,8 @@ import type { Clock } from '../core/clock.js';
 
 /** What `qgrey clean` is given (built by src/commands/clean.ts). */
 export interface CleanArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   dir?: string;
   /** run as root: who does the tree work (default: the tree root's owner) */
   owner?: string;
@@ -49,7 +51,7 @@ export interface CleanReport {
 
 export async function run(argv: CleanArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const root = resolve(treeDir(argv.dir));
+  const root = resolve(treeDir(argv.dir, argv.env));
   const maxAge = parseDuration(argv.maxAge, '--max-age');
   const oneTime = parseDuration(argv.oneTime, '--one-time');
   const dry = argv.dryRun;
@@ -68,6 +70,7 @@ export async function run(argv: CleanArgs, clock: Clock, open: OpenStore = openS
   };
   const store = await open({
     dir: root,
+    env: argv.env,
     owner: argv.owner,
     store: argv.store,
     onAnomaly: (a) => {

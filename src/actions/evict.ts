@@ -13,7 +13,7 @@ import { parseDuration } from '../core/when.js';
 import { openLogs, recordFacts } from '../logs/read.js';
 import { fileMarks, resumeFrom } from '../logs/state.js';
 import { loadStateFile, saveStateFile } from '../store/state-file.js';
-import { byIpFromEnv, treeDir } from '../store/env.js';
+import { byIp, treeDir, type Env } from '../core/config.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { AnomalyError, anomalyLine, type StoreLock } from '../store/store.js';
 import { count } from '../core/words.js';
@@ -23,6 +23,8 @@ import type { Clock } from '../core/clock.js';
 
 /** What `qgrey evict` is given (built by src/commands/evict.ts). */
 export interface EvictArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   /** log sources; empty: DEFAULT_EVICT_LOGS */
   paths: string[];
   dir?: string;
@@ -81,17 +83,18 @@ export interface EvictReport {
 
 export async function run(argv: EvictArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const root = treeDir(argv.dir);
+  const root = treeDir(argv.dir, argv.env);
   const zone = zoneOption(argv.tz, '--tz');
   const window = parseDuration(argv.since, '--since');
   const minEvents = argv.minEvents;
   wholeNumber(minEvents, '--min-events', 1);
   const dry = argv.dryRun;
   const paths = argv.paths.length ? argv.paths : DEFAULT_EVICT_LOGS;
-  const asked: Layout | undefined = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
+  const asked: Layout | undefined = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIp(argv.env) ? 'byip' : undefined;
 
   let anomalies = 0;
   const tree = await open({
+    env: argv.env,
     dir: root,
     owner: argv.owner,
     store: argv.store,

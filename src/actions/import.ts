@@ -17,15 +17,18 @@
 import { permanent, quote, temporary } from '../core/errors.js';
 import { formatCidr, formatIp, parseCidr, type Ip } from '../core/ip.js';
 import { tripletId, tripletKey, type Triplet } from '../core/triplet.js';
-import { formatEntry, listDir, parseLine, type ListLine, type ListName } from '../store/lists.js';
+import { formatEntry, parseLine, type ListLine, type ListName } from '../store/lists.js';
 import { openLists } from '../store/open.js';
 import { selectedStore } from '../store/select.js';
-import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
+import { TreeTriplets } from '../store/triplets.js';
+import { listDir, rcptDir as rcptDirOf, type Env } from '../core/config.js';
 import { lstatSync, readFileSync } from 'node:fs';
 import { warn } from '../render/diag.js';
 import type { Clock } from '../core/clock.js';
 
 export interface ImportArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   defaultsFile?: string;
   socket?: string;
   host?: string;
@@ -167,10 +170,10 @@ export async function run(argv: ImportArgs, clock: Clock): Promise<number> {
     timezone: 'Z',
     connectTimeout: 10000,
   };
-  const rcptDir = argv.rcptDir ?? (process.env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR);
+  const rcptDir = rcptDirOf(argv.rcptDir, argv.env);
   // the lists: their files, or the shared Redis store (a bad setting is refused before MySQL is asked)
-  const target = selectedStore(argv.store);
-  const dir = target === null ? listDir(argv.listdir) : `the Redis store ${target.display}`;
+  const target = selectedStore(argv.store, argv.env);
+  const dir = target === null ? listDir(argv.listdir, argv.env) : `the Redis store ${target.display}`;
   const mysql = await import('mysql2/promise');
   let db;
   try {
@@ -285,7 +288,7 @@ export async function run(argv: ImportArgs, clock: Clock): Promise<number> {
         await rs.close();
       }
     }
-    const ls = await openLists({ listdir: argv.listdir, store: argv.store });
+    const ls = await openLists({ listdir: argv.listdir, store: argv.store, env: argv.env });
     try {
       for (const name of ['whitelist', 'blacklist'] as const) {
         await ls.update(name, (lines) => {

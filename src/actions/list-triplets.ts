@@ -12,11 +12,14 @@ import { parseTriplet, type Triplet } from '../core/triplet.js';
 import { Zone } from '../core/zone.js';
 import { LineWriter } from '../render/writer.js';
 import { selectedStore } from '../store/select.js';
-import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
+import { TreeTriplets } from '../store/triplets.js';
+import { rcptDir, storeSetting, type Env } from '../core/config.js';
 import { clean } from '../core/text.js';
 import type { Clock } from '../core/clock.js';
 
 export interface ListTripletsArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   rcptDir?: string;
   store?: string;
   utc?: boolean;
@@ -53,16 +56,16 @@ async function* fromRedis(store: string): AsyncIterable<Triplet> {
   }
 }
 
-export async function runTriplets(argv: ListTripletsArgs, clock: Clock, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runTriplets(argv: ListTripletsArgs, clock: Clock): Promise<number> {
   const now = clock();
   const zone = argv.utc ? new Zone('UTC') : new Zone();
   const when = (s: number) => zone.formatSeconds(Math.floor(s));
   const out = new LineWriter(process.stdout, process.stdout.isTTY === true);
-  const store = argv.store ?? env.QGREY_STORE ?? '';
+  const store = storeSetting(argv.store, argv.env);
   let source: Iterable<Triplet> | AsyncIterable<Triplet>;
   if (store !== '') source = fromRedis(store);
   else {
-    const dir = argv.rcptDir ?? (env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR);
+    const dir = rcptDir(argv.rcptDir, argv.env);
     // no directory yet: qgrey-spp has kept no triplet
     source = existsSync(dir) ? (function* () {
       for (const [, t] of new TreeTriplets(dir).scanTriplets()) yield t;

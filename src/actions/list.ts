@@ -11,7 +11,7 @@
 import { warn } from '../render/diag.js';
 import { keyLabel } from '../core/key.js';
 import { formatCivil, Zone } from '../core/zone.js';
-import { holdtimeFromEnv, treeDir } from '../store/env.js';
+import { holdtime, treeDir, type Env } from '../core/config.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { keyLayout, sanitizeName, type Anomaly } from '../store/store.js';
 import { LineWriter } from '../render/writer.js';
@@ -19,6 +19,8 @@ import type { Clock } from '../core/clock.js';
 
 /** What `qgrey list` is given (built by src/commands/list.ts). */
 export interface ListArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   dir?: string;
   /** --store: the shared Redis store (openStore) */
   store?: string;
@@ -44,8 +46,8 @@ function anomalyKind(a: Anomaly): 'SYMLINK' | 'ODD' | 'UNREADABLE' {
 }
 
 export async function run(argv: ListArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
-  const root = treeDir(argv.dir);
-  const hold = argv.holdtime ?? holdtimeFromEnv();
+  const root = treeDir(argv.dir, argv.env);
+  const hold = argv.holdtime ?? holdtime(argv.env);
   const now = clock();
   const zone = argv.utc === true ? new Zone('UTC') : new Zone();
   const local = (sec: number) => zone.formatSeconds(Math.floor(sec));
@@ -54,6 +56,7 @@ export async function run(argv: ListArgs, clock: Clock, open: OpenStore = openSt
   const odd: string[] = [];
   let mixed: string | null = null;
   const store = await open({
+    env: argv.env,
     dir: root,
     readOnly: true,
     store: argv.store,

@@ -2,6 +2,7 @@
 // Every change is computed in full first (walk), then written once under the list's lock
 // (apply); bad input changes nothing.
 
+import type { Env } from '../core/config.js';
 import { readFileSync } from 'node:fs';
 import { isTemporaryErrno, permanent, quote, reason, temporary } from '../core/errors.js';
 import { formatIp, parseIp } from '../core/ip.js';
@@ -30,6 +31,8 @@ import type { ListStore } from '../store/list-store.js';
 import { openLists, type OpenLists } from '../store/open.js';
 
 export interface ListCommonArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   list: ListName;
   listdir?: string;
   /** --store (openLists) */
@@ -37,8 +40,8 @@ export interface ListCommonArgs {
 }
 
 /** `f` on the lists of --listdir / --store (openLists), closed after. */
-export async function withLists<T>(argv: { listdir?: string | undefined; store?: string | undefined }, f: (ls: ListStore) => Promise<T>, open: OpenLists = openLists): Promise<T> {
-  const ls = await open({ listdir: argv.listdir, store: argv.store });
+export async function withLists<T>(argv: { listdir?: string | undefined; store?: string | undefined; env: Env }, f: (ls: ListStore) => Promise<T>, open: OpenLists = openLists): Promise<T> {
+  const ls = await open({ listdir: argv.listdir, store: argv.store, env: argv.env });
   try {
     return await f(ls);
   } finally {
@@ -488,6 +491,8 @@ export async function runLookup(argv: LookupArgs, now: number): Promise<number> 
 // addlist alias: addlist.pl -whitelist|-blacklist YYYY-MM-DD HH:MM:SS < FILE
 
 export interface AddlistArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   whitelist: boolean;
   blacklist: boolean;
   date: string;
@@ -507,5 +512,5 @@ export async function runAddlist(argv: AddlistArgs, now: number): Promise<number
   }
   const until = argv.time === undefined ? argv.date : `${argv.date} ${argv.time}`;
   parseUntil(until, now, Zone.of(), 'expiry');
-  return runLoad({ list: argv.whitelist ? 'whitelist' : 'blacklist', listdir: argv.listdir, store: argv.store, until, skipBad: false, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json, file: '-' }, now);
+  return runLoad({ list: argv.whitelist ? 'whitelist' : 'blacklist', env: argv.env, listdir: argv.listdir, store: argv.store, until, skipBad: false, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json, file: '-' }, now);
 }

@@ -19,7 +19,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { QgreyError, isTemporaryErrno, permanent, quote, reason, temporary } from '../core/errors.js';
 import { DomainSet, OutgoingCollector, normaliseDomain, parseControlDomains, parseSendLine, type OutgoingCounts } from '../core/outgoing.js';
 import { PAIRS_HEADER, formatPair, pairAddress, pairDomain, parsePairLine, type PairLine } from '../core/pairs.js';
-import { ensureListDir, listDir } from '../store/lists.js';
+import { ensureListDir } from '../store/lists.js';
+import { dnsServerSetting, listDir, lockWait, type Env } from '../core/config.js';
 import { repliesPath, updatePairs } from '../store/pairs.js';
 import { parseDuration } from '../core/when.js';
 import { dnsLookups, dnsServer, type Lookups } from '../dns/resolve.js';
@@ -38,6 +39,8 @@ export const SOURCE_PREFIX = 'out:';
 const STATE_VERSION = 1;
 
 export interface OutgoingArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   paths: string[];
   since: string;
   until: string;
@@ -193,7 +196,7 @@ export async function run(argv: OutgoingArgs, now: number): Promise<number> {
   const maxDomains = wholeNumber(argv.maxDomains, '--max-domains', 1);
   const skip = skipSet(many(argv.skip));
   const ours = readLocals(many(argv.locals));
-  const server = dnsServer(argv.dnsServer);
+  const server = dnsServer(dnsServerSetting(argv.dnsServer, argv.env));
   const paths = argv.paths.length ? argv.paths : defaultPaths();
   const dry = argv.dryRun;
   const cutoff = now - window;
@@ -246,7 +249,7 @@ export async function run(argv: OutgoingArgs, now: number): Promise<number> {
   c.finish();
 
   // decide which domains
-  const pairsDir = listDir(argv.listdir);
+  const pairsDir = listDir(argv.listdir, argv.env);
   const rep: OutgoingReport = {
     dryRun: dry,
     files: stats.files,
@@ -282,7 +285,7 @@ export async function run(argv: OutgoingArgs, now: number): Promise<number> {
   const results = chosen.length ? await eachDomain(chosen.map((d) => d.domain), 8, (d) => resolveDomain(d, dns)) : [];
 
   // apply: one write of the whitelist
-  const ls = await openLists({ listdir: argv.listdir, store: argv.store });
+  const ls = await openLists({ listdir: argv.listdir, store: argv.store, env: argv.env });
   try {
   const lines0 = await ls.read('whitelist');
   const drop = new Set<string>();
@@ -341,7 +344,7 @@ export async function run(argv: OutgoingArgs, now: number): Promise<number> {
   }
   rep.replies.pairs = pairs.size;
   if (!dry && pairs.size > 0) ensureListDir(pairsDir);
-  if (pairs.size > 0 || existsSync(rep.replies.file)) updatePairs(pairsDir, (lines) => writePairs(lines, pairs, expires, now, (d) => skip.has(d) || ours.has(d), rep.replies), { dryRun: dry });
+  if (pairs.size > 0 || existsSync(rep.replies.file)) updatePairs(pairsDir, (lines) => writePairs(lines, pairs, expires, now, (d) => skip.has(d) || ours.has(d), rep.replies), { dryRun: dry, lockWait: dry ? undefined : lockWait(argv.env) });
 
   if (argv.state !== undefined && !dry) {
     const domains: State['domains'] = {};

@@ -22,7 +22,7 @@ import { parseDuration } from '../core/when.js';
 import { count } from '../core/words.js';
 import { openLogs, recordFacts, F_AUTH, F_RECEIVED, F_RELAY } from '../logs/read.js';
 import { progress } from '../render/progress.js';
-import { byIpFromEnv, treeDir } from '../store/env.js';
+import { byIp, treeDir, type Env } from '../core/config.js';
 import { openStore, type OpenStore } from '../store/open.js';
 import { anomalyLine, layoutName, type Entry, type Walked } from '../store/store.js';
 import { zoneOption, cidrOptions } from './options.js';
@@ -118,6 +118,8 @@ function excluder(nets: readonly Cidr[]): { any: (ip: Ip) => boolean; v4: (value
 
 /** What `qgrey rebuild` is given (built by src/commands/rebuild.ts). */
 export interface RebuildArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   /** log sources; empty: DEFAULT_LOGS */
   paths: string[];
   dir?: string;
@@ -137,7 +139,7 @@ export interface RebuildArgs {
 
 export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = openStore): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const root = treeDir(argv.dir);
+  const root = treeDir(argv.dir, argv.env);
   const zone = zoneOption(argv.tz, '--tz');
   const days = argv.days;
   if (!(days > 0)) throw permanent(`unable to parse --days ${quote(String(days))}: expected a number of days above 0 (such as 30 or 0.5)`);
@@ -149,7 +151,7 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
   // a month of logs takes a while: a line count on a terminal, nothing in cron
   const prog = progress('rebuild');
   const warn = prog.warn;
-  const asked: Layout | undefined = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIpFromEnv() ? 'byip' : undefined;
+  const asked: Layout | undefined = argv.byIp === true ? 'byip' : argv.byIp === false ? 'classc' : byIp(argv.env) ? 'byip' : undefined;
   const rep: RebuildReport = {
     dir: root,
     layout: 'classc',
@@ -177,6 +179,7 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
     seconds: 0,
   };
   const store = await open({
+    env: argv.env,
     dir: root,
     store: argv.store,
     layout: asked,

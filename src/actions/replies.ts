@@ -6,6 +6,7 @@
 // have an `out:` source. An entry since replaced or removed by `clean` is not seen, and a
 // client whitelisted by `tcp.smtp` (JGREYLIST="") that an `out:` entry also covers is counted.
 
+import type { Env } from '../core/config.js';
 import type { Ip } from '../core/ip.js';
 import { formatIp } from '../core/ip.js';
 import { netContains, netSize, type ListEntry } from '../store/lists.js';
@@ -31,10 +32,10 @@ export class RepliesCounter {
   }
 
   /** The whitelist of `listdir` (flag, else $QGREY_LISTDIR, else the default); null when it has no out: entry or cannot be read. */
-  static async open(listdir: string | undefined, warn: (m: string) => void, store?: string): Promise<RepliesCounter | null> {
+  static async open(env: Env, listdir: string | undefined, warn: (m: string) => void, store?: string): Promise<RepliesCounter | null> {
     const all: ListEntry[] = [];
     try {
-      const ls = await openLists({ listdir, store });
+      const ls = await openLists({ listdir, store, env });
       try {
         for (const l of await ls.read('whitelist')) if (l.kind === 'entry') all.push(l.entry);
       } finally {

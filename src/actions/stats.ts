@@ -1,6 +1,7 @@
 // `qgrey stats`: read the logs once, feed the greylisting-related lines to the pure
 // collector (src/core/stats.ts), print a report (or JSON), and optionally write an SVG chart.
 
+import type { Env } from '../core/config.js';
 import { warn } from '../render/diag.js';
 import { statSync } from 'node:fs';
 import { writeFileAtomic } from '../store/atomic.js';
@@ -24,6 +25,8 @@ import type { Clock } from '../core/clock.js';
 
 /** What `qgrey stats` is given (built by src/commands/stats.ts). */
 export interface StatsArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   paths: string[];
   since?: string;
   until?: string;
@@ -436,7 +439,7 @@ export async function run(argv: StatsArgs, clock: Clock): Promise<number> {
   // progress on a terminal only (never in cron mail): a line count, redrawn once a second
   const prog = progress('stats');
   const paths = argv.paths.length ? argv.paths : DEFAULT_STATS_LOGS;
-  const replies = await RepliesCounter.open(argv.listdir, (m) => warn(m), argv.store);
+  const replies = await RepliesCounter.open(argv.env, argv.listdir, (m) => warn(m), argv.store);
   const rc = new RcptCollector({ byIp: argv.byIp, maxKeys });
   const stats = await collect(paths, c, { zone: inZone, since, until, warn: prog.warn }, prog.tick, replies, rc);
   prog.done();
@@ -450,8 +453,8 @@ export async function run(argv: StatsArgs, clock: Clock): Promise<number> {
   if (argv.json) {
     process.stdout.write(JSON.stringify({ read, ...res, replies: replies?.result() ?? { connections: 0, domains: [] }, rcpt }, null, 2) + '\n');
   } else {
-    const lines = report(res, read, outZone, painterFor(process.stdout), replies?.result() ?? null, argv.wide === true);
-    if (rc.any) lines.push('', ...rcptReport(rcpt, painterFor(process.stdout)));
+    const lines = report(res, read, outZone, painterFor(process.stdout, argv.env), replies?.result() ?? null, argv.wide === true);
+    if (rc.any) lines.push('', ...rcptReport(rcpt, painterFor(process.stdout, argv.env)));
     process.stdout.write(lines.join('\n') + '\n');
   }
   if (stats.bad) process.stderr.write(`qgrey: stats: ${count(stats.bad, 'malformed line')} skipped\n`);

@@ -14,6 +14,7 @@
 // the longer-lasting wins, nothing is removed, expired entries are not carried over). Each list
 // is written once, under its lock (a file) or in one transaction (Redis).
 
+import { listDir, type Env } from '../core/config.js';
 import { resolve } from 'node:path';
 import { permanent, quote } from '../core/errors.js';
 import type { Layout } from '../core/key.js';
@@ -30,6 +31,8 @@ import { warn } from '../render/diag.js';
 import type { Clock } from '../core/clock.js';
 
 export interface SyncArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   from: string;
   to: string;
   /** --owner USER:GROUP for the tree side (default: the owner of the tree's root) */
@@ -80,15 +83,15 @@ export async function run(argv: SyncArgs, clock: Clock, open: OpenStore = openSt
   const stores: GreyStore[] = [];
   const locks: StoreLock[] = [];
   try {
-    const probe = (await open({ dir: treeArg, store: url })) as GreyStore & Partial<Pick<RedisStore, 'storedLayout'>>;
+    const probe = (await open({ dir: treeArg, env: argv.env, store: url })) as GreyStore & Partial<Pick<RedisStore, 'storedLayout'>>;
     stores.push(probe);
     const treeLayout = detectLayout(treeArg)?.layout ?? null;
     const layout: Layout = treeLayout ?? (await probe.storedLayout?.()) ?? 'classc';
     await probe.close();
     stores.length = 0;
-    const redis = (await open({ dir: treeArg, store: url, layout })) as GreyStore & RedisStore;
+    const redis = (await open({ dir: treeArg, env: argv.env, store: url, layout })) as GreyStore & RedisStore;
     stores.push(redis);
-    const tree = await open({ dir: treeArg, store: '', layout, owner: argv.owner, onAnomaly: (a) => warn(anomalyLine(treeArg, a)) });
+    const tree = await open({ dir: treeArg, env: argv.env, store: '', layout, owner: argv.owner, onAnomaly: (a) => warn(anomalyLine(treeArg, a)) });
     stores.push(tree);
     const [src, dst] = fromRedis ? [redis, tree] : [tree, redis];
     const none = (): ListMergeCounts & { from: string; to: string } => ({ from: '', to: '', read: 0, added: 0, updated: 0, unchanged: 0, expired: 0, bad: 0 });
@@ -149,10 +152,10 @@ export async function run(argv: SyncArgs, clock: Clock, open: OpenStore = openSt
 
 /** Both lists, from the source side's into the target side's (see the top of the file). */
 async function syncLists(argv: SyncArgs, url: string, fromRedis: boolean, now: number, rep: NonNullable<SyncReport['lists']>): Promise<void> {
-  const files = new FileLists(argv.listdir);
+  const files = new FileLists(listDir(argv.listdir, argv.env), argv.env);
   let redis: ListStore | null = null;
   try {
-    redis = await openLists({ store: url });
+    redis = await openLists({ store: url, env: argv.env });
     const [src, dst] = fromRedis ? [redis, files] : [files, redis];
     for (const name of LIST_NAMES) {
       const source = await src.read(name);

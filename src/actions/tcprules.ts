@@ -22,6 +22,7 @@
 // DNS: when such a rule gives something other than the address rule it would carry, the merge
 // is refused with a message naming both lines.
 
+import type { Env } from '../core/config.js';
 import { spawnSync } from 'node:child_process';
 import { lstatSync } from 'node:fs';
 import { isTemporaryErrno, permanent, quote, reason, temporary } from '../core/errors.js';
@@ -36,6 +37,8 @@ export const BEGIN = '# qgrey lists: begin';
 export const END = '# qgrey lists: end';
 
 export interface TcprulesArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   listdir?: string;
   /** --store (openLists) */
   store?: string;

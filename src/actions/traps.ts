@@ -19,7 +19,7 @@ import { parseDuration } from '../core/when.js';
 import { openLogs } from '../logs/read.js';
 import { fileMarks, resumeFrom } from '../logs/state.js';
 import { loadStateFile, saveStateFile } from '../store/state-file.js';
-import { listDir } from '../store/lists.js';
+import { listDir, type Env } from '../core/config.js';
 import { openLists } from '../store/open.js';
 import { readTraps, trapChange, TRAPS_FILE } from '../store/trap-list.js';
 import { zoneOption } from './options.js';
@@ -27,6 +27,8 @@ import { warn } from '../render/diag.js';
 import type { Clock } from '../core/clock.js';
 
 export interface TrapsArgs {
+  /** the environment: the settings a flag does not give (src/core/config.ts) */
+  env: Env;
   paths: string[];
   listdir?: string;
   /** --store: the blacklist of the shared Redis store (openLists) */
@@ -78,7 +80,7 @@ const SPP = /^qgrey-spp\[[0-9]+\]: (\S+): RCPT TRAP <.*?> -> <([^>]*)>/;
 
 export async function run(argv: TrapsArgs, clock: Clock): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const dir = listDir(argv.listdir);
+  const dir = listDir(argv.listdir, argv.env);
   const zone = zoneOption(argv.tz, '--tz');
   const window = parseDuration(argv.since, '--since');
   const trapTime = parseDuration(argv.trapTime, '--trap-time');
@@ -145,7 +147,7 @@ export async function run(argv: TrapsArgs, clock: Clock): Promise<number> {
     todo.push({ address: a, t: trapChange(a, trapSource(trap), t + trapTime) });
   }
   // one write of the blacklist (the file under its lock, or one Redis transaction)
-  const ls = await openLists({ listdir: argv.listdir, store: argv.store });
+  const ls = await openLists({ listdir: argv.listdir, store: argv.store, env: argv.env });
   try {
     rep.blacklist = ls.where('blacklist');
     if (todo.length > 0) {

@@ -1,5 +1,6 @@
 // qgrey addlist -whitelist|-blacklist YYYY-MM-DD HH:MM:SS < FILE: the seed's addlist.pl
 // spelling, so an existing cron line keeps working (same as `qgrey whitelist load --until`).
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wallClock } from '../core/clock.js';
@@ -25,6 +26,7 @@ export const addlist = defineCommand({
   handler: async (argv) => {
     const { runAddlist } = await import('../actions/lists.js');
     process.exitCode = await runAddlist({
+      env: processEnv(),
       whitelist: argv.whitelist,
       blacklist: argv.blacklist,
       date: argv.date,

@@ -1,4 +1,5 @@
 // qgrey blacklist add|remove|list|load|lookup: addresses that are refused (553) outright.
+import { processEnv } from '../core/config.js';
 import type { Argv } from 'yargs';
 import { defineCommand, value, type AnyCommand } from './define.js';
 import { common, listCommand, listdir, lists, lookupCommand, removeCommand, until } from './list-options.js';
@@ -20,6 +21,7 @@ const subcommands: AnyCommand[] = [
     handler: async (argv) => {
       const m = await lists();
       process.exitCode = await m.runAdd({
+        env: processEnv(),
         list: 'blacklist',
         addresses: argv.addresses ?? [],
         until: argv.until,
@@ -47,6 +49,7 @@ const subcommands: AnyCommand[] = [
     handler: async (argv) => {
       const m = await lists();
       process.exitCode = await m.runLoad({
+        env: processEnv(),
         list: 'blacklist',
         file: argv.file,
         until: argv.until,

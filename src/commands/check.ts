@@ -1,3 +1,4 @@
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
@@ -24,6 +25,7 @@ export const check = defineCommand({
   handler: async (argv) => {
     const { run } = await import('../actions/check.js');
     process.exitCode = await run({
+      env: processEnv(),
       ip: argv.ip,
       dir: argv.dir,
       byIp: argv.byIp,

@@ -1,3 +1,4 @@
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wallClock } from '../core/clock.js';
@@ -22,6 +23,7 @@ export const clean = defineCommand({
   handler: async (argv) => {
     const { run } = await import('../actions/clean.js');
     process.exitCode = await run({
+      env: processEnv(),
       dir: argv.dir,
       owner: argv.owner,
       maxAge: argv.maxAge,

@@ -1,3 +1,4 @@
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
@@ -30,6 +31,7 @@ export const evict = defineCommand({
   handler: async (argv) => {
     const { run } = await import('../actions/evict.js');
     process.exitCode = await run({
+      env: processEnv(),
       paths: argv.paths ?? [],
       dir: argv.dir, store: argv.store,
       owner: argv.owner,

@@ -1,3 +1,4 @@
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wallClock } from '../core/clock.js';
@@ -25,6 +26,7 @@ export const importCommand = defineCommand({
   handler: async (argv) => {
     const { run } = await import('../actions/import.js');
     process.exitCode = await run({
+      env: processEnv(),
       defaultsFile: argv.defaultsFile,
       socket: argv.socket,
       host: argv.host,

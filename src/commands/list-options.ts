@@ -1,4 +1,5 @@
 // Options and subcommands shared by `qgrey whitelist` and `qgrey blacklist` (not a command).
+import { processEnv } from '../core/config.js';
 import type { Argv } from 'yargs';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
@@ -34,7 +35,7 @@ export const removeCommand = (list: ListName, source: string, example: Example) 
         .example(...example),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runRemove({ list, addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, store: argv.store, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json });
+      process.exitCode = await m.runRemove({ env: processEnv(), list, addresses: argv.addresses ?? [], source: argv.source, listdir: argv.listdir, store: argv.store, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json });
     },
   });
 
@@ -52,7 +53,7 @@ export const listCommand = (list: ListName, examples: readonly [Example, Example
         .example(...examples[1]),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runList({ list, source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
+      process.exitCode = await m.runList({ env: processEnv(), list, source: argv.source, all: argv.all, json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
     },
   });
 
@@ -68,6 +69,6 @@ export const lookupCommand = (list: ListName, example: Example) =>
         .example(...example),
     handler: async (argv) => {
       const m = await lists();
-      process.exitCode = await m.runLookup({ list, ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
+      process.exitCode = await m.runLookup({ env: processEnv(), list, ips: argv.ips ?? [], json: argv.json, listdir: argv.listdir, store: argv.store }, wallClock());
     },
   });

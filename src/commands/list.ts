@@ -1,3 +1,4 @@
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
@@ -25,11 +26,12 @@ export const list = defineCommand({
   handler: async (argv) => {
     if (argv.triplets) {
       const { runTriplets } = await import('../actions/list-triplets.js');
-      process.exitCode = await runTriplets({ rcptDir: argv.rcptDir, store: argv.store, utc: argv.utc, json: argv.json }, wallClock);
+      process.exitCode = await runTriplets({ env: processEnv(), rcptDir: argv.rcptDir, store: argv.store, utc: argv.utc, json: argv.json }, wallClock);
       return;
     }
     const { run } = await import('../actions/list.js');
     process.exitCode = await run({
+      env: processEnv(),
       dir: argv.dir, store: argv.store,
       holdtime: argv.holdtime === undefined ? undefined : wholeOption(argv.holdtime, '--holdtime', 0, Number.MAX_SAFE_INTEGER, 'seconds'),
       utc: argv.utc,

@@ -1,3 +1,4 @@
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { positiveOption } from '../actions/options.js';
@@ -40,6 +41,7 @@ export const rebuild = defineCommand({
   handler: async (argv) => {
     const { run } = await import('../actions/rebuild.js');
     process.exitCode = await run({
+      env: processEnv(),
       paths: argv.paths ?? [],
       dir: argv.dir, store: argv.store,
       days: positiveOption(argv.days, '--days', 'days'),

@@ -1,3 +1,4 @@
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wholeOption } from '../actions/options.js';
@@ -39,6 +40,7 @@ export const stats = defineCommand({
   handler: async (argv) => {
     const { run } = await import('../actions/stats.js');
     process.exitCode = await run({
+      env: processEnv(),
       paths: argv.paths ?? [],
       since: argv.since,
       until: argv.until,

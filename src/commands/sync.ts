@@ -1,3 +1,4 @@
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { wallClock } from '../core/clock.js';
 
@@ -18,6 +19,6 @@ export const sync = defineCommand({
       .example('$0 sync -q --from redis://:PASSWORD@192.0.2.5/0 --to /var/qmail/jgreylist', "cron, on a host that keeps the C jgreylist: the other hosts' entries into its tree"),
   handler: async (argv) => {
     const { run } = await import('../actions/sync.js');
-    process.exitCode = await run({ from: argv.from, to: argv.to, owner: argv.owner, listdir: argv.listdir, entriesOnly: argv.entriesOnly, dryRun: argv.dryRun, json: argv.json, quiet: argv.quiet }, wallClock);
+    process.exitCode = await run({ env: processEnv(), from: argv.from, to: argv.to, owner: argv.owner, listdir: argv.listdir, entriesOnly: argv.entriesOnly, dryRun: argv.dryRun, json: argv.json, quiet: argv.quiet }, wallClock);
   },
 });

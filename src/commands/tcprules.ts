@@ -1,4 +1,5 @@
 // qgrey tcprules: the lists as tcp.smtp rules for sites that keep the C jgreylist.
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wallClock } from '../core/clock.js';
@@ -21,6 +22,6 @@ export const tcprules = defineCommand({
       .example('$0 tcprules --merge /etc/tcp.smtp --dry-run --json', 'the rules a merge would add and remove, for a script'),
   handler: async (argv) => {
     const { run } = await import('../actions/tcprules.js');
-    process.exitCode = await run({ listdir: argv.listdir, store: argv.store, merge: argv.merge, cdb: argv.cdb, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json }, wallClock());
+    process.exitCode = await run({ env: processEnv(), listdir: argv.listdir, store: argv.store, merge: argv.merge, cdb: argv.cdb, dryRun: argv.dryRun, quiet: argv.quiet, json: argv.json }, wallClock());
   },
 });

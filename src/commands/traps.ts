@@ -1,3 +1,4 @@
+import { processEnv } from '../core/config.js';
 import { defineCommand, value } from './define.js';
 import { STORE_OPTION } from './store-option.js';
 import { wallClock } from '../core/clock.js';
@@ -28,6 +29,7 @@ export const traps = defineCommand({
   handler: async (argv) => {
     const { run } = await import('../actions/traps.js');
     process.exitCode = await run({
+      env: processEnv(),
       paths: argv.paths ?? [],
       listdir: argv.listdir,
       store: argv.store,

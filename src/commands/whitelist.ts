@@ -1,4 +1,5 @@
 // qgrey whitelist add|remove|list|load|lookup|mx|spf|outgoing: addresses that are never greylisted.
+import { processEnv } from '../core/config.js';
 import type { Argv } from 'yargs';
 import { defineCommand, value, type AnyCommand } from './define.js';
 import { common, listCommand, listdir, lists, lookupCommand, removeCommand, until } from './list-options.js';
@@ -22,6 +23,7 @@ const subcommands: AnyCommand[] = [
     handler: async (argv) => {
       const m = await lists();
       process.exitCode = await m.runAdd({
+        env: processEnv(),
         list: 'whitelist',
         addresses: argv.addresses ?? [],
         until: argv.until,
@@ -48,6 +50,7 @@ const subcommands: AnyCommand[] = [
     handler: async (argv) => {
       const m = await lists();
       process.exitCode = await m.runLoad({
+        env: processEnv(),
         list: 'whitelist',
         file: argv.file,
         until: argv.until,
@@ -74,6 +77,7 @@ const subcommands: AnyCommand[] = [
     handler: async (argv) => {
       const m = await import('../actions/list-import.js');
       process.exitCode = await m.runMx({
+        env: processEnv(),
         domains: argv.domains ?? [],
         dig: argv.dig ?? [],
         until: argv.until,
@@ -98,6 +102,7 @@ const subcommands: AnyCommand[] = [
     handler: async (argv) => {
       const m = await import('../actions/list-import.js');
       process.exitCode = await m.runSpf({
+        env: processEnv(),
         domains: argv.domains ?? [],
         minPrefix4: wholeOption(argv.minPrefix4, '--min-prefix4', 0, 32),
         minPrefix6: wholeOption(argv.minPrefix6, '--min-prefix6', 0, 128),
@@ -132,6 +137,7 @@ const subcommands: AnyCommand[] = [
     handler: async (argv) => {
       const m = await import('../actions/outgoing.js');
       process.exitCode = await m.run({
+        env: processEnv(),
         paths: argv.paths,
         since: argv.since,
         until: argv.until,

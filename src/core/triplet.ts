@@ -28,6 +28,7 @@
 //
 // No npm imports: the per-RCPT path.
 
+import type { Env } from './config.js';
 import { createHash } from 'node:crypto';
 import { formatIp, networkOf, type Ip } from './ip.js';
 import { atoi } from './atoi.js';
@@ -52,7 +53,7 @@ const count = (n: number) => (n < 0 ? 0 : n);
  * Unknown lines (mysql_default_file=, loglevel=, explicit=) are ignored, as the plugin
  * ignores what it does not know.
  */
-export function readTimers(text: string | null, env: NodeJS.ProcessEnv = {}): Timers {
+export function readTimers(text: string | null, env: Env = {}): Timers {
   let block = DEFAULT_TIMERS.block / 60;
   let window = DEFAULT_TIMERS.window / 60;
   let good = DEFAULT_TIMERS.good / 86400;

@@ -47,11 +47,9 @@ export function parseServer(text: string): string {
   return ip.family === 6 ? `[${h}]:${port}` : `${h}:${port}`;
 }
 
-/** The server from --dns-server, else $QGREY_DNS_SERVER, else undefined (the system's resolv.conf). */
-export function dnsServer(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (flag !== undefined && flag !== '') return parseServer(flag);
-  const e = env.QGREY_DNS_SERVER;
-  return e !== undefined && e !== '' ? parseServer(e) : undefined;
+/** The server a setting names (dnsServerSetting: --dns-server, else $QGREY_DNS_SERVER), parsed; undefined: the system's resolv.conf. */
+export function dnsServer(setting: string | undefined): string | undefined {
+  return setting === undefined ? undefined : parseServer(setting);
 }
 
 const EMPTY = new Set(['ENOTFOUND', 'ENODATA']);

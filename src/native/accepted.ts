@@ -3,6 +3,7 @@
 // or fails to load, or QGREY_NO_WASM=1: the reader then takes its JavaScript path, which gives
 // the same records.
 
+import { processEnv, wasmOff } from '../core/config.js';
 import { ACCEPTED_WASM } from './accepted-wasm.js';
 import type { Ip } from '../core/ip.js';
 
@@ -118,7 +119,8 @@ function load(): AcceptedScanner | null {
 
 /** The scanner, or null when the JavaScript path must be used. */
 export function acceptedScanner(): AcceptedScanner | null {
-  if (process.env.QGREY_NO_WASM === '1') return null;
+  // a knob of the tests and benches, read where it acts rather than threaded through every log reader
+  if (wasmOff(processEnv())) return null;
   if (loaded === undefined) loaded = load();
   return loaded;
 }

@@ -11,7 +11,7 @@ import { Chalk, type ChalkInstance } from 'chalk';
 export type ColourLevel = 0 | 1 | 2 | 3;
 
 /** The colour level for a stream; pure: the environment and the TTY flag are parameters. */
-export function colourLevel(env: NodeJS.ProcessEnv, isTTY: boolean): ColourLevel {
+export function colourLevel(env: Readonly<Record<string, string | undefined>>, isTTY: boolean): ColourLevel {
   const force = env.FORCE_COLOR;
   if (force !== undefined) {
     if (force === '0' || force === 'false') return 0;
@@ -47,6 +47,6 @@ export function painter(level: ColourLevel): Painter {
 }
 
 /** The painter for a stream such as process.stdout. */
-export function painterFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Painter {
+export function painterFor(stream: { isTTY?: boolean }, env: Readonly<Record<string, string | undefined>>): Painter {
   return painter(colourLevel(env, stream.isTTY === true));
 }

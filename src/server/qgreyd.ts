@@ -22,12 +22,14 @@ import { hidePasswords } from '../store/redis-url.js';
 import { selectedStore } from '../store/select.js';
 import { openEntries } from '../store/open-entries.js';
 import type { EntryAccess } from '../store/store.js';
-import { atoi, readConfig, type WrapperConfig } from '../wrapper/config.js';
+import { readConfig, type WrapperConfig } from '../wrapper/config.js';
+import { atoi } from '../core/atoi.js';
+import { DEFAULT_RCPT_DIR, processEnv, rcptDir, treeDir, type Env } from '../core/config.js';
 import { findRblsmtpd, logLine, PROG, run, runAsync, type AsyncIo, type Io, type Result } from '../wrapper/connection.js';
 import { logAddress } from '../wrapper/text.js';
 import { readSppConfig, runRcptPooled, sppLogLine, SPP_PROG, type SppIo, type SppResult } from '../spp/rcpt.js';
 import { runRcptOnRedis, type RedisRcpt } from '../spp/redis-rcpt.js';
-import { DEFAULT_RCPT_DIR, TreeTriplets } from '../store/triplets.js';
+import { TreeTriplets } from '../store/triplets.js';
 import { PairCache } from '../store/pairs.js';
 import { FileCache } from './file-cache.js';
 import { parseTraps } from '../core/traps.js';
@@ -82,7 +84,7 @@ export interface ServerConfig {
 export class StartError extends Error {}
 
 /** The server's settings, as one pure function of its environment. Throws StartError. */
-export function serverConfig(env: NodeJS.ProcessEnv): ServerConfig {
+export function serverConfig(env: Env): ServerConfig {
   const listen = env.QGREYD_LISTEN || DEFAULT_LISTEN;
   const m = /^\[?([^\]]*)\]?:([0-9]{1,5})$/.exec(listen);
   const host = m?.[1] ?? '';
@@ -94,8 +96,8 @@ export function serverConfig(env: NodeJS.ProcessEnv): ServerConfig {
   if (max < 1) throw new StartError(`bad QGREYD_CONNECTIONS ${quote(env.QGREYD_CONNECTIONS ?? '')}: expected a number of connections, at least 1`);
   const t = env.QGREYD_TIMEOUT ? Number(env.QGREYD_TIMEOUT) : 2;
   if (!(t > 0 && t <= 300)) throw new StartError(`bad QGREYD_TIMEOUT ${quote(env.QGREYD_TIMEOUT ?? '')}: expected seconds, more than 0 and at most 300`);
-  const wrapper = readConfig({ ...env, JGREYLIST_DIR: env.JGREYLIST_DIR || '/var/qmail/jgreylist' });
-  return { host, port, secretFile: env.QGREY_SECRET || DEFAULT_SECRET, maxConnections: max, timeoutMs: t * 1000, wrapper, rcptDir: env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR };
+  const wrapper = readConfig({ ...env, JGREYLIST_DIR: treeDir(undefined, env) });
+  return { host, port, secretFile: env.QGREY_SECRET || DEFAULT_SECRET, maxConnections: max, timeoutMs: t * 1000, wrapper, rcptDir: rcptDir(undefined, env) };
 }
 
 const SECRET = /^[A-Za-z0-9_+/=.-]{16,256}$/;
@@ -503,7 +505,7 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
   };
 }
 
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function main(argv: readonly string[], env: Env = processEnv()): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;

@@ -6,10 +6,11 @@
 //
 // Imports node: builtins, src/core, src/store and src/wrapper/text only (no npm package).
 
+import { processEnv, type Env } from '../core/config.js';
 import { writeAll } from '../wrapper/text.js';
 import { readSppConfig, runRcptPooled, sppLogLine, SPP_PROG } from './rcpt.js';
 
-async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+async function main(argv: readonly string[], env: Env): Promise<number> {
   const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.ppid;
   const cfg = readSppConfig(env);
   // the shared Redis store: its own module, loaded only then (it loads the Redis client)
@@ -28,7 +29,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   return 0;
 }
 
-void main(process.argv.slice(2), process.env).then(
+void main(process.argv.slice(2), processEnv()).then(
   (code) => (process.exitCode = code),
   () => (process.exitCode = 0),
 );

@@ -17,14 +17,16 @@ import { formatIp } from '../core/ip.js';
 import { keyOf, type Layout } from '../core/key.js';
 import { trapOf, trapSource, type Traps } from '../core/traps.js';
 import { clientId, clientNet, decideTriplet, tripletId, tripletKey, type Timers, type TripletEvent, type TripletKey } from '../core/triplet.js';
-import { findInList, listDir, listPath, type ListName } from '../store/lists.js';
+import { findInList, listPath, type ListName } from '../store/lists.js';
 import { openEntries } from '../store/open-entries.js';
 import type { EntryAccess } from '../store/store.js';
 import { blacklistTrapped, readTraps } from '../store/trap-list.js';
-import { DEFAULT_RCPT_DIR, TreeTriplets, type TripletAccess } from '../store/triplets.js';
-import { controlPath, timersFrom } from '../store/spp-control.js';
-export { DEFAULT_CONTROL, timersFrom } from '../store/spp-control.js';
-import { atoi } from '../wrapper/config.js';
+import { TreeTriplets, type TripletAccess } from '../store/triplets.js';
+import { timersFrom } from '../store/spp-control.js';
+export { timersFrom } from '../store/spp-control.js';
+export { DEFAULT_CONTROL } from '../core/config.js';
+import { atoi } from '../core/atoi.js';
+import { byIp, controlPath, holdtime, listDir, lockWait, rcptDir, storeSetting, treeDir, type Env } from '../core/config.js';
 import { clean, logAddress, replyText } from '../wrapper/text.js';
 import { substitute } from '../core/policy.js';
 import { pairAddress, type Pair } from '../core/pairs.js';
@@ -68,10 +70,9 @@ export interface SppConfig extends PoolSettings {
 
 export const DEFAULT_AWL = 5;
 export const DEFAULT_TRAP_TIME = 86400;
-export const DEFAULT_TREE = '/var/qmail/jgreylist';
 
 /** The plugin's settings, one pure function of its environment. */
-export function readSppConfig(env: NodeJS.ProcessEnv): SppConfig {
+export function readSppConfig(env: Env): SppConfig {
   const tcp = env.TCPREMOTEIP ?? '';
   const by = env.QGREY_RCPT_BY_IP ?? '';
   return {
@@ -81,18 +82,18 @@ export function readSppConfig(env: NodeJS.ProcessEnv): SppConfig {
     remoteIp: tcp !== '' ? tcp : (env.TCP6REMOTEIP ?? ''),
     from: env.SMTPMAILFROM,
     to: env.SMTPRCPTTO,
-    dir: env.QGREY_RCPT_DIR || DEFAULT_RCPT_DIR,
+    dir: rcptDir(undefined, env),
     byIp: by !== '' && by !== '0',
     control: controlPath(env),
     listDir: listDir(undefined, env),
     fail: env.QGREY_FAIL === 'closed' ? 'closed' : 'open',
     log: env.JGREYLIST_LOG !== '0',
     awl: env.QGREY_AWL ? Math.max(0, atoi(env.QGREY_AWL)) : DEFAULT_AWL,
-    tree: env.JGREYLIST_DIR || DEFAULT_TREE,
-    treeLayout: env.JGREYLIST_BY_IP && atoi(env.JGREYLIST_BY_IP) !== 0 ? 'byip' : 'classc',
-    holdtime: env.JGREYLIST_HOLDTIME ? atoi(env.JGREYLIST_HOLDTIME) : 120,
+    tree: treeDir(undefined, env),
+    treeLayout: byIp(env) ? 'byip' : 'classc',
+    holdtime: holdtime(env),
     trapTime: env.QGREY_TRAP_TIME ? Math.max(0, atoi(env.QGREY_TRAP_TIME)) : DEFAULT_TRAP_TIME,
-    store: env.QGREY_STORE ?? '',
+    store: storeSetting(undefined, env),
     pools: env.QGREY_POOLS === 'spf',
     dnsServer: env.QGREY_DNS_SERVER ?? '',
     poolTimeout: seconds(env.QGREY_POOL_TIMEOUT, DEFAULT_POOL_TIMEOUT, 30),
@@ -152,7 +153,7 @@ export function applies(cfg: SppConfig): boolean {
 }
 
 /** Decide one RCPT and record the triplet. Never throws: what breaks is a FAIL result. */
-export function runRcpt(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo = {}): SppResult {
+export function runRcpt(cfg: SppConfig, nowMs: number, env: Env, io: SppIo = {}): SppResult {
   if (!applies(cfg)) return { command: null, event: null };
   try {
     return decide(cfg, nowMs, env, io);
@@ -171,7 +172,7 @@ export function failResult(cfg: SppConfig, err: unknown): SppResult {
  * runRcpt() after the sender pool's look-up (QGREY_POOLS=spf; pool.ts), which is asynchronous
  * (DNS) and bounded by QGREY_POOL_TIMEOUT. Never throws.
  */
-export async function runRcptPooled(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo = {}): Promise<SppResult> {
+export async function runRcptPooled(cfg: SppConfig, nowMs: number, env: Env, io: SppIo = {}): Promise<SppResult> {
   if (!applies(cfg) || !cfg.pools || cfg.from === undefined) return runRcpt(cfg, nowMs, env, io);
   const ip = parseIp(cfg.remoteIp);
   if (ip === null) return runRcpt(cfg, nowMs, env, io);
@@ -185,7 +186,7 @@ export async function runRcptPooled(cfg: SppConfig, nowMs: number, env: NodeJS.P
   return runRcpt(cfg, nowMs, env, { ...io, pool });
 }
 
-function decide(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo): SppResult {
+function decide(cfg: SppConfig, nowMs: number, env: Env, io: SppIo): SppResult {
   if (cfg.remoteIp === '') throw new QgreyError('TCPREMOTEIP is empty or missing', 111);
   const ip = parseIp(cfg.remoteIp);
   if (ip === null) throw new QgreyError(`TCPREMOTEIP is not an address: ${quote(cfg.remoteIp, 64)}`, 111);
@@ -211,7 +212,7 @@ function decide(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo
     const address = formatIp(ip);
     const until = now + cfg.trapTime;
     try {
-      (io.trapped ?? ((c: SppConfig, a: string, src: string, u: number) => void blacklistTrapped(c.listDir, a, src, u)))(cfg, address, trapSource(trap), until);
+      (io.trapped ?? ((c: SppConfig, a: string, src: string, u: number) => void blacklistTrapped(c.listDir, a, src, u, { lockWait: lockWait(env) })))(cfg, address, trapSource(trap), until);
     } catch (err) {
       return { command: DEFER, event: 'RCPT TRAP', note: `unable to blacklist ${address}: ${err instanceof Error ? err.message : String(err)}` };
     }
@@ -237,7 +238,7 @@ function decide(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, io: SppIo
 }
 
 /** The triplet's decision (after the lists, the traps and the reply pairs). */
-function tripletDecision(cfg: SppConfig, ip: Ip, key: TripletKey, cid: string, store: TripletAccess, now: number, env: NodeJS.ProcessEnv, io: SppIo): SppResult {
+function tripletDecision(cfg: SppConfig, ip: Ip, key: TripletKey, cid: string, store: TripletAccess, now: number, env: Env, io: SppIo): SppResult {
   // a sender pool's key (key.net spf:DOMAIN): the client's own network still counts passes
   const plain = { net: clientNet(ip, cfg.byIp) };
   const poolNote = io.pool?.note !== undefined ? { note: io.pool.note } : {};

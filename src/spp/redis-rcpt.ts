@@ -21,6 +21,7 @@
 // Imports node: builtins, src/core, src/store and src/spp only; ioredis through
 // src/store/redis.js, loaded lazily (bin/qgrey-spp's bundle leaves it out).
 
+import type { Env } from '../core/config.js';
 import { QgreyError } from '../core/errors.js';
 import { parseIp, type Ip } from '../core/ip.js';
 import { keyOf } from '../core/key.js';
@@ -112,7 +113,7 @@ class Snapshot implements TripletAccess {
 }
 
 /** Decide one RCPT on the Redis store. Never throws: what breaks is a FAIL result. */
-export async function runRcptOnRedis(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, r: RedisRcpt): Promise<SppResult> {
+export async function runRcptOnRedis(cfg: SppConfig, nowMs: number, env: Env, r: RedisRcpt): Promise<SppResult> {
   if (!applies(cfg)) return { command: null, event: null };
   try {
     const ip = parseIp(cfg.remoteIp);
@@ -130,7 +131,7 @@ export async function runRcptOnRedis(cfg: SppConfig, nowMs: number, env: NodeJS.
 }
 
 /** One try: null when another host wrote the triplet between our read and our write. */
-async function once(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, r: RedisRcpt, ip: Ip, from: string, to: string, timers: Timers): Promise<SppResult | null> {
+async function once(cfg: SppConfig, nowMs: number, env: Env, r: RedisRcpt, ip: Ip, from: string, to: string, timers: Timers): Promise<SppResult | null> {
   const c = r.store.client;
   const prefix = r.store.target.prefix;
   const now = nowMs / 1000;
@@ -216,7 +217,7 @@ async function once(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv, r: Re
  * The per-process program on Redis: one connection, one try at everything; the whole RCPT
  * gives up after twice the URL's timeout= (1500 ms by default) and follows QGREY_FAIL.
  */
-export async function runRcptRedisProcess(cfg: SppConfig, nowMs: number, env: NodeJS.ProcessEnv): Promise<SppResult> {
+export async function runRcptRedisProcess(cfg: SppConfig, nowMs: number, env: Env): Promise<SppResult> {
   if (!applies(cfg)) return { command: null, event: null };
   let t;
   try {

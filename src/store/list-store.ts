@@ -5,10 +5,10 @@
 // No npm imports.
 
 import type { Ip } from '../core/ip.js';
+import { lockWait, type Env } from '../core/config.js';
 import {
   ensureListDir,
   findInText,
-  listDir,
   listPath,
   purgeExpired,
   purger,
@@ -49,8 +49,12 @@ export class FileLists implements ListStore {
   readonly shared = false;
   readonly dir: string;
 
-  constructor(listdir: string | undefined) {
-    this.dir = listDir(listdir);
+  /** `dir`: the list directory (listDir()); `env` gives QGREY_LOCK_WAIT, read when a list is written */
+  constructor(
+    dir: string,
+    private readonly env: Env,
+  ) {
+    this.dir = dir;
   }
 
   where(name: ListName): string {
@@ -67,7 +71,7 @@ export class FileLists implements ListStore {
 
   async update(name: ListName, change: (lines: ListLine[]) => ListLine[] | null, opts: UpdateOptions = {}): Promise<boolean> {
     if (opts.create && !opts.dryRun) ensureListDir(this.dir);
-    return updateList(this.where(name), change, { dryRun: opts.dryRun === true });
+    return updateList(this.where(name), change, { dryRun: opts.dryRun === true, lockWait: lockWait(this.env) });
   }
 
   async find(name: ListName, ip: Ip, now: number): Promise<ListMatch | null> {
@@ -75,7 +79,7 @@ export class FileLists implements ListStore {
   }
 
   purge(name: ListName, now: number, opts: { readonly dryRun?: boolean } = {}): Promise<PurgeResult> {
-    return purgeExpired(this.where(name), now, opts);
+    return purgeExpired(this.where(name), now, { ...opts, lockWait: lockWait(this.env) });
   }
 
   async close(): Promise<void> {}

@@ -52,23 +52,17 @@
 
 import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { checkWritable, ensureDir, writeFileAtomic } from './atomic.js';
-import { lockFileSync, lockWait } from './lock.js';
+import { lockFileSync } from './lock.js';
+import { DEFAULT_LOCK_WAIT } from '../core/config.js';
 import { basename, dirname, join } from 'node:path';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
 import { formatCidr, parseCidr, type Cidr, type Ip, type Ip6 } from '../core/ip.js';
 
 export type ListName = 'whitelist' | 'blacklist';
 export const LIST_NAMES: readonly ListName[] = ['whitelist', 'blacklist'];
-export const DEFAULT_LISTDIR = '/var/qmail/control/qgrey';
 export const DEFAULT_BLACK_MESSAGE = '% is blacklisted';
 export const MANUAL = 'manual';
 
-/** The list directory: flag, else $QGREY_LISTDIR, else the default. */
-export function listDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (flag !== undefined && flag !== '') return flag;
-  const e = env.QGREY_LISTDIR;
-  return e !== undefined && e !== '' ? e : DEFAULT_LISTDIR;
-}
 
 export function listPath(dir: string, name: ListName): string {
   return join(dir, name);
@@ -549,7 +543,7 @@ export { netContains };
  * it is serialised, and a FIFO, directory or symlink planted at the lock's name is never
  * followed or waited on (111 after the wait, naming it).
  */
-export function withListLock<T>(path: string, fn: () => T, waitSeconds = lockWait()): T {
+export function withListLock<T>(path: string, fn: () => T, waitSeconds = DEFAULT_LOCK_WAIT): T {
   const lock = lockFileSync(join(dirname(path), `.${basename(path)}.lock`), `qgrey ${basename(path)}`, `list ${path}`, waitSeconds);
   try {
     return fn();
@@ -600,8 +594,14 @@ export function renderList(lines: readonly ListLine[]): string {
  * returns the new lines, or null for "no change" (then nothing is written).
  * Returns whether the file was written. With `dryRun`, nothing is written.
  */
-export function updateList(path: string, change: (lines: ListLine[]) => ListLine[] | null, opts: { dryRun?: boolean } = {}): boolean {
+export function updateList(path: string, change: (lines: ListLine[]) => ListLine[] | null, opts: ListWrite = {}): boolean {
   return updateListFile(path, parseList, renderList, change, opts);
+}
+
+/** How a list is written: `dryRun` writes nothing; `lockWait` seconds for its lock (QGREY_LOCK_WAIT). */
+export interface ListWrite {
+  readonly dryRun?: boolean;
+  readonly lockWait?: number;
 }
 
 /**
@@ -614,7 +614,7 @@ export function updateListFile<L>(
   parse: (text: string) => L[],
   render: (lines: readonly L[]) => string,
   change: (lines: L[]) => L[] | null,
-  opts: { dryRun?: boolean } = {},
+  opts: ListWrite = {},
 ): boolean {
   const go = (): boolean => {
     const before = readListText(path);
@@ -627,7 +627,7 @@ export function updateListFile<L>(
   };
   if (opts.dryRun) return go();
   checkWritable(`list directory ${dirname(path)}`, dirname(path), 'its owner');
-  return withListLock(path, go);
+  return withListLock(path, go, opts.lockWait);
 }
 
 /**
@@ -658,7 +658,7 @@ export interface PurgeResult {
  * atomically. Comments, unparsable lines and live entries are kept byte for byte. A missing
  * file is an empty list. For `qgrey clean`.
  */
-export async function purgeExpired(listPath: string, now: number, opts: { dryRun?: boolean } = {}): Promise<PurgeResult> {
+export async function purgeExpired(listPath: string, now: number, opts: ListWrite = {}): Promise<PurgeResult> {
   try {
     lstatSync(listPath);
   } catch (err) {

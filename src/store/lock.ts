@@ -18,8 +18,6 @@ import { QgreyError, quote, reason } from '../core/errors.js';
 import { notWritable } from './atomic.js';
 
 export const LOCK_NAME = '.qgrey.lock';
-/** How long a second run waits for the lock before giving up with 111 (seconds). */
-export const DEFAULT_LOCK_WAIT = 5;
 /** a breaker file older than this was left by a run killed while breaking a lock */
 const BREAKER_STALE_MS = 10_000;
 
@@ -190,7 +188,7 @@ function breakStale(path: string, seen: Holder): boolean {
  * Take the lock of the tree at `root`, waiting up to `waitSeconds` for another run to
  * finish; then fail with a temporary (111) error naming the holder.
  */
-export async function lockTree(root: string, what: string, waitSeconds = lockWait()): Promise<TreeLock> {
+export async function lockTree(root: string, what: string, waitSeconds: number): Promise<TreeLock> {
   return lockFile(root + '/' + LOCK_NAME, what, `greylist directory ${root}`, waitSeconds);
 }
 
@@ -260,7 +258,7 @@ function held(path: string, me: string): TreeLock {
  * Take the lock file `path` for `label` (what is locked, for messages), waiting up to
  * `waitSeconds`; the one lock of the tree and of the list files.
  */
-export async function lockFile(path: string, what: string, label: string, waitSeconds = lockWait()): Promise<TreeLock> {
+export async function lockFile(path: string, what: string, label: string, waitSeconds: number): Promise<TreeLock> {
   const me = holderLine(what);
   for (const ms of attempts(path, me, label, waitSeconds)) await sleep(ms);
   return held(path, me);
@@ -269,17 +267,9 @@ export async function lockFile(path: string, what: string, label: string, waitSe
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 /** lockFile for synchronous callers (the list writers): the waits block the thread. */
-export function lockFileSync(path: string, what: string, label: string, waitSeconds = lockWait()): TreeLock {
+export function lockFileSync(path: string, what: string, label: string, waitSeconds: number): TreeLock {
   const me = holderLine(what);
   for (const ms of attempts(path, me, label, waitSeconds)) Atomics.wait(sleepCell, 0, 0, ms);
   return held(path, me);
 }
 
-/** $QGREY_LOCK_WAIT seconds, DEFAULT_LOCK_WAIT when unset or empty; anything else is refused (100). */
-export function lockWait(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.QGREY_LOCK_WAIT;
-  if (v === undefined || v === '') return DEFAULT_LOCK_WAIT;
-  const n = Number(v);
-  if (/^[0-9][0-9.e+-]*$/.test(v) && Number.isFinite(n) && n <= 86400) return n;
-  throw new QgreyError(`bad QGREY_LOCK_WAIT ${quote(v)}: expected the seconds to wait for a lock, at most 86400 (default ${DEFAULT_LOCK_WAIT})`, 100);
-}

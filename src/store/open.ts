@@ -8,7 +8,7 @@
 
 import type { Layout } from '../core/key.js';
 import { FileLists, type ListStore } from './list-store.js';
-import { lockWait } from './lock.js';
+import { lockWait, listDir, type Env } from '../core/config.js';
 import { openTreeAsOwner } from './privsep.js';
 import { selectedStore } from './select.js';
 import type { Anomaly, GreyStore } from './store.js';
@@ -16,6 +16,8 @@ import type { Anomaly, GreyStore } from './store.js';
 export interface StoreConfig {
   /** the tree's root directory */
   readonly dir: string;
+  /** the environment (QGREY_STORE, QGREY_LOCK_WAIT; NODE_OPTIONS for the tree process) */
+  readonly env: Env;
   /** --store: the store setting (undefined: $QGREY_STORE; unset or '': the tree) */
   readonly store?: string | undefined;
   /** the layout asked for (refused when the tree holds the other one); undefined: the tree's */
@@ -34,10 +36,10 @@ export type OpenStore = (cfg: StoreConfig) => Promise<GreyStore>;
 
 /** The store of `cfg`: the Redis store when selected, else the tree, worked on as its owner. */
 export const openStore: OpenStore = async (cfg) => {
-  const t = selectedStore(cfg.store);
+  const t = selectedStore(cfg.store, cfg.env);
   if (t === null) return openTreeAsOwner(cfg);
   const { RedisStore } = await import('./redis.js');
-  return RedisStore.open(t, { layout: cfg.layout ?? null, mode: 'command', lockWait: lockWait(), onAnomaly: cfg.onAnomaly });
+  return RedisStore.open(t, { layout: cfg.layout ?? null, mode: 'command', lockWait: lockWait(cfg.env), onAnomaly: cfg.onAnomaly });
 };
 
 export interface ListsConfig {
@@ -45,14 +47,16 @@ export interface ListsConfig {
   readonly listdir?: string | undefined;
   /** --store, as for openStore */
   readonly store?: string | undefined;
+  /** the environment (QGREY_LISTDIR, QGREY_STORE, QGREY_LOCK_WAIT) */
+  readonly env: Env;
 }
 
 export type OpenLists = (cfg: ListsConfig) => Promise<ListStore>;
 
 /** The lists: in the Redis store when selected, else the files of the list directory. */
 export const openLists: OpenLists = async (cfg) => {
-  const t = selectedStore(cfg.store);
-  if (t === null) return new FileLists(cfg.listdir);
+  const t = selectedStore(cfg.store, cfg.env);
+  if (t === null) return new FileLists(listDir(cfg.listdir, cfg.env), cfg.env);
   const { RedisListStore } = await import('./redis-lists.js');
   return RedisListStore.open(t);
 };

@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import { PairIndex, findPair, parsePairs, renderPairs, type Pair, type PairLine } from '../core/pairs.js';
-import { fileSignature, readListText, updateListFile } from './lists.js';
+import { fileSignature, readListText, updateListFile, type ListWrite } from './lists.js';
 
 export const REPLIES_FILE = 'replies';
 
@@ -31,7 +31,7 @@ export function findReply(listDir: string, remote: string, local: string, now: n
  * the parsed lines and returns new ones or null (no change). True when written (or, with
  * dryRun, when it would be).
  */
-export function updatePairs(listDir: string, change: (lines: PairLine[]) => PairLine[] | null, opts: { dryRun?: boolean } = {}): boolean {
+export function updatePairs(listDir: string, change: (lines: PairLine[]) => PairLine[] | null, opts: ListWrite = {}): boolean {
   return updateListFile(repliesPath(listDir), parsePairs, renderPairs, change, opts);
 }
 

@@ -20,7 +20,7 @@ import { QgreyError } from '../core/errors.js';
 import type { Layout } from '../core/key.js';
 import { openTree } from './tree.js';
 import { parseOwner, rootOwner, type Owner } from './owner.js';
-import { lockWait } from './lock.js';
+import { lockWait } from '../core/config.js';
 import type { StoreConfig } from './open.js';
 import { AnomalyError, type Anomaly, type Entry, type ExpireRules, type Expired, type GreyStore, type MergeOptions, type Removed, type ScanOptions, type StoreLock, type Tidied, type Walked } from './store.js';
 
@@ -66,16 +66,16 @@ export function ownerFor(cfg: StoreConfig): Owner {
 }
 
 export async function openTreeAsOwner(cfg: StoreConfig): Promise<GreyStore> {
-  const tree = { dir: cfg.dir, layout: cfg.layout, layoutSource: cfg.layoutSource, onAnomaly: cfg.onAnomaly };
+  const tree = { dir: cfg.dir, layout: cfg.layout, layoutSource: cfg.layoutSource, onAnomaly: cfg.onAnomaly, lockWait: lockWait(cfg.env) };
   if (process.geteuid?.() !== 0) {
     const o = cfg.owner !== undefined ? parseOwner(cfg.owner) : rootOwner(cfg.dir);
     return openTree({ ...tree, owner: { uid: o.uid, gid: o.gid } });
   }
   const owner = ownerFor(cfg);
   if (owner.uid === 0) return openTree({ ...tree, owner });
-  const child = new Child(owner, cfg.onAnomaly ?? (() => {}));
+  const child = new Child(owner, cfg.onAnomaly ?? (() => {}), cfg.env.NODE_OPTIONS);
   try {
-    const open: ChildOpen = { dir: resolve(cfg.dir), where: cfg.dir, layout: cfg.layout, layoutSource: cfg.layoutSource, lockWait: lockWait() };
+    const open: ChildOpen = { dir: resolve(cfg.dir), where: cfg.dir, layout: cfg.layout, layoutSource: cfg.layoutSource, lockWait: tree.lockWait };
     const r = (await child.call('open', [open])) as { layout: Layout };
     return new RemoteTree(child, cfg.dir, r.layout);
   } catch (err) {
@@ -110,12 +110,13 @@ class Child {
   constructor(
     owner: Owner,
     private readonly onAnomaly: (a: Anomaly) => void,
+    nodeOptions: string | undefined,
   ) {
     // started as root so that it can read its own code wherever qgrey is installed; it drops
     // to the owner (setgroups, setgid, setuid, checked) before it reads a request. Root's
     // environment stays here (NODE_OPTIONS aside, e.g. a larger heap for a large tree): the
     // child is told all it needs over the pipe.
-    const env: NodeJS.ProcessEnv = process.env.NODE_OPTIONS !== undefined ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {};
+    const env: NodeJS.ProcessEnv = nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {};
     this.proc = spawn(process.execPath, [CHILD, String(owner.uid), String(owner.gid)], { stdio: ['pipe', 'pipe', 'inherit'], cwd: '/', env });
     this.proc.stdout.setEncoding('utf8');
     this.proc.stdout.on('data', (s: string) => this.data(s));

@@ -6,17 +6,12 @@
 //
 // No npm imports.
 
+import { storeSetting, type Env } from '../core/config.js';
 import { permanent, quote } from '../core/errors.js';
 import { hidePasswords, isRedisUrl, parseStoreUrl, type RedisTarget } from './redis-url.js';
 
-/** The setting as given: the flag, else $QGREY_STORE; '' for the tree. */
-export function storeSetting(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (flag !== undefined) return flag;
-  return env.QGREY_STORE ?? '';
-}
-
 /** The Redis store the setting names, or null for the tree. A bad setting is a permanent error quoting it. */
-export function selectedStore(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): RedisTarget | null {
+export function selectedStore(flag: string | undefined, env: Env): RedisTarget | null {
   const s = storeSetting(flag, env);
   if (s === '') return null;
   if (!isRedisUrl(s)) {

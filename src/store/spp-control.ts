@@ -5,20 +5,13 @@
 // No npm imports.
 
 import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
 import { QgreyError } from '../core/errors.js';
 import { readTimers, type Timers } from '../core/triplet.js';
 
-export const DEFAULT_CONTROL = '/var/qmail/control/greylisting';
-
-/** The control file's path: GLCONFIGFILE (relative to PWD, as the plugin's cwd), else the default. */
-export function controlPath(env: NodeJS.ProcessEnv): string {
-  const gl = env.GLCONFIGFILE || DEFAULT_CONTROL;
-  return isAbsolute(gl) ? gl : resolve(env.PWD || '/', gl);
-}
+import type { Env } from '../core/config.js';
 
 /** The timers from the control file (a missing file: the defaults; an unreadable one: an error). */
-export function timersFrom(path: string, env: NodeJS.ProcessEnv): Timers {
+export function timersFrom(path: string, env: Env): Timers {
   let text: string | null = null;
   try {
     text = readFileSync(path, 'latin1');

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { reason, temporary } from '../core/errors.js';
 import { parseTraps, type Traps } from '../core/traps.js';
-import { formatEntry, header, listPath, parseLine, updateList, type ListLine } from './lists.js';
+import { formatEntry, header, listPath, parseLine, updateList, type ListLine, type ListWrite } from './lists.js';
 
 export const TRAPS_FILE = 'traps';
 
@@ -62,7 +62,7 @@ export function trapChange(address: string, source: string, until: number): { ch
 }
 
 /** trapChange() on the list directory's blacklist file, under its lock, atomically. `dryRun`: nothing written. */
-export function blacklistTrapped(listDir: string, address: string, source: string, until: number, opts: { dryRun?: boolean } = {}): TrapWrite {
+export function blacklistTrapped(listDir: string, address: string, source: string, until: number, opts: ListWrite = {}): TrapWrite {
   const t = trapChange(address, source, until);
   updateList(listPath(listDir, 'blacklist'), t.change, opts);
   return t.what();

@@ -55,13 +55,13 @@ function open(o: ChildOpen): TreeStore {
     layoutSource: o.layoutSource,
     onAnomaly: (a: Anomaly) => send({ ev: 'anomaly', a }),
     alive: () => !orphaned(),
+    lockWait: o.lockWait,
   }, o.where);
 }
 
 async function handle(m: ToChild): Promise<unknown> {
   if (m.op === 'open') {
     const o = m.args[0] as ChildOpen;
-    process.env.QGREY_LOCK_WAIT = String(o.lockWait);
     tree = open(o);
     return { layout: tree.layout };
   }

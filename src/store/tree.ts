@@ -13,6 +13,7 @@
 //
 // No npm imports.
 
+import { DEFAULT_LOCK_WAIT } from '../core/config.js';
 import { closeSync, constants as C, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { QgreyError, reason } from '../core/errors.js';
@@ -57,6 +58,8 @@ export interface TreeConfig {
   readonly onAnomaly?: ((a: Anomaly) => void) | undefined;
   /** asked now and then during long work; false stops it (the tree process's parent is gone) */
   readonly alive?: (() => boolean) | undefined;
+  /** seconds lock() waits for another run's lock (QGREY_LOCK_WAIT); DEFAULT_LOCK_WAIT when not given */
+  readonly lockWait?: number | undefined;
 }
 
 const code = (err: unknown) => (err as { code?: string } | null)?.code;
@@ -91,6 +94,7 @@ export class TreeStore implements GreyStore {
   private readonly onAnomaly: (a: Anomaly) => void;
   private readonly owner: Owner | undefined;
   private readonly alive: () => boolean;
+  private readonly lockWait: number;
   /** keys the last scan saw (merge updates those in place) */
   private known = new Set<string>();
   /** for tidy: per directory, how many things in it stay; directories in post-order; temporary files */
@@ -111,6 +115,7 @@ export class TreeStore implements GreyStore {
     this.owner = cfg.owner;
     this.onAnomaly = cfg.onAnomaly ?? (() => {});
     this.alive = cfg.alive ?? (() => true);
+    this.lockWait = cfg.lockWait ?? DEFAULT_LOCK_WAIT;
   }
 
   /** every 64 calls, whether to go on */
@@ -132,7 +137,7 @@ export class TreeStore implements GreyStore {
   }
 
   async lock(what: string): Promise<StoreLock> {
-    const lock = await lockTree(this.root, what);
+    const lock = await lockTree(this.root, what, this.lockWait);
     let recovered: number;
     try {
       recovered = this.removeLeftovers();

@@ -24,7 +24,6 @@ import { QgreyError, reason } from '../core/errors.js';
 import { formatClient, formatTriplet, parseClient, parseTriplet, TRIPLET_ID, type ClientRecord, type Triplet } from '../core/triplet.js';
 import { formatPool, parsePool, type PoolRecord } from '../core/pool.js';
 
-export const DEFAULT_RCPT_DIR = '/var/qmail/qgrey-rcpt';
 
 /** Synchronous access, one triplet at a time (the per-RCPT decision). */
 export interface TripletAccess {

@@ -6,8 +6,7 @@
 // No npm imports: this is on the per-connection path.
 
 import type { Layout } from '../core/key.js';
-import { listDir } from '../store/lists.js';
-import { atoi } from '../core/atoi.js';
+import { byIp, envInt, holdtime, listDir, noRev, storeSetting, type Env } from '../core/config.js';
 
 export type FailMode = 'open' | 'closed';
 export type DialogueMode = 'auto' | 'rblsmtpd' | 'node';
@@ -44,35 +43,27 @@ export interface WrapperConfig {
   readonly store: string;
 }
 
-export { atoi } from '../core/atoi.js';
-
-/** jgreylist's getenv_int(): unset or empty gives the default. */
-function int(env: NodeJS.ProcessEnv, name: string, def: number): number {
-  const v = env[name];
-  return v !== undefined && v !== '' ? atoi(v) : def;
-}
-
-export function readConfig(env: NodeJS.ProcessEnv): WrapperConfig {
-  const timeout = int(env, 'JGREYLIST_TIMEOUT', 60);
+export function readConfig(env: Env): WrapperConfig {
+  const timeout = envInt(env, 'JGREYLIST_TIMEOUT', 60);
   const tcp = env.TCPREMOTEIP ?? '';
   const dlg = env.QGREY_DIALOGUE;
   return {
     jgreylist: env.JGREYLIST,
     dir: env.JGREYLIST_DIR ?? '',
-    norev: env.JGREYLIST_NOREV ?? '',
-    layout: int(env, 'JGREYLIST_BY_IP', 0) !== 0 ? 'byip' : 'classc',
-    holdtime: int(env, 'JGREYLIST_HOLDTIME', 120),
-    log: int(env, 'JGREYLIST_LOG', 1) !== 0,
-    logPid: int(env, 'JGREYLIST_LOG_PID', 1) !== 0,
-    logSmtp: int(env, 'JGREYLIST_LOG_SMTP', 0) !== 0,
+    norev: noRev(env),
+    layout: byIp(env) ? 'byip' : 'classc',
+    holdtime: holdtime(env),
+    log: envInt(env, 'JGREYLIST_LOG', 1) !== 0,
+    logPid: envInt(env, 'JGREYLIST_LOG_PID', 1) !== 0,
+    logSmtp: envInt(env, 'JGREYLIST_LOG_SMTP', 0) !== 0,
     timeout: timeout < 5 ? 5 : timeout > 300 ? 300 : timeout,
-    limit: int(env, 'JGREYLIST_LIMIT', 0),
+    limit: envInt(env, 'JGREYLIST_LIMIT', 0),
     remoteIp: tcp !== '' ? tcp : (env.TCP6REMOTEIP ?? ''),
     hasReverse: (env.TCPREMOTEHOST ?? '') !== '',
     relayclient: env.RELAYCLIENT !== undefined,
     fail: env.QGREY_FAIL === 'closed' ? 'closed' : 'open',
     listDir: listDir(undefined, env),
     dialogue: dlg === 'rblsmtpd' || dlg === 'node' ? dlg : 'auto',
-    store: env.QGREY_STORE ?? '',
+    store: storeSetting(undefined, env),
   };
 }

@@ -3,6 +3,7 @@
 // breaks becomes a FAIL result that the failure switch (QGREY_FAIL) resolves.
 // Imports node: builtins, src/core and src/store only (no npm package, no CLI code).
 
+import type { Env } from '../core/config.js';
 import { accessSync, constants } from 'node:fs';
 import { QgreyError, quote } from '../core/errors.js';
 import { parseIp, type Ip } from '../core/ip.js';
@@ -175,7 +176,7 @@ export function logLine(cfg: WrapperConfig, r: Result): string | null {
 }
 
 /** rblsmtpd on PATH (as the trampoline's exec would find it), or null. */
-export function findRblsmtpd(env: NodeJS.ProcessEnv): string | null {
+export function findRblsmtpd(env: Env): string | null {
   for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
     const p = (dir === '' ? '.' : dir) + '/rblsmtpd';
     try {

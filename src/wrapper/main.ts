@@ -13,6 +13,7 @@
 //
 // Imports node: builtins, src/core and src/store only (no npm package, no CLI code).
 
+import { processEnv, type Env } from '../core/config.js';
 import type { Decision } from '../core/decision.js';
 import { parseIp } from '../core/ip.js';
 import { readConfig, type WrapperConfig } from './config.js';
@@ -33,7 +34,7 @@ function logger(cfg: WrapperConfig, pid: number): (line: string) => void {
   };
 }
 
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function main(argv: readonly string[], env: Env): Promise<number> {
   const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.pid;
   const cfg = readConfig(env);
   const log = logger(cfg, pid);
@@ -81,4 +82,4 @@ function verdict(text: string): number {
 
 // our own dialogue may leave a read pending in the thread pool: leave without waiting for it
 // (no top-level await: this module is also bundled as CommonJS, scripts/bundle.sh)
-void main(process.argv.slice(2), process.env).then((code) => process.exit(code));
+void main(process.argv.slice(2), processEnv()).then((code) => process.exit(code));

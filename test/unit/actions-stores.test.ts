@@ -22,6 +22,8 @@ const clock = () => NOW + 0.5;
 // --owner root; a tree of another owner would be worked on by a tree process, and while an
 // action waits on its pipe the test runner's own reports would land in capture()
 const OWNER = process.geteuid?.() === 0 ? { owner: 'root' } : {};
+/** the actions see this environment, not the test runner's */
+const ENV = {};
 const D = 86400;
 
 /** stdout of an action run in this process */
@@ -72,7 +74,7 @@ function pair(layout: Layout, entries: Entry[]): Pair {
 
 /** what a store holds, as whole seconds */
 async function contents(open: OpenStore, dir: string): Promise<string[]> {
-  const s = await open({ dir, readOnly: true });
+  const s = await open({ dir, env: ENV, readOnly: true });
   const out: string[] = [];
   for await (const b of s.scan()) for (const w of b) out.push(`${w.key} ${w.mtime} ${w.atime}`);
   await s.close();
@@ -92,7 +94,7 @@ const SEED: Entry[] = [
 test('clean: the same report and the same entries left on the tree and in memory', async () => {
   const p = pair('classc', SEED);
   try {
-    const args = { ...OWNER, dir: p.tree, maxAge: '30d', oneTime: '1d', lists: false, dryRun: false, json: true, quiet: false };
+    const args = { ...OWNER, env: ENV, dir: p.tree, maxAge: '30d', oneTime: '1d', lists: false, dryRun: false, json: true, quiet: false };
     const dry = { ...args, dryRun: true };
     const [td, md] = [strip(await capture(() => clean(dry, clock))), strip(await capture(() => clean(dry, clock, p.mem)))];
     assert.deepEqual({ ...td[0], removedDirs: 0 }, md[0]);
@@ -115,7 +117,7 @@ test('rebuild: the same report and the same merged entries on the tree and in me
     [NOW - 100, accepted('198.51.100.9')],
   ]);
   try {
-    const args = { ...OWNER, paths: [`${logs.path}/current`], dir: p.tree, days: 35, exclude: [], defaultExcludes: false, keepRecent: '1h', tz: 'UTC', dryRun: false, json: true, quiet: false };
+    const args = { ...OWNER, env: ENV, paths: [`${logs.path}/current`], dir: p.tree, days: 35, exclude: [], defaultExcludes: false, keepRecent: '1h', tz: 'UTC', dryRun: false, json: true, quiet: false };
     const t = strip(await capture(() => rebuild(args, clock)));
     const m = strip(await capture(() => rebuild(args, clock, p.mem)));
     assert.deepEqual(t, m);
@@ -138,15 +140,15 @@ test('evict, list and check: the same on the tree and in memory', async () => {
     [NOW - 500, greetdelay('192.0.2.7')],
   ]);
   try {
-    const lt = strip(await capture(() => list({ dir: p.tree, json: true }, clock)));
-    assert.deepEqual(lt, strip(await capture(() => list({ dir: p.tree, json: true }, clock, p.mem))));
+    const lt = strip(await capture(() => list({ env: ENV, dir: p.tree, json: true }, clock)));
+    assert.deepEqual(lt, strip(await capture(() => list({ env: ENV, dir: p.tree, json: true }, clock, p.mem))));
     assert.equal(lt.length, SEED.length);
-    const ct = strip(await capture(() => check({ ip: '198.51.100.7', dir: p.tree, listdir: logs.path, json: true }, clock)));
-    const cm = strip(await capture(() => check({ ip: '198.51.100.7', dir: p.tree, listdir: logs.path, json: true }, clock, p.mem)));
+    const ct = strip(await capture(() => check({ env: ENV, ip: '198.51.100.7', dir: p.tree, listdir: logs.path, json: true }, clock)));
+    const cm = strip(await capture(() => check({ env: ENV, ip: '198.51.100.7', dir: p.tree, listdir: logs.path, json: true }, clock, p.mem)));
     // the same clock: the same text, 'first seen Ns ago' included
     assert.deepEqual(ct, cm);
     assert.equal((ct[0] as { action: string }).action, 'pass');
-    const args = { ...OWNER, paths: [`${logs.path}/current`], dir: p.tree, since: '1d', minEvents: 1, tz: 'UTC', dryRun: false, json: true, quiet: false };
+    const args = { ...OWNER, env: ENV, paths: [`${logs.path}/current`], dir: p.tree, since: '1d', minEvents: 1, tz: 'UTC', dryRun: false, json: true, quiet: false };
     const et = strip(await capture(() => evict(args, clock)));
     assert.deepEqual(et, strip(await capture(() => evict(args, clock, p.mem))));
     // removed and absent apart: 192.0.2 had no entry to remove

@@ -2,8 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { atoi } from '../../src/core/atoi.js';
-import { byIpFromEnv, holdtimeFromEnv } from '../../src/store/env.js';
+import { byIp, holdtime } from '../../src/core/config.js';
 import { readConfig } from '../../src/wrapper/config.js';
+import { readSppConfig } from '../../src/spp/rcpt.js';
 import { readTimers } from '../../src/core/triplet.js';
 
 test('atoi reads as C does: blanks, a sign, digits, then stops; clamped to int', () => {
@@ -16,9 +17,15 @@ test('atoi reads as C does: blanks, a sign, digits, then stops; clamped to int',
 
 test('the maintenance commands, the wrapper and qgrey-spp read the same numbers the same way', () => {
   for (const v of ['300', ' 300s', '99999999999', '-5', 'x']) {
-    assert.equal(holdtimeFromEnv({ JGREYLIST_HOLDTIME: v }), readConfig({ JGREYLIST_HOLDTIME: v }).holdtime, `JGREYLIST_HOLDTIME=${v}`);
+    const env = { JGREYLIST_HOLDTIME: v };
+    assert.equal(holdtime(env), readConfig(env).holdtime, `JGREYLIST_HOLDTIME=${v}`);
+    assert.equal(holdtime(env), readSppConfig(env).holdtime, `JGREYLIST_HOLDTIME=${v}`);
   }
-  assert.equal(byIpFromEnv({ JGREYLIST_BY_IP: ' 1' }), true);
-  assert.equal(byIpFromEnv({ JGREYLIST_BY_IP: '0x1' }), false);
+  for (const [v, on] of [[' 1', true], ['0x1', false], ['', false], ['-1', true]] as const) {
+    const env = { JGREYLIST_BY_IP: v };
+    assert.equal(byIp(env), on, `JGREYLIST_BY_IP=${JSON.stringify(v)}`);
+    assert.equal(readConfig(env).layout, on ? 'byip' : 'classc');
+    assert.equal(readSppConfig(env).treeLayout, on ? 'byip' : 'classc');
+  }
   assert.equal(readTimers('block_expire=99999999999\n').block, 2147483647 * 60);
 });

@@ -9,7 +9,7 @@ import { TreeEntries as TreeStore, TreeAnomalyError } from '../../src/store/entr
 import { openTree } from '../../src/store/tree.js';
 import { walkTree, detectLayout } from '../../src/store/walk.js';
 import { parseOwner } from '../../src/store/owner.js';
-import { holdtimeFromEnv, byIpFromEnv, treeDir } from '../../src/store/env.js';
+import { holdtime as holdtimeFromEnv, byIp as byIpFromEnv, treeDir } from '../../src/core/config.js';
 import { lockTree, LOCK_NAME } from '../../src/store/lock.js';
 import { keyOf } from '../../src/core/key.js';
 import { parseIp } from '../../src/core/ip.js';
@@ -177,7 +177,7 @@ test('jgreylist environment: JGREYLIST_HOLDTIME, _BY_IP, _DIR read like atoi', (
 
 test('lock: a second taker waits, then fails with 111 naming the holder', async () => {
   using d = tempDir();
-  const a = await lockTree(d.path, 'qgrey rebuild');
+  const a = await lockTree(d.path, 'qgrey rebuild', 5);
   const t = Date.now();
   await assert.rejects(lockTree(d.path, 'qgrey clean', 0.3), (e: Error & { exitCode?: number }) => {
     assert.equal(e.exitCode, 111);
