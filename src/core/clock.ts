@@ -5,3 +5,8 @@
 export type Clock = () => number;
 
 export const wallClock: Clock = () => Date.now() / 1000;
+
+/** milliseconds since the epoch: the per-connection deciders' unit */
+export type ClockMs = () => number;
+
+export const wallClockMs: ClockMs = () => Date.now();

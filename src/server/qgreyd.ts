@@ -11,6 +11,7 @@
 //
 // Imports node: builtins, src/core, src/store and src/wrapper only (no npm package).
 
+import { wallClockMs, type ClockMs } from '../core/clock.js';
 import { timingSafeEqual } from 'node:crypto';
 import { accessSync, constants, lstatSync, readFileSync, writeSync } from 'node:fs';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
@@ -146,12 +147,12 @@ function stderrLog(line: string): void {
 }
 
 /** At most `perSecond` lines of one kind each second; the rest are counted and reported. */
-function limited(log: Log, perSecond: number): (line: string) => void {
+function limited(log: Log, perSecond: number, clock: ClockMs): (line: string) => void {
   let second = 0;
   let n = 0;
   let dropped = 0;
   return (line) => {
-    const s = Math.floor(Date.now() / 1000);
+    const s = Math.floor(clock() / 1000);
     if (s !== second) {
       if (dropped > 0) log(`${NAME}: ${dropped} more such lines not logged`);
       second = s;
@@ -173,10 +174,11 @@ export interface Running {
 }
 
 /** Start serving. Throws StartError when it cannot. */
-export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Running> {
+/** `clock`: the time each decision is made at (the wall clock; a test's own) */
+export async function start(cfg: ServerConfig, log: Log = stderrLog, clock: ClockMs = wallClockMs): Promise<Running> {
   const secret = readSecret(cfg.secretFile);
   const w = cfg.wrapper;
-  if (w.store !== '') return startRedis(cfg, log, secret, process.geteuid?.() ?? -1);
+  if (w.store !== '') return startRedis(cfg, log, secret, process.geteuid?.() ?? -1, clock);
   let st;
   try {
     st = lstatSync(w.dir);
@@ -207,7 +209,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog): Promise<Ru
       log(`${NAME}: warning: ${(err as Error).message}`);
     }
   }
-  return serve(cfg, log, secret, euid, { run: (c) => run(c, Date.now(), sources), find: sources.list!, entries: () => store, reload: () => lists.reload(), where: `tree ${w.dir} (${w.layout === 'byip' ? 'per IP' : 'class C'}), lists ${w.listDir}`, close: async () => {} });
+  return serve(cfg, log, secret, euid, clock, { run: (c) => run(c, clock(), sources), find: sources.list!, entries: () => store, reload: () => lists.reload(), where: `tree ${w.dir} (${w.layout === 'byip' ? 'per IP' : 'class C'}), lists ${w.listDir}`, close: async () => {} });
 }
 
 /** What serve() decides with: the tree and list files, or the shared Redis store. */
@@ -226,7 +228,7 @@ interface Backend {
 }
 
 /** qgreyd on the shared Redis store: one connection, reconnecting by itself; the lists held in memory, reloaded when their version key moves. */
-async function startRedis(cfg: ServerConfig, log: Log, secret: Buffer, euid: number): Promise<Running> {
+async function startRedis(cfg: ServerConfig, log: Log, secret: Buffer, euid: number, clock: ClockMs): Promise<Running> {
   const w = cfg.wrapper;
   let t;
   try {
@@ -265,8 +267,8 @@ async function startRedis(cfg: ServerConfig, log: Log, secret: Buffer, euid: num
     await store.close();
   };
   try {
-    return await serve(cfg, log, secret, euid, {
-      run: (c) => runAsync(c, Date.now(), io),
+    return await serve(cfg, log, secret, euid, clock, {
+      run: (c) => runAsync(c, clock(), io),
       find,
       redis: { store, lists: redisLists },
       reload: () => void watcher.refresh(true),
@@ -279,12 +281,12 @@ async function startRedis(cfg: ServerConfig, log: Log, secret: Buffer, euid: num
   }
 }
 
-async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: number, backend: Backend): Promise<Running> {
+async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: number, clock: ClockMs, backend: Backend): Promise<Running> {
   const w = cfg.wrapper;
   let secret = secretAtStart;
 
-  const refused = limited(log, 10);
-  const busyLog = limited(log, 1);
+  const refused = limited(log, 10, clock);
+  const busyLog = limited(log, 1, clock);
   let active = 0;
   let decided = 0;
   let stopping = false;
@@ -373,12 +375,12 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
     if (backend.redis !== undefined) {
       // the traps file is still read from the list directory
       if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
-      return runRcptOnRedis(c, Date.now(), env, { ...backend.redis, find: (name, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now), inflight: sppIo.inflight, reply: sppIo.reply }).then(done);
+      return runRcptOnRedis(c, clock(), env, { ...backend.redis, find: (name, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now), inflight: sppIo.inflight, reply: sppIo.reply }).then(done);
     }
     if (c.dir !== cfg.rcptDir) return local(`another triplet directory: QGREY_RCPT_DIR ${safe(c.dir)}`);
     if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
     if (c.tree !== w.dir || c.treeLayout !== w.layout) return local(`another tree for auto-whitelisting: JGREYLIST_DIR ${safe(c.tree)}${c.treeLayout !== w.layout ? ' or JGREYLIST_BY_IP' : ''}`);
-    return runRcptPooled(c, Date.now(), env, { ...sppIo, timers: (x) => readTimers(controlFiles.get(x.control), env) }).then(done);
+    return runRcptPooled(c, clock(), env, { ...sppIo, timers: (x) => readTimers(controlFiles.get(x.control), env) }).then(done);
   };
 
   const finish = () => {

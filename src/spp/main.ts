@@ -7,14 +7,15 @@
 // Imports node: builtins, src/core, src/store and src/wrapper/text only (no npm package).
 
 import { processEnv, type Env } from '../core/config.js';
+import { wallClockMs, type ClockMs } from '../core/clock.js';
 import { writeAll } from '../wrapper/text.js';
 import { readSppConfig, runRcptPooled, sppLogLine, SPP_PROG } from './rcpt.js';
 
-async function main(argv: readonly string[], env: Env): Promise<number> {
+async function main(argv: readonly string[], env: Env, clock: ClockMs): Promise<number> {
   const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.ppid;
   const cfg = readSppConfig(env);
   // the shared Redis store: its own module, loaded only then (it loads the Redis client)
-  const r = cfg.store !== '' ? await (await import('./redis-rcpt.js')).runRcptRedisProcess(cfg, Date.now(), env) : await runRcptPooled(cfg, Date.now(), env);
+  const r = cfg.store !== '' ? await (await import('./redis-rcpt.js')).runRcptRedisProcess(cfg, clock(), env) : await runRcptPooled(cfg, clock(), env);
   const line = sppLogLine(cfg, r);
   try {
     if (line !== null) writeAll(2, `${SPP_PROG}[${pid}]: ${line}\n`);
@@ -29,7 +30,7 @@ async function main(argv: readonly string[], env: Env): Promise<number> {
   return 0;
 }
 
-void main(process.argv.slice(2), processEnv()).then(
+void main(process.argv.slice(2), processEnv(), wallClockMs).then(
   (code) => (process.exitCode = code),
   () => (process.exitCode = 0),
 );

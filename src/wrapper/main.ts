@@ -14,6 +14,7 @@
 // Imports node: builtins, src/core and src/store only (no npm package, no CLI code).
 
 import { processEnv, type Env } from '../core/config.js';
+import { wallClockMs, type ClockMs } from '../core/clock.js';
 import type { Decision } from '../core/decision.js';
 import { parseIp } from '../core/ip.js';
 import { readConfig, type WrapperConfig } from './config.js';
@@ -34,12 +35,12 @@ function logger(cfg: WrapperConfig, pid: number): (line: string) => void {
   };
 }
 
-export async function main(argv: readonly string[], env: Env): Promise<number> {
+export async function main(argv: readonly string[], env: Env, clock: ClockMs): Promise<number> {
   const pid = /^[0-9]+$/.test(argv[0] ?? '') ? Number(argv[0]) : process.pid;
   const cfg = readConfig(env);
   const log = logger(cfg, pid);
   // the shared Redis store: its own module, and the Redis client, only when selected
-  const r = cfg.store === '' ? run(cfg, Date.now()) : await (await import('./redis-path.js')).runOnRedis(cfg, Date.now());
+  const r = cfg.store === '' ? run(cfg, clock()) : await (await import('./redis-path.js')).runOnRedis(cfg, clock());
   const line = logLine(cfg, r);
   if (line !== null) log(line);
   const who = logAddress(cfg.remoteIp, cfg.remoteIp !== '' && parseIp(cfg.remoteIp) !== null);
@@ -82,4 +83,4 @@ function verdict(text: string): number {
 
 // our own dialogue may leave a read pending in the thread pool: leave without waiting for it
 // (no top-level await: this module is also bundled as CommonJS, scripts/bundle.sh)
-void main(process.argv.slice(2), processEnv()).then((code) => process.exit(code));
+void main(process.argv.slice(2), processEnv(), wallClockMs).then((code) => process.exit(code));

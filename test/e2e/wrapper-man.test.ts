@@ -1,4 +1,5 @@
 // man/qgreylist.8: clean under mandoc -Tlint, and it names every variable the wrapper reads.
+import { envVarsRead } from '../helpers/env-vars.js';
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -19,17 +20,11 @@ it('qgreylist.8 passes mandoc -Tlint (style notes only for pages not installed h
 it('documents every environment variable the wrapper and its trampoline read', () => {
   const page = readFileSync(PAGE, 'utf8');
   const documented = new Set([...page.matchAll(/^\.It Ev ([A-Z0-9_]+)(?: , ([A-Z0-9_]+))?/gm)].flatMap((m) => [m[1]!, m[2]].filter((x) => x !== undefined)));
-  const config = readFileSync(join(ROOT, 'src/wrapper/config.ts'), 'utf8');
   const trampoline = readFileSync(join(ROOT, 'bin/qgreylist'), 'utf8');
-  const vars = (text: string) => [...text.matchAll(/env\.([A-Z0-9_]+)|env, '([A-Z0-9_]+)'/g)].map((m) => (m[1] ?? m[2])!);
-  // the readers of src/core/config.ts that the wrapper's configuration calls, and what each reads
-  const shared = readFileSync(join(ROOT, 'src/core/config.ts'), 'utf8');
-  const readers = new Map([...shared.matchAll(/^export function (\w+)\([^)]*\)[^{]*\{\n([\s\S]*?)^\}/gm)].map((m) => [m[1]!, vars(m[2]!)]));
-  const called = [...config.matchAll(/\b(\w+)\(/g)].map((m) => m[1]!).filter((f) => readers.has(f) && f !== 'envInt');
-  assert.ok(called.includes('holdtime') && called.includes('listDir'), `the wrapper's readers: ${called.join(', ')}`);
+  const config = envVarsRead('src/wrapper/config.ts');
+  assert.ok(config.readers.includes('holdtime') && config.readers.includes('listDir'), `the wrapper's readers: ${config.readers.join(', ')}`);
   const read = new Set([
-    ...vars(config),
-    ...called.flatMap((f) => readers.get(f)!),
+    ...config.vars,
     ...[...trampoline.matchAll(/\$\{?(QGREY_[A-Z0-9_]+|JGREYLIST[A-Z0-9_]*|TCP[A-Z0-9_]+)/g)].map((m) => m[1]!),
   ]);
   for (const v of ['JGREYLIST_HOLDTIME', 'JGREYLIST_BY_IP', 'QGREY_LISTDIR', 'QGREY_STORE', 'JGREYLIST_LOG']) assert.ok(read.has(v), v);
