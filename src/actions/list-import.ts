@@ -8,7 +8,7 @@
 // after the summary, not warned about, and -q leaves it out with the summary. What may be a
 // fault (an MX host without an address) is a warning on stderr, with -q too.
 
-import { dnsServerSetting, type Env } from '../core/config.js';
+import type { Env } from '../core/config.js';
 import { wholeNumber } from './options.js';
 import { readFileSync } from 'node:fs';
 import { clean } from '../core/text.js';
@@ -274,7 +274,7 @@ export async function runMx(argv: MxArgs, now: number): Promise<number> {
       }
     });
   } else {
-    const dns = dnsLookups(dnsServer(dnsServerSetting(argv.dnsServer, argv.env)));
+    const dns = dnsLookups(dnsServer(argv.dnsServer, argv.env));
     results = await eachDomain(domains, 8, (d) => mxLive(d, dns));
   }
   return apply(argv, domains, results, now);
@@ -285,7 +285,7 @@ export async function runSpf(argv: SpfArgs, now: number): Promise<number> {
   parseUntil(argv.until, now);
   wholeNumber(argv.minPrefix4, '--min-prefix4', 0, 32);
   wholeNumber(argv.minPrefix6, '--min-prefix6', 0, 128);
-  const dns = dnsLookups(dnsServer(dnsServerSetting(argv.dnsServer, argv.env)));
+  const dns = dnsLookups(dnsServer(argv.dnsServer, argv.env));
   const results = await eachDomain(domains, 8, (d) => spfLive(d, dns, argv.minPrefix4, argv.minPrefix6));
   return apply(argv, domains, results, now);
 }

@@ -20,7 +20,7 @@ import { QgreyError, isTemporaryErrno, permanent, quote, reason, temporary } fro
 import { DomainSet, OutgoingCollector, normaliseDomain, parseControlDomains, parseSendLine, type OutgoingCounts } from '../core/outgoing.js';
 import { PAIRS_HEADER, formatPair, pairAddress, pairDomain, parsePairLine, type PairLine } from '../core/pairs.js';
 import { ensureListDir } from '../store/lists.js';
-import { dnsServerSetting, listDir, lockWait, type Env } from '../core/config.js';
+import { listDir, lockWait, type Env } from '../core/config.js';
 import { repliesPath, updatePairs } from '../store/pairs.js';
 import { parseDuration } from '../core/when.js';
 import { dnsLookups, dnsServer, type Lookups } from '../dns/resolve.js';
@@ -196,7 +196,7 @@ export async function run(argv: OutgoingArgs, now: number): Promise<number> {
   const maxDomains = wholeNumber(argv.maxDomains, '--max-domains', 1);
   const skip = skipSet(many(argv.skip));
   const ours = readLocals(many(argv.locals));
-  const server = dnsServer(dnsServerSetting(argv.dnsServer, argv.env));
+  const server = dnsServer(argv.dnsServer, argv.env);
   const paths = argv.paths.length ? argv.paths : defaultPaths();
   const dry = argv.dryRun;
   const cutoff = now - window;

@@ -6,6 +6,7 @@
 // bounces on a DNS error). Answers are cached for the run: many SPF records include the
 // same provider records.
 
+import { dnsServerSetting, type Env } from '../core/config.js';
 import { Resolver } from 'node:dns/promises';
 import { permanent, quote, temporary } from '../core/errors.js';
 import { parseIp, formatIp } from '../core/ip.js';
@@ -27,7 +28,7 @@ export interface Lookups {
 }
 
 /** `IP`, `IP:PORT`, `[IPv6]:PORT` -> the form Resolver.setServers takes. */
-export function parseServer(text: string): string {
+export function parseServer(text: string, source = ''): string {
   const t = text.trim();
   let host = t;
   let port: string | undefined;
@@ -40,16 +41,18 @@ export function parseServer(text: string): string {
   }
   const ip = parseIp(host);
   if (!ip || (port !== undefined && !/^[0-9]{1,5}$/.test(port)) || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
-    throw permanent(`unable to parse DNS server ${quote(text)}: expected IP, IP:PORT or [IPv6]:PORT (e.g. 127.0.0.1:5353)`);
+    throw permanent(`unable to parse DNS server ${quote(text)}${source ? ` (${source})` : ''}: expected IP, IP:PORT or [IPv6]:PORT (e.g. 127.0.0.1:5353)`);
   }
   const h = formatIp(ip);
   if (port === undefined) return h;
   return ip.family === 6 ? `[${h}]:${port}` : `${h}:${port}`;
 }
 
-/** The server a setting names (dnsServerSetting: --dns-server, else $QGREY_DNS_SERVER), parsed; undefined: the system's resolv.conf. */
-export function dnsServer(setting: string | undefined): string | undefined {
-  return setting === undefined ? undefined : parseServer(setting);
+/** The server --dns-server, else $QGREY_DNS_SERVER names, parsed (a bad one is refused naming where it came from); undefined: the system's resolv.conf. */
+export function dnsServer(flag: string | undefined, env: Env): string | undefined {
+  const s = dnsServerSetting(flag, env);
+  if (s === undefined) return undefined;
+  return parseServer(s, s === flag ? '--dns-server' : 'QGREY_DNS_SERVER');
 }
 
 const EMPTY = new Set(['ENOTFOUND', 'ENODATA']);

@@ -58,7 +58,7 @@ export async function fetchPool(domain: string, s: PoolSettings, now: number): P
   const [{ dnsLookups, parseServer }, { aggregate, flattenSpf }] = await Promise.all([import('../dns/resolve.js'), import('../dns/spf.js')]);
   let server: string | undefined;
   try {
-    server = s.dnsServer === '' ? undefined : parseServer(s.dnsServer);
+    server = s.dnsServer === '' ? undefined : parseServer(s.dnsServer, 'QGREY_DNS_SERVER');
   } catch (err) {
     return fail(`QGREY_DNS_SERVER: ${(err as Error).message}`);
   }

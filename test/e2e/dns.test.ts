@@ -153,5 +153,10 @@ test('bad domain and bad --dns-server are usage errors', () => {
   assert.match(a.stderr, /bad domain 'exa mple\.\.org'/);
   const b = qgrey(['whitelist', 'spf', 'spf.test', '--dns-server', 'localhost:53'], { env });
   assert.equal(b.code, 100);
-  assert.match(b.stderr, /unable to parse DNS server 'localhost:53'/);
+  assert.match(b.stderr, /unable to parse DNS server 'localhost:53' \(--dns-server\): expected IP/);
+  // from the environment, the message says so
+  const c = qgrey(['whitelist', 'spf', 'spf.test'], { env: { ...env, QGREY_DNS_SERVER: '127.0.0.1:99999' } });
+  assert.equal(c.code, 100);
+  assert.match(c.stderr, /unable to parse DNS server '127\.0\.0\.1:99999' \(QGREY_DNS_SERVER\): expected IP/);
+  assert.equal(c.stderr.trim().split('\n').length, 1, c.stderr);
 });
