@@ -469,7 +469,7 @@ function lineAt(data: string, pos: number): number {
  * npm imports. A missing file is an empty list (null). A file that cannot be read throws
  * temporary(). Lines that cannot be parsed and entries expired at `now` (seconds) are
  * skipped. Of the entries that cover `ip`, the most specific wins (fewest addresses); on a
- * tie, the first. The answer is always that of matchesInList(parseList(text), ip, now)[0].
+ * tie, the first (lists.test.ts checks it against every parsed line, most specific first).
  * `line` is counted when it is first read: counting costs as much as the scan, and the
  * wrapper never reads it.
  */
@@ -523,13 +523,6 @@ export function findInText(data: string, ip: Ip, now: number): ListMatch | null 
       return (line ||= lineAt(data, start));
     },
   };
-}
-
-/** Every entry that covers `ip` and is live at `now`, most specific first (for `check`-style reports). */
-export function matchesInList(lines: readonly ListLine[], ip: Ip, now: number): ListEntry[] {
-  const out: ListEntry[] = [];
-  for (const l of lines) if (l.kind === 'entry' && !isExpired(l.entry, now) && netContains(l.entry.net, ip)) out.push(l.entry);
-  return out.sort((a, b) => netSize(a.net) - netSize(b.net));
 }
 
 export { netContains };

@@ -5,10 +5,17 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { formatIp, parseIp, type Ip, type Ip4, type Ip6 } from '../../src/core/ip.js';
 import { QgreyError } from '../../src/core/errors.js';
-import { findInList, matchesInList, parseAddress, parseLine, parseList, purgeExpired, formatExpiry, parseExpiry, updateList, writeListAtomic, renderList } from '../../src/store/lists.js';
+import { findInList, isExpired, netContains, netSize, parseAddress, parseLine, parseList, purgeExpired, formatExpiry, parseExpiry, updateList, writeListAtomic, renderList, type ListEntry, type ListLine } from '../../src/store/lists.js';
 import { mergeEntries, parseLoadInput, replaceSource, parseUntil, type NewEntry } from '../../src/actions/lists.js';
 import { buildBlock, keysOf, patterns, mergeBlock } from '../../src/actions/tcprules.js';
 import { tempDir, FIXTURES } from '../helpers/util.js';
+
+/** The oracle: every live entry that covers `ip`, most specific first, from the parsed lines. */
+function matchesInList(lines: readonly ListLine[], ip: Ip, now: number): ListEntry[] {
+  const out: ListEntry[] = [];
+  for (const l of lines) if (l.kind === 'entry' && !isExpired(l.entry, now) && netContains(l.entry.net, ip)) out.push(l.entry);
+  return out.sort((a, b) => netSize(a.net) - netSize(b.net));
+}
 
 const ip = (s: string): Ip => parseIp(s) as Ip;
 const canon = (s: string) => {
