@@ -11,6 +11,12 @@
 # imports it when QGREY_STORE selects Redis, never on the tree path.
 set -eu
 cd "$(dirname "$0")/.."
+# the project's own esbuild (a devDependency), whether or not npm put node_modules/.bin on PATH
+PATH="$PWD/node_modules/.bin:$PATH"
+if ! command -v esbuild >/dev/null 2>&1; then
+  echo "bundle.sh: esbuild not found: run npm ci (it is a devDependency) first" >&2
+  exit 100
+fi
 esbuild dist/src/wrapper/main.js --bundle --platform=node --format=cjs --target=node20 --external:ioredis \
   --outfile=dist/src/wrapper/qgreylist.cjs --metafile=dist/wrapper-bundle.meta.json --log-level=warning
 # qgrey-spp's per-process program (bin/qgrey-spp), the same way and under the same rule
