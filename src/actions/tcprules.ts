@@ -93,8 +93,8 @@ interface Key {
 }
 
 function keyText(depth: number, lo: number, last: string): string {
-  const o = [(lo >>> 24) & 255, (lo >>> 16) & 255, (lo >>> 8) & 255, lo & 255].slice(0, depth);
-  o[depth - 1] = last as unknown as number;
+  const o: (number | string)[] = [(lo >>> 24) & 255, (lo >>> 16) & 255, (lo >>> 8) & 255, lo & 255].slice(0, depth);
+  o[depth - 1] = last;
   return o.join('.') + (depth < 4 ? '.' : '');
 }
 

@@ -199,7 +199,7 @@ export async function start(cfg: ServerConfig, log: Log = stderrLog, clock: Cloc
   const lists = new ListCache();
   lists.onLoad = (path, n, bad) => log(n < 0 ? `${NAME}: ${path} is gone: an empty list` : `${NAME}: read ${path}: ${n} entries${bad > 0 ? `, ${bad} lines not understood` : ''}`);
   const sources: Io = {
-    list: (name: ListName, c: WrapperConfig, ip, now) => lists.find(listPath(c.listDir, name), ip, now),
+    list: (name: ListName, c: Pick<WrapperConfig, 'listDir'>, ip, now) => lists.find(listPath(c.listDir, name), ip, now),
     store: () => store,
   };
   for (const name of ['whitelist', 'blacklist'] as const) {
@@ -353,7 +353,7 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
     traps: (c) => trapFiles.get(`${c.listDir}/${TRAPS_FILE}`),
     reply: (c, remote, local, now) => pairs.find(c.listDir, remote, local, now),
     ...(backend.entries ? { entries: backend.entries } : {}),
-    list: (name: ListName, c, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now),
+    list: (name: ListName, c, ip, now) => backend.find(name, c, ip, now),
     inflight: new Map(),
   };
   const decideRcpt = (env: Record<string, string>, pid: number, clientEuid: number): Reply | Promise<Reply> => {
@@ -375,7 +375,7 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
     if (backend.redis !== undefined) {
       // the traps file is still read from the list directory
       if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);
-      return runRcptOnRedis(c, clock(), env, { ...backend.redis, find: (name, ip, now) => backend.find(name, c as unknown as WrapperConfig, ip, now), inflight: sppIo.inflight, reply: sppIo.reply }).then(done);
+      return runRcptOnRedis(c, clock(), env, { ...backend.redis, find: (name, ip, now) => backend.find(name, c, ip, now), inflight: sppIo.inflight, reply: sppIo.reply }).then(done);
     }
     if (c.dir !== cfg.rcptDir) return local(`another triplet directory: QGREY_RCPT_DIR ${safe(c.dir)}`);
     if (c.listDir !== w.listDir) return local(`another list directory: QGREY_LISTDIR ${safe(c.listDir)}`);

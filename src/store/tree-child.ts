@@ -10,7 +10,10 @@ import { createInterface } from 'node:readline';
 import { QgreyError } from '../core/errors.js';
 import { AnomalyError, type Anomaly } from './store.js';
 import type { ChildOpen, FromChild, ToChild } from './privsep.js';
-import type { StoreLock } from './store.js';
+import type { Entry, ExpireRules, MergeOptions, StoreLock, Walked } from './store.js';
+
+/** the requests' JSON, typed as the parent (privsep.ts RemoteTree) sends it */
+type DryRun = { readonly dryRun?: boolean } | undefined;
 import { openTree, type TreeStore } from './tree.js';
 
 function send(m: FromChild): void {
@@ -76,13 +79,13 @@ async function handle(m: ToChild): Promise<unknown> {
     case 'touch':
       return t.touch(a[0] as string, a[1] as number);
     case 'merge':
-      return t.merge(a[0] as never, a[1] as never);
+      return t.merge(a[0] as readonly Entry[], a[1] as MergeOptions);
     case 'remove':
-      return t.removeIfUnchanged(a[0] as never, a[1] as never);
+      return t.removeIfUnchanged(a[0] as readonly Walked[], a[1] as DryRun);
     case 'tidy':
-      return t.tidy(a[0] as never);
+      return t.tidy(a[0] as DryRun);
     case 'expire':
-      return t.expire(a[0] as never, a[1] as never);
+      return t.expire(a[0] as ExpireRules, a[1] as DryRun);
     case 'scan': {
       const opts = a[0] as object;
       for await (const batch of t.scan({ ...opts, onMixed: (msg) => send({ ev: 'mixed', m: msg }) })) send({ id: m.id, batch });

@@ -62,7 +62,8 @@ function verdictOf(o: Outcome, cfg: WrapperConfig): Verdict {
 export interface Io {
   readonly store?: (cfg: WrapperConfig) => EntryAccess;
   /** the matching entry of list `name` for `ip` at `now` (seconds), or null */
-  readonly list?: (name: ListName, cfg: WrapperConfig, ip: Ip, now: number) => { readonly label: string; readonly message: string } | null;
+  /** the list lookup; it reads only the list directory of the settings (the wrapper's or qgrey-spp's) */
+  readonly list?: (name: ListName, cfg: Pick<WrapperConfig, 'listDir'>, ip: Ip, now: number) => { readonly label: string; readonly message: string } | null;
 }
 
 const fileList = (name: ListName, cfg: WrapperConfig, ip: Ip, now: number) => findInList(listPath(cfg.listDir, name), ip, now);
@@ -95,7 +96,7 @@ export function run(cfg: WrapperConfig, nowMs: number, io: Io = {}): Result {
 /** run() for a store on the network (the shared Redis store): the same steps, awaited. */
 export interface AsyncIo {
   readonly store: { get(key: string): Promise<Entry | null>; create(key: string, now: number): Promise<boolean>; touch(key: string, last: number): Promise<boolean> };
-  readonly list: (name: ListName, cfg: WrapperConfig, ip: Ip, now: number) => Promise<{ readonly label: string; readonly message: string } | null>;
+  readonly list: (name: ListName, cfg: Pick<WrapperConfig, 'listDir'>, ip: Ip, now: number) => Promise<{ readonly label: string; readonly message: string } | null>;
 }
 
 export async function runAsync(cfg: WrapperConfig, nowMs: number, io: AsyncIo): Promise<Result> {
