@@ -198,7 +198,13 @@ export async function collect(paths: readonly string[], c: StatsCollector, opts:
       }
     }
     // qgrey-spp's RCPT lines (core/rcpt-stats.ts)
-    if (rcpt !== undefined && ch === 113 && r.line.startsWith('qgrey-spp', at) && rcpt.add(r.body)) return;
+    if (rcpt !== undefined && ch === 113 && r.line.startsWith('qgrey-spp', at)) {
+      const t = timeOf(r);
+      if (rcpt.add(r.body, t)) {
+        c.seen(t);
+        return;
+      }
+    }
     if (ch === 106 || ch === 103 || ch === 113 || (ch === 116 && r.line.startsWith('tcpserver: end ', at))) {
       const e = r.event();
       if (e.kind !== 'other') c.add(e, timeOf(r));
@@ -419,6 +425,7 @@ function rcptReport(r: RcptStats, p: Painter): string[] {
     ],
     p,
   );
+  if (t.neverRetriedRecent) out.push(p.paint('dim', `(${t.neverRetriedRecent} of the never retried deferred in the last hour of the logs: may still be retried)`));
   if (r.truncated) out.push(p.paint('warn', `note: --max-keys reached: ${count(r.truncated, 'triplet')} not followed (never retried and pool matches undercounted)`));
   return out;
 }

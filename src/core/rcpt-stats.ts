@@ -34,6 +34,8 @@ export interface RcptStats {
     readonly passed: number;
     /** deferred as new, and no later RCPT of theirs in the logs */
     readonly neverRetried: number;
+    /** of those, deferred within `recent` seconds of the last line read: may still be retried */
+    readonly neverRetriedRecent: number;
     /** sender-pool triplets that passed from another network than the one they were deferred from */
     readonly poolMatches: number;
     /** RCPTs keyed by a sender pool */
@@ -57,6 +59,8 @@ interface State {
   /** the network the record was deferred from */
   origin: string;
   retried: boolean;
+  /** when it was deferred as new (Unix seconds; NaN for a line without a time) */
+  at: number;
 }
 
 export class RcptCollector {
@@ -66,20 +70,24 @@ export class RcptCollector {
   private readonly trapClients = new Set<string>();
   private truncated = 0;
   private seen = 0;
+  /** the time of the last line counted */
+  private last = NaN;
 
-  constructor(private readonly opts: { readonly byIp: boolean; readonly maxKeys: number }) {}
+  /** `recent`: a triplet deferred this close to the end of the logs may still be retried (default 3600 s, as for keys) */
+  constructor(private readonly opts: { readonly byIp: boolean; readonly maxKeys: number; readonly recent?: number }) {}
 
   /** Whether anything of qgrey-spp was read. */
   get any(): boolean {
     return this.seen > 0;
   }
 
-  /** One log line's body (after its stamp). Not a qgrey-spp RCPT line: ignored, false. */
-  add(body: string): boolean {
+  /** One log line's body (after its stamp) and its time (NaN: none). Not a qgrey-spp RCPT line: ignored, false. */
+  add(body: string, time = NaN): boolean {
     if (!body.startsWith('qgrey-spp')) return false;
     const m = LINE.exec(body);
     if (!m) return false;
     this.seen++;
+    if (!(time <= this.last)) this.last = time;
     const [, who, event, rest] = m as unknown as [string, string, string, string];
     const r = REST.exec(rest);
     const from = r?.[1];
@@ -119,7 +127,8 @@ export class RcptCollector {
           if (!st.retried) this.trip.neverRetried++;
           st.origin = net;
           st.retried = false;
-        } else if (this.keys.size < this.opts.maxKeys) this.keys.set(key, { origin: net, retried: false });
+          st.at = time;
+        } else if (this.keys.size < this.opts.maxKeys) this.keys.set(key, { origin: net, retried: false, at: time });
         else this.truncated++;
         return true;
       case 'RCPT GREY too soon':
@@ -144,10 +153,16 @@ export class RcptCollector {
 
   result(): RcptStats {
     let never = this.trip.neverRetried;
-    for (const st of this.keys.values()) if (!st.retried) never++;
+    let recent = 0;
+    const since = this.last - (this.opts.recent ?? 3600);
+    for (const st of this.keys.values()) {
+      if (st.retried) continue;
+      never++;
+      if (st.at > since) recent++;
+    }
     return {
       rcpts: { ...this.rcpts },
-      triplets: { ...this.trip, neverRetried: never },
+      triplets: { ...this.trip, neverRetried: never, neverRetriedRecent: recent },
       traps: { hits: this.rcpts.trap, clients: this.trapClients.size },
       truncated: this.truncated,
     };

@@ -44,7 +44,7 @@ test('stats counts qgrey-spp: deferred, passed, never retried, pool matches, tra
   const r = (JSON.parse(j.stdout) as { rcpt: unknown }).rcpt;
   assert.deepEqual(r, {
     rcpts: { deferred: 4, passed: 1, known: 0, whitelisted: 0, reply: 0, denied: 0, trap: 1, failed: 0 },
-    triplets: { deferred: 3, passed: 1, neverRetried: 1, poolMatches: 1, pooledRcpts: 2 },
+    triplets: { deferred: 3, passed: 1, neverRetried: 1, neverRetriedRecent: 1, poolMatches: 1, pooledRcpts: 2 },
     traps: { hits: 1, clients: 1 },
     truncated: 0,
   });
@@ -52,6 +52,10 @@ test('stats counts qgrey-spp: deferred, passed, never retried, pool matches, tra
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /RCPT \(qgrey-spp\)/);
   assert.match(text.stdout, /- never retried +1\b/);
+  // the lines were written seconds apart: the one never retried may still be
+  assert.match(text.stdout, /\(1 of the never retried deferred in the last hour of the logs: may still be retried\)/);
+  // only qgrey-spp's lines are dated here, and they give the period read
+  assert.match(text.stdout, /^qgrey stats: \d{4}-\d\d-\d\d \d\d:\d\d to \d{4}-/m);
   assert.match(text.stdout, /sender-pool matches +1\b/);
   assert.match(text.stdout, /spamtrap hits +1\b/);
   assert.doesNotMatch(text.stderr, /nothing counted/, "the plugin's lines were counted");

@@ -139,6 +139,13 @@ export class StatsCollector {
     return b;
   }
 
+  /** A line another collector counted (qgrey-spp's RCPTs): its time widens the period read. */
+  seen(time: number): void {
+    if (Number.isNaN(time)) return;
+    if (!(time >= this.from)) this.from = time;
+    if (!(time <= this.to)) this.to = time;
+  }
+
   /** Feed one event, in log order. `time` is Unix seconds (fractions allowed), NaN if unknown. */
   add(e: LogEvent, time: number): void {
     this.events++;
