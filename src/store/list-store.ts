@@ -71,7 +71,7 @@ export class FileLists implements ListStore {
 
   async update(name: ListName, change: (lines: ListLine[]) => ListLine[] | null, opts: UpdateOptions = {}): Promise<boolean> {
     if (opts.create && !opts.dryRun) ensureListDir(this.dir);
-    return updateList(this.where(name), change, { dryRun: opts.dryRun === true, lockWait: lockWait(this.env) });
+    return updateList(this.where(name), change, { dryRun: opts.dryRun === true, lockWait: opts.dryRun === true ? undefined : lockWait(this.env) });
   }
 
   async find(name: ListName, ip: Ip, now: number): Promise<ListMatch | null> {
@@ -79,7 +79,7 @@ export class FileLists implements ListStore {
   }
 
   purge(name: ListName, now: number, opts: { readonly dryRun?: boolean } = {}): Promise<PurgeResult> {
-    return purgeExpired(this.where(name), now, { ...opts, lockWait: lockWait(this.env) });
+    return purgeExpired(this.where(name), now, { ...opts, lockWait: opts.dryRun === true ? undefined : lockWait(this.env) });
   }
 
   async close(): Promise<void> {}
