@@ -66,7 +66,8 @@ export function ownerFor(cfg: StoreConfig): Owner {
 }
 
 export async function openTreeAsOwner(cfg: StoreConfig): Promise<GreyStore> {
-  const tree = { dir: cfg.dir, layout: cfg.layout, layoutSource: cfg.layoutSource, onAnomaly: cfg.onAnomaly, lockWait: lockWait(cfg.env) };
+  // QGREY_LOCK_WAIT is read when a lock is taken (list and check never take one)
+  const tree = { dir: cfg.dir, layout: cfg.layout, layoutSource: cfg.layoutSource, onAnomaly: cfg.onAnomaly, lockWait: () => lockWait(cfg.env) };
   if (process.geteuid?.() !== 0) {
     const o = cfg.owner !== undefined ? parseOwner(cfg.owner) : rootOwner(cfg.dir);
     return openTree({ ...tree, owner: { uid: o.uid, gid: o.gid } });
@@ -75,7 +76,7 @@ export async function openTreeAsOwner(cfg: StoreConfig): Promise<GreyStore> {
   if (owner.uid === 0) return openTree({ ...tree, owner });
   const child = new Child(owner, cfg.onAnomaly ?? (() => {}), cfg.env.NODE_OPTIONS);
   try {
-    const open: ChildOpen = { dir: resolve(cfg.dir), where: cfg.dir, layout: cfg.layout, layoutSource: cfg.layoutSource, lockWait: tree.lockWait };
+    const open: ChildOpen = { dir: resolve(cfg.dir), where: cfg.dir, layout: cfg.layout, layoutSource: cfg.layoutSource, lockWait: lockWait(cfg.env) };
     const r = (await child.call('open', [open])) as { layout: Layout };
     return new RemoteTree(child, cfg.dir, r.layout);
   } catch (err) {

@@ -58,8 +58,8 @@ export interface TreeConfig {
   readonly onAnomaly?: ((a: Anomaly) => void) | undefined;
   /** asked now and then during long work; false stops it (the tree process's parent is gone) */
   readonly alive?: (() => boolean) | undefined;
-  /** seconds lock() waits for another run's lock (QGREY_LOCK_WAIT); DEFAULT_LOCK_WAIT when not given */
-  readonly lockWait?: number | undefined;
+  /** seconds lock() waits for another run's lock (QGREY_LOCK_WAIT), or how to read them when a lock is taken; DEFAULT_LOCK_WAIT when not given */
+  readonly lockWait?: number | (() => number) | undefined;
 }
 
 const code = (err: unknown) => (err as { code?: string } | null)?.code;
@@ -94,7 +94,7 @@ export class TreeStore implements GreyStore {
   private readonly onAnomaly: (a: Anomaly) => void;
   private readonly owner: Owner | undefined;
   private readonly alive: () => boolean;
-  private readonly lockWait: number;
+  private readonly lockWait: number | (() => number);
   /** keys the last scan saw (merge updates those in place) */
   private known = new Set<string>();
   /** for tidy: per directory, how many things in it stay; directories in post-order; temporary files */
@@ -137,7 +137,7 @@ export class TreeStore implements GreyStore {
   }
 
   async lock(what: string): Promise<StoreLock> {
-    const lock = await lockTree(this.root, what, this.lockWait);
+    const lock = await lockTree(this.root, what, typeof this.lockWait === 'number' ? this.lockWait : this.lockWait());
     let recovered: number;
     try {
       recovered = this.removeLeftovers();
