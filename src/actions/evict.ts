@@ -135,7 +135,20 @@ export async function run(argv: EvictArgs, clock: Clock, open: OpenStore = openS
     const rep: EvictReport = { dir: tree.shared ? tree.where : root, dryRun: dry, files: 0, lines: 0, bad: 0, events: 0, evicted: [], absent: [], protected: [], below: 0, anomalies: 0, seconds: 0 };
     const since = { sec: Math.floor(cutoff), nsec: 0 };
     const resume = resumeFrom(state?.files);
-    const { batches, stats } = openLogs(paths, { zone, since, warn, ...(resume ? { resume } : {}) });
+    // plain accepted IPv4 lines, most of a log, come from the reader's scan as numbers (no
+    // record): the latest per key, the key as a number until the end (the loop below takes the
+    // same steps for an accepted line that comes as a record)
+    const byip = layout === 'byip';
+    const accepted4 = new Map<number, number>();
+    const accepted = (sec: number, nsec: number, _flags: number, ip4: number) => {
+      const t = Math.min(sec + nsec / 1e9, now);
+      const id = byip ? ip4 : ip4 >>> 8;
+      const had = accepted4.get(id);
+      if (had === undefined || t > had) accepted4.set(id, t);
+    };
+    // the lines the loop looks at all start with 'qmail-smtpd' or 'qlog': no record for the rest
+    const keep = (b: Buffer, at: number) => b[at] === 113 && (b[at + 1] === 109 || b[at + 1] === 108);
+    const { batches, stats } = openLogs(paths, { zone, since, warn, accepted, keep, ...(resume ? { resume } : {}) });
     const touched = new Set<string>();
     for await (const batch of batches) {
       for (const r of batch) {
@@ -161,6 +174,10 @@ export async function run(argv: EvictArgs, clock: Clock, open: OpenStore = openS
         if (s.bad.length > MAX_TIMES) s.bad.splice(0, s.bad.length - MAX_TIMES);
         touched.add(key);
       }
+    }
+    for (const [id, t] of accepted4) {
+      const s = ks(keyOf({ family: 4, value: byip ? id : id * 256, mapped: false }, layout));
+      if (t > s.accepted) s.accepted = t;
     }
     rep.files = stats.files;
     rep.lines = stats.lines;

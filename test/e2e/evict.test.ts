@@ -115,3 +115,56 @@ test('removed and absent apart: the keys that had no entry are named on their ow
   assert.deepEqual(j.absent, ['192.0.2', '203.0.113']);
   assert.equal(existsSync(`${root.path}/198/051/100`), false);
 });
+
+test('accepted lines counted from the scan as numbers protect exactly as records do (WebAssembly on and off, both layouts, --state)', () => {
+  using logs = tempDir();
+  const lines: [number, string][] = [];
+  // a network of hang-ups with a delivery among them, one without, each address kind
+  const ips = ['198.51.100.7', '198.51.100.8', '203.0.113.9', '192.0.2.44', '::ffff:192.0.2.45', '2001:db8::25', '2001:db8::26', '93.184.216.34'];
+  let t = NOW - 3000;
+  for (const ip of ips) {
+    lines.push([t++, greetdelay(ip)]);
+    lines.push([t++, readFailed(ip, 'plain')]);
+    lines.push([t++, `tcpserver: end 4711 status 0`]);
+    lines.push([t++, `jgreylist[4711]: ${ip}: GREY first time`]);
+  }
+  // deliveries: plain (the scan's numbers), relay and authenticated (still deliveries here),
+  // an IPv4-mapped one, IPv6 ones (records), one outside --since
+  lines.push([t++, accepted('198.51.100.99')]);
+  lines.push([t++, accepted('192.0.2.45', { relay: true })]);
+  lines.push([t++, accepted('::ffff:203.0.113.200', { kind: 'qlogreceived' })]);
+  lines.push([t++, accepted('2001:db8::99')]);
+  lines.push([NOW - 40 * D, accepted('93.184.216.1')]);
+  lines.push([t++, accepted('192.0.2.44', { authuser: 'alice' })]);
+  writeLog(`${logs.path}/current`, lines.sort((a, b) => a[0] - b[0]));
+  for (const layout of ['classc', 'byip'] as const) {
+    const out: string[] = [];
+    for (const noWasm of ['0', '1']) {
+      using root = tempDir();
+      seed(root.path, layout, layout === 'classc' ? ['198/051/100', '203/000/113', '192/000/002', '093/184/216'] : ['198/051/100/007', '203/000/113/009']);
+      giveTree(root.path);
+      const state = `${logs.path}/state-${layout}-${noWasm}`;
+      const args = ['evict', '--dir', root.path, '--dry-run', '--json', '--since', '30d', ...(layout === 'byip' ? ['--by-ip'] : [])];
+      const r = qgrey([...args, `${logs.path}/current`], { env: { QGREY_NO_WASM: noWasm } });
+      assert.equal(r.code, 0, r.stderr);
+      const j = JSON.parse(r.stdout) as Record<string, unknown>;
+      delete j.seconds;
+      delete j.dir;
+      // a real run with --state: the same keys remembered either way
+      const s = qgrey(['evict', '--dir', root.path, '--state', state, '--since', '30d', '-q', ...(layout === 'byip' ? ['--by-ip'] : []), `${logs.path}/current`], { env: { QGREY_NO_WASM: noWasm } });
+      assert.equal(s.code, 0, s.stderr);
+      // the keys remembered, in key order (the file's order is the order they were met in)
+      const keys = Object.entries((JSON.parse(readFileSync(state, 'utf8')) as { keys: Record<string, unknown> }).keys).sort(([a], [b]) => (a < b ? -1 : 1));
+      out.push(JSON.stringify({ j, keys }));
+    }
+    assert.equal(out[0], out[1], `${layout}: the scan's numbers and the records agree`);
+    const { j } = JSON.parse(out[0]!) as { j: { protected: string[]; evicted: string[] } };
+    if (layout === 'classc') {
+      // 198.51.100 and 203.0.113 (mapped) and 192.0.2 delivered; 93.184.216's delivery is too old
+      assert.deepEqual(j.protected, ['192.0.2', '198.51.100', '203.0.113', '2001:db8::/64']);
+      assert.deepEqual(j.evicted, ['93.184.216']);
+    } else {
+      assert.deepEqual(j.protected, ['192.0.2.44', '192.0.2.45']);
+    }
+  }
+});
