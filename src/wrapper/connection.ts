@@ -177,8 +177,13 @@ export function logLine(cfg: WrapperConfig, r: Result): string | null {
 }
 
 /** rblsmtpd on PATH (as the trampoline's exec would find it), or null. */
+/** The directories programs are looked for in: PATH, else the shell's default. */
+export function searchPath(env: Env): string {
+  return env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+}
+
 export function findRblsmtpd(env: Env): string | null {
-  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+  for (const dir of searchPath(env).split(':')) {
     const p = (dir === '' ? '.' : dir) + '/rblsmtpd';
     try {
       accessSync(p, constants.X_OK);

@@ -7,7 +7,7 @@ import { envVarsRead } from '../helpers/env-vars.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { QGREYLIST, ROOT, tempDir } from '../helpers/util.js';
@@ -171,6 +171,24 @@ describe('the protocol', () => {
     assert.match(await ask(qd.port, request({ TCPREMOTEIP: '10.24.0.1', JGREYLIST_LIMIT: '3' })), /^qgreyd1 local\nits own dialogue/);
     assert.match(await ask(qd.port, request({ TCPREMOTEIP: '10.24.0.1', PATH: '/nonexistent' })), /^qgreyd1 local\nno rblsmtpd on PATH\n/);
     assert.ok(!existsSync(join(TREE, '010/024')), 'nothing decided');
+  });
+  it("rblsmtpd on a request's PATH: found again within a second of going, and at once after SIGHUP", async () => {
+    // a PATH of its own whose rblsmtpd is a link to the real one, then gone
+    const bin = join(tmp.path, 'rbl-bin');
+    mkdirSync(bin);
+    const real = spawnSync('sh', ['-c', 'command -v rblsmtpd'], { encoding: 'utf8', env: { PATH: serverPath() } }).stdout.trim();
+    assert.ok(real.startsWith('/'), 'rblsmtpd is installed');
+    symlinkSync(real, join(bin, 'rblsmtpd'));
+    const path = `${bin}:/nonexistent`;
+    assert.match(await ask(qd.port, request({ TCPREMOTEIP: '10.25.0.1', PATH: path })), new RegExp(`^qgreyd1 rbl\\n60\\n${bin}/rblsmtpd\\n`));
+    rmSync(join(bin, 'rblsmtpd'));
+    await sleep(1100);
+    assert.match(await ask(qd.port, request({ TCPREMOTEIP: '10.25.0.2', PATH: path })), /^qgreyd1 local\nno rblsmtpd on PATH\n/);
+    symlinkSync(real, join(bin, 'rblsmtpd'));
+    const hups = (qd.log.match(/^qgreyd: SIGHUP: /gm) ?? []).length;
+    qd.proc.kill('SIGHUP');
+    await qd.waitFor(new RegExp(`(?:^qgreyd: SIGHUP: [^\\n]*\\n[^]*){${hups + 1}}`, 'm'));
+    assert.match(await ask(qd.port, request({ TCPREMOTEIP: '10.25.0.3', PATH: path })), new RegExp(`^qgreyd1 rbl\\n60\\n${bin}/rblsmtpd\\n`));
   });
 });
 
