@@ -628,14 +628,16 @@ export function updateListFile<L>(
  * inode, size, mtime and ctime; null when there is no file. Other errors are temporary.
  */
 export function fileSignature(path: string): string | null {
-  let st: Stats;
+  let st: Stats | undefined;
   try {
-    st = statSync(path);
+    // no exception for a missing file, the common case of a blacklist never written: qgreyd asks per connection
+    st = statSync(path, { throwIfNoEntry: false });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw temporary(`unable to read ${path}: ${reason(err)}`, err);
     return null;
   }
+  if (st === undefined) return null;
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
