@@ -7,6 +7,7 @@
 // (so a `current` that multilog renamed to @….s is continued, not re-read) and, per key, the
 // bad events and the last accepted delivery still inside the window.
 
+import { bytesAt } from '../core/text.js';
 import { keyOf, keyLabel, type Layout } from '../core/key.js';
 import { isEvictable } from '../core/logline.js';
 import { parseDuration } from '../core/when.js';
@@ -43,6 +44,14 @@ export interface EvictArgs {
 }
 
 export const DEFAULT_EVICT_LOGS = ['/var/log/qmail/smtpd'];
+
+const latin1 = (t: string) => Buffer.from(t, 'latin1');
+const QLOG = latin1('qlog');
+const ACCEPTED = latin1(': result=accepted code=250 ');
+const SMTPD = latin1('qmail-smtpd');
+const READ_FAILED = latin1(': read failed');
+const GREETDELAY = latin1(']: GREETDELAY from ');
+
 const STATE_VERSION = 1;
 /** bad-event times kept per key in the state file */
 const MAX_TIMES = 64;
@@ -146,8 +155,17 @@ export async function run(argv: EvictArgs, clock: Clock, open: OpenStore = openS
       const had = accepted4.get(id);
       if (had === undefined || t > had) accepted4.set(id, t);
     };
-    // the lines the loop looks at all start with 'qmail-smtpd' or 'qlog': no record for the rest
-    const keep = (b: Buffer, at: number) => b[at] === 113 && (b[at + 1] === 109 || b[at + 1] === 108);
+    // no record but of the lines the loop below can count (their bodies' beginnings, as
+    // core/logline.ts reads them)
+    const keep = (b: Buffer, at: number, end: number) => {
+      if (bytesAt(b, at, end, QLOG)) return bytesAt(b, at + 12, end, ACCEPTED);
+      if (!bytesAt(b, at, end, SMTPD)) return false;
+      if (bytesAt(b, at + 11, end, READ_FAILED)) return true;
+      if (b[at + 11] !== 91) return false;
+      let i = at + 12;
+      while (i < end && b[i]! >= 48 && b[i]! <= 57) i++;
+      return i > at + 12 && bytesAt(b, i, end, GREETDELAY);
+    };
     const { batches, stats } = openLogs(paths, { zone, since, warn, accepted, keep, ...(resume ? { resume } : {}) });
     const touched = new Set<string>();
     for await (const batch of batches) {

@@ -1,6 +1,7 @@
 // `qgrey stats`: read the logs once, feed the greylisting-related lines to the pure
 // collector (src/core/stats.ts), print a report (or JSON), and optionally write an SVG chart.
 
+import { bytesAt } from '../core/text.js';
 import type { Env } from '../core/config.js';
 import { warn } from '../render/diag.js';
 import { statSync } from 'node:fs';
@@ -85,12 +86,6 @@ const PROGRAMS = (['jgreylist', 'greylist', 'qgreylist'] as const).map((name) =>
 // also looked up in the list of replies, from the record)
 const PLAIN = DECISIONS.filter((d) => d.name !== 'whitelisted' && !d.text.startsWith('FAIL')).map((d) => ({ text: d.text, bytes: latin1(d.text) }));
 
-/** the bytes b[at...] before `end` start with `lit` */
-function bytesAt(b: Buffer, at: number, end: number, lit: Buffer): boolean {
-  if (at + lit.length > end) return false;
-  for (let i = 0; i < lit.length; i++) if (b[at + i] !== lit[i]) return false;
-  return true;
-}
 
 /** 1 to 15 digits at b[at...] before `end`, and no more: their value and the index after them in `into` */
 function digitsAt(b: Buffer, at: number, end: number, into: { n: number; at: number }): boolean {

@@ -21,3 +21,10 @@ export function clean(text: string, max = 200, blanks = true): string {
 export function replyText(text: string): string {
   return clean(text, 200, true);
 }
+
+/** The bytes b[at...] before `end` start with `lit` (the log readers' byte filters). */
+export function bytesAt(b: Uint8Array, at: number, end: number, lit: Uint8Array): boolean {
+  if (at + lit.length > end) return false;
+  for (let i = 0; i < lit.length; i++) if (b[at + i] !== lit[i]) return false;
+  return true;
+}
