@@ -203,18 +203,28 @@ export interface Expired {
   readonly temps: number;
 }
 
+/**
+ * jgreylist-clean's rules on an entry's whole-second times: 1 when it goes for max-age, 2 for
+ * one-time, 0 when it stays.
+ */
+export function expiredAt(mtime: number, atime: number, r: ExpireRules): 0 | 1 | 2 {
+  const age = r.now - atime;
+  if (age > r.maxAge) return 1;
+  if (r.oneTime > 0 && atime === mtime && age > r.oneTime) return 2;
+  return 0;
+}
+
 /** Why an entry goes under `r`, or null when it stays. */
 export function expiredBy(w: Walked, r: ExpireRules): 'max-age' | 'one-time' | null {
-  const age = r.now - w.atime;
-  if (age > r.maxAge) return 'max-age';
-  if (r.oneTime > 0 && w.atime === w.mtime && age > r.oneTime) return 'one-time';
-  return null;
+  const why = expiredAt(w.mtime, w.atime, r);
+  return why === 1 ? 'max-age' : why === 2 ? 'one-time' : null;
 }
 
 /**
- * expire() by the seam's own steps: the whole store is walked first (a mixed tree is refused
- * before anything goes), then what expired is removed if unchanged, then tidy. Only what goes
- * is held between the walk and the removal.
+ * expire() by the seam's own steps, for the stores that hold no more than they can list (memory,
+ * Redis): the whole store is walked first (a mixed one is refused before anything goes), then
+ * what expired is removed if unchanged, then tidy; what goes is held between the walk and the
+ * removal. The tree sweeps as it walks instead (TreeStore.expire, sweep.ts).
  */
 export async function expireByScan(store: GreyStore, r: ExpireRules, opts: { readonly dryRun?: boolean } = {}): Promise<Expired> {
   const maxAgeGo: Walked[] = [];

@@ -8,6 +8,8 @@
 //   removeIfUnchanged: each entry looked at again from inside its directory, unlinked only
 //     if its whole-second times are still those the scan saw.
 //   tidy: directories left empty (post-order), temporary files of dead processes.
+//   expire (`qgrey clean`): all three in one pass, directory by directory (sweep.ts), after a
+//     look at the directory names that refuses a mixed tree (layoutsIn); memory stays flat.
 // This runs as the tree's owner: in-process for the wrapper and for a user who owns the tree,
 // in a child process of that uid for a command started as root (privsep.ts).
 //
@@ -23,12 +25,10 @@ import { DIR_MODE, FILE_MODE, OURS_PREFIX, TreeEntries, anomalyOf, linkedAnomaly
 import { lockTree } from './lock.js';
 import type { Owner } from './owner.js';
 import {
-  expireByScan,
   keyLayout,
   layoutName,
   mergeTimes,
   mixedMessage,
-  unchanged,
   type Anomaly,
   type Entry,
   type ExpireRules,
@@ -41,7 +41,8 @@ import {
   type Tidied,
   type Walked,
 } from './store.js';
-import { detectLayout, rootStat, tempPid, walkTree } from './walk.js';
+import { detectLayout, layoutsIn, rootStat, tempPid, walkTree } from './walk.js';
+import { GONE, REMOVED, Sweeper, pidExists, sweepTree, unlinkIfUnchanged } from './sweep.js';
 
 /** Staging trees of rebuild runs live in the root under this prefix. */
 export const STAGE_PREFIX = OURS_PREFIX + '-rebuild.';
@@ -240,34 +241,13 @@ export class TreeStore implements GreyStore {
           changed++;
           continue;
         }
-        let st: Stats | undefined;
-        try {
-          st = lstatSync(name, { throwIfNoEntry: false });
-        } catch (err) {
-          throw fsFail('examine', `${this.root}/${w.key}`, err);
+        const r = unlinkIfUnchanged(name, w.mtime, w.atime, dry, dir === '' ? this.root : `${this.root}/${dir}`);
+        if (r === GONE) gone++;
+        else if (r !== REMOVED) changed++;
+        else {
+          removed++;
+          this.removedOne(w.key);
         }
-        if (st === undefined) {
-          gone++;
-          continue;
-        }
-        // revisited or recreated since the scan (the wrapper's), or replaced: keep it
-        if (!st.isFile() || st.nlink > 1 || !unchanged(w, st.mtimeMs / 1000, st.atimeMs / 1000)) {
-          changed++;
-          continue;
-        }
-        if (!dry) {
-          try {
-            unlinkSync(name);
-          } catch (err) {
-            if (code(err) === 'ENOENT') {
-              gone++;
-              continue;
-            }
-            throw fsFail('remove', `${this.root}/${w.key}`, err);
-          }
-        }
-        removed++;
-        this.removedOne(w.key);
       }
     } finally {
       this.cursor.leave();
@@ -281,8 +261,41 @@ export class TreeStore implements GreyStore {
     else for (let p = d; p !== ''; p = parentOf(p)) this.emptied.add(p);
   }
 
-  expire(rules: ExpireRules, opts: { readonly dryRun?: boolean } = {}): Promise<Expired> {
-    return expireByScan(this, rules, opts);
+  /**
+   * jgreylist-clean's rules in one pass (sweep.ts): each directory's expired entries removed if
+   * unchanged as it is read, its dead runs' temporary files with them, then the directory when
+   * nothing in it stays. A mixed tree is refused first, from its directory names (layoutsIn).
+   */
+  async expire(rules: ExpireRules, opts: { readonly dryRun?: boolean } = {}): Promise<Expired> {
+    const dry = opts.dryRun === true;
+    const mixed = layoutsIn(this.root);
+    if (mixed.classc !== undefined && mixed.byip !== undefined) throw new QgreyError(mixedMessage(this.where, mixed.classc, mixed.byip), 100);
+    const s = new Sweeper(this.cursor, { rules, dryRun: dry, layout: this.layout, where: this.where, root: this.root, beat: () => this.check() });
+    // per directory not yet done: how many things in it stay (its kept subdirectories, anomalies)
+    const holds = new Map<string, number>();
+    const hold = (key: string) => {
+      const d = parentOf(key);
+      if (d !== '') holds.set(d, (holds.get(d) ?? 0) + 1);
+    };
+    let dirs = 0;
+    const walk = sweepTree(this.cursor, s);
+    try {
+      for (const x of walk) {
+        if (x.type === 'anomaly') {
+          hold(x.anomaly.key);
+          this.onAnomaly(x.anomaly);
+        } else if (x.type === 'dir') {
+          const n = (holds.get(x.key) ?? 0) + (x.holds ?? 0);
+          holds.delete(x.key);
+          if (n > 0 || (!dry && !this.rmdirIn(x.key))) hold(x.key);
+          else dirs++;
+        }
+      }
+    } finally {
+      walk.return(undefined);
+      this.cursor.leave();
+    }
+    return { maxAge: s.maxAge, oneTime: s.oneTime, kept: s.kept + s.changed, changed: s.changed, dirs, temps: s.removedTemps };
   }
 
   async tidy(opts: { readonly dryRun?: boolean } = {}): Promise<Tidied> {
@@ -394,16 +407,6 @@ export class TreeStore implements GreyStore {
 
   async close(): Promise<void> {
     this.cursor.leave();
-  }
-}
-
-/** whether process `pid` exists (signal 0: EPERM means it does, under another user) */
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return code(err) === 'EPERM';
   }
 }
 

@@ -6,7 +6,7 @@
 //
 // No npm imports.
 
-import { lstatSync, readdirSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, statfsSync, type Dirent, type Stats } from 'node:fs';
 import { V6_DIR, type Layout } from '../core/key.js';
 import { QgreyError, reason } from '../core/errors.js';
 import { Cursor } from './cursor.js';
@@ -20,8 +20,11 @@ export const HEX16_NAME = /^[0-9a-f]{16}$/;
 export type WalkItem =
   | { readonly type: 'entry'; readonly entry: Walked; readonly layout: Layout }
   | { readonly type: 'anomaly'; readonly anomaly: Anomaly }
-  /** a directory, after its contents (post-order) */
-  | { readonly type: 'dir'; readonly key: string }
+  /**
+   * a directory, after its contents (post-order); `holds`: how many things in it stay that no
+   * item of their own says (clean's sweep: the entries it kept, sweep.ts)
+   */
+  | { readonly type: 'dir'; readonly key: string; readonly holds?: number }
   /** a temporary file an interrupted put may have left beside entries (only with `temps`) */
   | { readonly type: 'temp'; readonly key: string };
 
@@ -47,7 +50,7 @@ export function tempPid(name: string): number {
   return m === null ? 0 : Number(m[1]);
 }
 
-const left = (what: Anomaly['what'], key: string, detail: string): WalkItem => ({ type: 'anomaly', anomaly: { key, what, detail } });
+export const left = (what: Anomaly['what'], key: string, detail: string): WalkItem => ({ type: 'anomaly', anomaly: { key, what, detail } });
 
 function code(err: unknown): string | undefined {
   return (err as { code?: string } | null)?.code;
@@ -75,15 +78,16 @@ export function rootStat(root: string): Stats {
   return st;
 }
 
-class Walker {
+/** The walk; leaves() is what clean's sweep (sweep.ts) does its own way. */
+export class Walker {
   constructor(
-    private readonly cur: Cursor,
+    protected readonly cur: Cursor,
     private readonly only: Layout | undefined,
-    private readonly wantDirs: boolean,
+    protected readonly wantDirs: boolean,
     private readonly temps: boolean,
   ) {}
 
-  private list(rel: string): Dirent[] | string {
+  protected list(rel: string): Dirent[] | string {
     if (!this.cur.cd(rel)) return 'it changed during the walk (gone, or no longer a directory reached without a symlink)';
     try {
       return readdirSync('.', { withFileTypes: true }).sort(byName);
@@ -143,8 +147,8 @@ class Walker {
    * A directory whose children are entry files or per-IP containers: names from readdir, then
    * one lstat per child from inside the directory, which says what it is and gives its times.
    */
-  private *leaves(rel: string, depth: number, v6: boolean): Generator<WalkItem> {
-    const nameOk = v6 ? (depth === 3 ? HEX16_NAME : HEX8_NAME) : OCTET_NAME;
+  protected *leaves(rel: string, depth: number, v6: boolean): Generator<WalkItem> {
+    const nameOk = leafNames(depth, v6);
     const list = this.list(rel);
     if (typeof list === 'string') {
       yield left('unreadable', rel, `cannot be read: ${list}`);
@@ -228,6 +232,11 @@ export function* walkTree(root: string, opts: WalkOptions = {}, cursor: Cursor =
   }
 }
 
+/** The names a directory at `depth` (components of its key) holds, below the top two levels. */
+export function leafNames(depth: number, v6: boolean): RegExp {
+  return v6 ? (depth === 3 ? HEX16_NAME : HEX8_NAME) : OCTET_NAME;
+}
+
 function readDir(path: string): Dirent[] {
   return readdirSync(path, { withFileTypes: true });
 }
@@ -279,4 +288,105 @@ export function detectLayout(root: string): { layout: Layout; key: string } | nu
     if (r !== null) return r;
   }
   return null;
+}
+
+/**
+ * File systems whose directory link counts need not be 2 + the subdirectories (gnulib's fts
+ * leaves them out of its leaf optimization for that): NFS, SMB and CIFS, AFS, FUSE, proc.
+ */
+const NLINK_UNTRUSTED = new Set([0x6969, 0x517b, 0xfe534d42, 0xff534d42, 0x5346414f, 0x65735546, 0x9fa0]);
+
+/** Found by layoutsIn(): the first entry of each layout, in the walk's order. */
+export interface LayoutsFound {
+  classc?: string;
+  byip?: string;
+}
+
+/**
+ * The first entry of each layout in the tree at `root`, as a walk would find them (a regular
+ * file with one link and a jgreylist name at the third or fourth level), from directory
+ * listings: clean removes as it walks, and refuses a mixed tree with this before it removes
+ * anything. Cheap for a class-C tree: a second-level directory whose link count is 2 has no
+ * subdirectories, so no per-IP entries, and is not read (on a file system whose link counts
+ * say so; elsewhere, and when a per-IP entry is found, every one is). Only the candidates are
+ * lstat'ed. Read-only: it reads by path, as detectLayout does.
+ */
+export function layoutsIn(root: string): LayoutsFound {
+  const found: LayoutsFound = {};
+  let trust = false;
+  try {
+    trust = !NLINK_UNTRUSTED.has(statfsSync(root).type);
+  } catch {
+    /* unknown: read every directory */
+  }
+  const dirs = (p: string, names: (name: string) => boolean): string[] => {
+    try {
+      return readDir(p)
+        .filter((d) => d.isDirectory() && names(d.name))
+        .map((d) => d.name)
+        .sort();
+    } catch {
+      return [];
+    }
+  };
+  const isEntry = (p: string): boolean => {
+    try {
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      return st !== undefined && st.isFile() && st.nlink === 1;
+    } catch {
+      return false;
+    }
+  };
+  const sorted = (p: string): Dirent[] => {
+    try {
+      return readDir(p).sort(byName);
+    } catch {
+      return [];
+    }
+  };
+  /** the first entry of a third-level directory (`rel`: two components) in the walk's order */
+  const firstIn = (rel: string, v6: boolean, want: 'classc' | 'byip'): string | undefined => {
+    const list = sorted(root + '/' + rel);
+    const third = leafNames(2, v6);
+    const fourth = leafNames(3, v6);
+    for (const c of list) {
+      if (!third.test(c.name)) continue;
+      const key = rel + '/' + c.name;
+      if (want === 'classc') {
+        if (c.isFile() && isEntry(root + '/' + key)) return key;
+      } else if (c.isDirectory()) {
+        for (const d of sorted(root + '/' + key)) if (fourth.test(d.name) && d.isFile() && isEntry(root + '/' + key + '/' + d.name)) return key + '/' + d.name;
+      }
+    }
+    return undefined;
+  };
+  const top = dirs(root, (n) => !n.startsWith(OURS_PREFIX) && (n === V6_DIR || OCTET_NAME.test(n)));
+  /** every second-level directory in the walk's order, until `f` says stop */
+  const each = (f: (rel: string, v6: boolean) => boolean): void => {
+    for (const a of top) {
+      const v6 = a === V6_DIR;
+      for (const b of dirs(root + '/' + a, (n) => (v6 ? HEX8_NAME : OCTET_NAME).test(n))) if (f(a + '/' + b, v6)) return;
+    }
+  };
+  // per-IP entries live in subdirectories of the second level's directories
+  each((rel, v6) => {
+    if (trust) {
+      try {
+        if (lstatSync(root + '/' + rel).nlink === 2) return false;
+      } catch {
+        return false;
+      }
+    }
+    const key = firstIn(rel, v6, 'byip');
+    if (key !== undefined) found.byip = key;
+    return key !== undefined;
+  });
+  if (found.byip !== undefined) {
+    each((rel, v6) => {
+      const key = firstIn(rel, v6, 'classc');
+      if (key !== undefined) found.classc = key;
+      return key !== undefined;
+    });
+  }
+  return found;
 }

@@ -80,6 +80,21 @@ test('a mixed tree is refused and left as it is', () => {
   assert.ok(existsSync(`${d.path}/001/002/003`) && existsSync(`${d.path}/001/002/004/005`));
 });
 
+test('a mixed tree whose per-IP entries come after many class-C directories: refused before anything goes, also in a dry run', () => {
+  using d = tempDir();
+  const c = new TreeStore(d.path, 'classc');
+  for (let a = 1; a <= 20; a++) for (let b = 1; b <= 5; b++) c.putSync({ key: `${String(a).padStart(3, '0')}/${String(b).padStart(3, '0')}/001`, first: NOW - 90 * D, last: NOW - 90 * D });
+  new TreeStore(d.path, 'byip').putSync({ key: '200/001/002/003', first: NOW - 90 * D, last: NOW - 90 * D });
+  giveTree(d.path);
+  for (const args of [['--dry-run', '--json'], []]) {
+    const r = qgrey(['clean', '--dir', d.path, '--no-lists', ...args]);
+    assert.equal(r.code, 100, r.stderr);
+    assert.match(r.stderr, /mixes the two layouts \(class-C entry 001\/001\/001, per-IP entry 200\/001\/002\/003\)/);
+    assert.equal(r.stdout, '');
+  }
+  assert.ok(existsSync(`${d.path}/001/001/001`) && existsSync(`${d.path}/020/005/001`) && existsSync(`${d.path}/200/001/002/003`));
+});
+
 test('a run that holds the lock makes clean wait, then exit 111', () => {
   using d = tempDir();
   writeFileSync(`${d.path}/${LOCK_NAME}`, `1 - qgrey rebuild\n`); // pid 1 is alive

@@ -7,7 +7,9 @@ import { lstatSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileS
 import { tempDir } from '../helpers/util.js';
 import { TreeEntries as TreeStore, TreeAnomalyError } from '../../src/store/entries.js';
 import { openTree } from '../../src/store/tree.js';
-import { walkTree, detectLayout } from '../../src/store/walk.js';
+import { walkTree, detectLayout, layoutsIn, rootStat } from '../../src/store/walk.js';
+import { Sweeper, sweepTree } from '../../src/store/sweep.js';
+import { Cursor } from '../../src/store/cursor.js';
 import { parseOwner } from '../../src/store/owner.js';
 import { holdtime as holdtimeFromEnv, byIp as byIpFromEnv, treeDir } from '../../src/core/config.js';
 import { lockTree, LOCK_NAME } from '../../src/store/lock.js';
@@ -235,4 +237,66 @@ test('walk: a full directory (looked at from inside) reports the same things, ti
   } finally {
     execFileSync('rm', ['-f', outside]);
   }
+});
+
+/** a sweep of the tree at `root` (clean's pass), with `beat` called for each directory and before each removal */
+function sweep(root: string, beat: () => void, layout: 'classc' | 'byip' = 'classc', now = T0) {
+  const cur = Cursor.of(root, rootStat(root));
+  const s = new Sweeper(cur, { rules: { now, maxAge: 30 * 86400, oneTime: 0 }, dryRun: false, layout, where: root, root, beat });
+  return { s, items: () => [...sweepTree(cur, s)] };
+}
+
+test('sweep: each expired entry is looked at again just before its unlink; one revisited meanwhile is kept and counted', () => {
+  using d = tempDir();
+  const t = new TreeStore(d.path, 'classc');
+  for (const k of ['010/020/001', '010/020/002', '010/020/003']) t.putSync({ key: k, first: T0 - 90 * 86400, last: T0 - 60 * 86400 });
+  t.putSync({ key: '010/020/004', first: T0 - 90 * 86400, last: T0 - 86400 });
+  let beats = 0;
+  // the second beat comes just before the first removal: the wrapper revisits 002 then
+  const { s, items } = sweep(d.path, () => {
+    if (++beats === 2) utimesSync(`${d.path}/010/020/002`, T0, T0 - 90 * 86400);
+  });
+  const cwd = process.cwd();
+  const got = items().map((x) => (x.type === 'dir' ? `d:${x.key}:${x.holds ?? '-'}` : x.type));
+  assert.equal(process.cwd(), cwd, 'the working directory is restored');
+  assert.deepEqual(got, ['d:010/020:2', 'd:010:-']);
+  assert.deepEqual([s.maxAge, s.oneTime, s.kept, s.changed], [2, 0, 1, 1]);
+  assert.deepEqual(readdirSync(`${d.path}/010/020`), ['002', '004']);
+});
+
+test('sweep: an entry of the other layout met during the pass stops it with the mixed-layout refusal', () => {
+  using d = tempDir();
+  new TreeStore(d.path, 'classc').putSync({ key: '001/002/003', first: T0 - 90 * 86400, last: T0 - 90 * 86400 });
+  new TreeStore(d.path, 'byip').putSync({ key: '009/002/004/005', first: T0 - 90 * 86400, last: T0 - 90 * 86400 });
+  const { items } = sweep(d.path, () => {});
+  assert.throws(items, (e: Error & { exitCode?: number }) => e.exitCode === 100 && /mixes the two layouts \(class-C entry 001\/002\/003, per-IP entry 009\/002\/004\/005\)/.test(e.message));
+});
+
+test('layoutsIn: the first entry of each layout, in the walk order, from directory listings', () => {
+  using d = tempDir();
+  const c = new TreeStore(d.path, 'classc');
+  for (let i = 1; i <= 30; i++) c.createSync(`0${String(i).padStart(2, '0')}/002/003`, T0);
+  assert.deepEqual(layoutsIn(d.path), {}, 'a class-C tree: no per-IP entry, nothing more to know');
+  mkdirSync(`${d.path}/020/002/004`); // an empty per-IP container is no entry
+  mkdirSync(`${d.path}/020/002/005`);
+  symlinkSync('/etc/passwd', `${d.path}/020/002/005/006`); // nor is a symlink
+  writeFileSync(`${d.path}/020/002/005/zz`, ''); // nor a foreign name
+  assert.deepEqual(layoutsIn(d.path), {});
+  const b = new TreeStore(d.path, 'byip');
+  b.createSync('025/002/004/007', T0);
+  b.createSync('024/001/001/001', T0);
+  assert.deepEqual(layoutsIn(d.path), { byip: '024/001/001/001', classc: '001/002/003' });
+  for (const x of [...walkTree(d.path)]) if (x.type === 'entry' && x.layout === 'byip') return assert.equal(x.entry.key, '024/001/001/001');
+  assert.fail('the walk sees the per-IP entry');
+});
+
+test('layoutsIn: a per-IP tree; IPv6 entries tell the layout too', () => {
+  using d = tempDir();
+  const b = new TreeStore(d.path, 'byip');
+  b.createSync('v6/20010db8/00000000/0000000000000025', T0);
+  assert.deepEqual(layoutsIn(d.path), { byip: 'v6/20010db8/00000000/0000000000000025' });
+  b.createSync('192/000/002/007', T0);
+  assert.deepEqual(layoutsIn(d.path), { byip: '192/000/002/007' });
+  new TreeStore(d.path, 'classc').createSync('v6/20010db8/00000001', T0);
+  assert.deepEqual(layoutsIn(d.path), { byip: '192/000/002/007', classc: 'v6/20010db8/00000001' });
 });
