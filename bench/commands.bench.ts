@@ -15,7 +15,8 @@
 //
 // Every time is the median of QGREY_BENCH_ROUNDS (default 3) interleaved rounds (qgrey and its
 // baseline in turn); memory is the highest peak RSS of the rounds (GNU time's %M: the largest
-// process). QGREY_BENCH_SCALE (default 1) scales every size (0.05 for a quick run);
+// process); clean and find -delete also show their median CPU time (user + system, GNU time's
+// %U + %S, children included), which a busy machine shakes less than wall time. QGREY_BENCH_SCALE (default 1) scales every size (0.05 for a quick run);
 // QGREY_BENCH_PARTS=cli,logs,trees picks parts; QGREY_BENCH_DIR where the inputs go (default the
 // temp dir; its file system is what clean, find and cp -a are timed on); QGREY_BENCH_TREE_ROUNDS
 // (default 1) the rounds of the 1M-entry tree, each of which writes two trees of a million files;
@@ -223,7 +224,7 @@ function x(a: number, b: number): string {
   return `${(a / b).toFixed(2)}x`;
 }
 
-/** `rounds` interleaved runs of each variant: median wall time, highest peak RSS. */
+/** `rounds` interleaved runs of each variant: median wall time, median CPU time, highest peak RSS. */
 function rounds(n: number, variants: Record<string, () => Timing>, before?: (round: number) => void, inOrder = false): Record<string, Timing> {
   const all: Record<string, Timing[]> = {};
   for (const k of Object.keys(variants)) all[k] = [];
@@ -234,7 +235,10 @@ function rounds(n: number, variants: Record<string, () => Timing>, before?: (rou
     for (const k of names) all[k]!.push(variants[k]!());
   }
   const out: Record<string, Timing> = {};
-  for (const [k, ts] of Object.entries(all)) out[k] = { ...median(ts), maxRssMB: Math.max(...ts.map((t) => t.maxRssMB)) };
+  for (const [k, ts] of Object.entries(all)) {
+    const cpu = ts.map((t) => t.cpuMs).sort((a, b) => a - b);
+    out[k] = { ...median(ts), cpuMs: cpu[Math.floor(cpu.length / 2)]!, maxRssMB: Math.max(...ts.map((t) => t.maxRssMB)) };
+  }
   return out;
 }
 
@@ -429,8 +433,8 @@ export default async function bench(): Promise<void> {
           console.log(`  find -type f -printf               ${fmt(r.findList!.ms).padStart(9)} ${mb(r.findList!)}`);
           console.log(`  qgrey list                          ${fmt(r.list!.ms).padStart(9)} ${mb(r.list!)}  ${x(r.list!.ms, r.findList!.ms)} find (no goal)`);
         }
-        console.log(`  find -type f -atime +30 -delete     ${fmt(r.find!.ms).padStart(9)} ${mb(r.find!)}`);
-        console.log(`  qgrey clean                         ${fmt(r.clean!.ms).padStart(9)} ${mb(r.clean!)}  ${x(r.clean!.ms, r.find!.ms)} find  (${left[0]} left)`);
+        console.log(`  find -type f -atime +30 -delete     ${fmt(r.find!.ms).padStart(9)} ${mb(r.find!)}  (CPU ${fmt(r.find!.cpuMs)})`);
+        console.log(`  qgrey clean                         ${fmt(r.clean!.ms).padStart(9)} ${mb(r.clean!)}  ${x(r.clean!.ms, r.find!.ms)} find  (${left[0]} left; CPU ${fmt(r.clean!.cpuMs)}, ${x(r.clean!.cpuMs, r.find!.cpuMs)} find's)`);
         if (timed) goal(`clean within 1.3x of find -delete (${n} entries)`, x(r.clean!.ms, r.find!.ms), r.clean!.ms <= 1.3 * r.find!.ms);
         rmSync(a, { recursive: true, force: true });
         rmSync(b, { recursive: true, force: true });

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 
 export interface Timing {
   ms: number;
+  /** user + system CPU time of the command and its children (GNU time's %U + %S, 10 ms steps): less shaken than wall time by a busy machine */
+  cpuMs: number;
   maxRssMB: number;
   code: number | null;
   stdout: string;
@@ -32,11 +34,11 @@ export function benchEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Run `cmd args` once; wall time from GNU time's %e is too coarse, so time it here and take %M for memory. */
+/** Run `cmd args` once; wall time from GNU time's %e is too coarse, so time it here and take %M for memory, %U and %S for CPU. */
 export function measure(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Timing {
   const tf = join(tmpdir(), `qgrey-bench-time-${process.pid}`);
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-o', tf, '-f', '%M', cmd, ...args], {
+  const r = spawnSync('/usr/bin/time', ['-o', tf, '-f', '%M %U %S', cmd, ...args], {
     env: opts.env ?? benchEnv(),
     cwd: opts.cwd,
     input: opts.input,
@@ -46,13 +48,16 @@ export function measure(cmd: string, args: string[], opts: { env?: NodeJS.Proces
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   let kb = NaN;
+  let cpuMs = NaN;
   try {
-    kb = Number(readFileSync(tf, 'utf8').trim().split('\n').pop());
+    const f = (readFileSync(tf, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number);
+    kb = f[0] ?? NaN;
+    cpuMs = ((f[1] ?? NaN) + (f[2] ?? NaN)) * 1000;
     rmSync(tf, { force: true });
   } catch {
     /* no report */
   }
-  return { ms, maxRssMB: kb / 1024, code: r.status, stdout: String(r.stdout ?? '') };
+  return { ms, cpuMs, maxRssMB: kb / 1024, code: r.status, stdout: String(r.stdout ?? '') };
 }
 
 /** Best-of/median helper: run `n` times, return the median timing by wall time. */
