@@ -1,4 +1,5 @@
-// `qgrey clean`: jgreylist-clean's rules on the tree, walk first, then apply.
+// `qgrey clean`: jgreylist-clean's rules on the tree, one directory at a time (store.expire;
+// the tree's: src/store/sweep.ts), each expired entry looked at again just before it goes.
 //   last seen (atime) more than --max-age ago                   -> removed (max-age)
 //   never revisited (atime == mtime, whole seconds) and last
 //   seen more than --one-time ago                               -> removed (one-time)
