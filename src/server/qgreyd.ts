@@ -66,8 +66,9 @@ Settings come from the environment:
                         greylist and lists of several MX hosts instead of the tree and
                         the list files (unset: the tree)
 
-Signals: SIGTERM or SIGINT: finish the requests in flight, exit 0; SIGHUP: read the lists
-and the secret again. Exit status: 0 stopped, 100 usage, 111 unable to start. See qgreyd(8).
+Signals: SIGTERM or SIGINT: finish the requests in flight, exit 0; SIGHUP: read the
+lists and the secret again, and look for rblsmtpd again.
+Exit status: 0 stopped, 100 usage, 111 unable to start. See qgreyd(8).
 `;
 
 export interface ServerConfig {
