@@ -46,28 +46,29 @@ export const DEFAULT_SECRET = '/var/qmail/control/qgreyd.secret';
 
 export const USAGE = `usage: qgreyd
 
-qgreyd, the resident decision server of qgreylist(8). It stays in the foreground (run it
-under daemontools as the tcpserver uid, the greylist tree's owner), logs to stderr, and
-answers bin/qgreylist on loopback; a qgreylist that cannot reach it decides by itself.
-Settings come from the environment:
+qgreyd, the resident decision server of qgreylist(8). It stays in the foreground
+(run it under daemontools as the tcpserver uid, the greylist tree's owner), logs
+to stderr, and answers bin/qgreylist on loopback; a qgreylist that cannot reach
+it decides by itself. Settings come from the environment:
 
-  QGREYD_LISTEN         address:port to listen on (${DEFAULT_LISTEN}); a non-loopback
-                        address is used only when QGREYD_ANY_ADDRESS=1
-  QGREY_SECRET          the shared secret file, readable by its owner only
-                        (${DEFAULT_SECRET})
-  QGREYD_CONNECTIONS    connections served at once (200); beyond: "busy"
-  QGREYD_TIMEOUT        seconds a client has to send its request (2)
-  JGREYLIST_DIR         the greylist tree (/var/qmail/jgreylist)
-  JGREYLIST_BY_IP       non-zero: per-IP entries, as for qgreylist
-  QGREY_LISTDIR         the whitelist and blacklist directory (/var/qmail/control/qgrey)
-  QGREY_RCPT_DIR        the triplets of qgrey-spp(8), greylisting at RCPT
-                        (${DEFAULT_RCPT_DIR})
-  QGREY_STORE           a redis://, rediss:// or redis+sentinel:// URL: the shared
-                        greylist and lists of several MX hosts instead of the tree and
-                        the list files (unset: the tree)
+  QGREYD_LISTEN       address:port to listen on (${DEFAULT_LISTEN}); a
+                      non-loopback address only when QGREYD_ANY_ADDRESS=1
+  QGREY_SECRET        the shared secret file, readable by its owner only
+                      (${DEFAULT_SECRET})
+  QGREYD_CONNECTIONS  connections served at once (200); beyond: "busy"
+  QGREYD_TIMEOUT      seconds a client has to send its request (2)
+  JGREYLIST_DIR       the greylist tree (/var/qmail/jgreylist)
+  JGREYLIST_BY_IP     non-zero: per-IP entries, as for qgreylist
+  QGREY_LISTDIR       the whitelist and blacklist directory
+                      (/var/qmail/control/qgrey)
+  QGREY_RCPT_DIR      the triplets of qgrey-spp(8), greylisting at RCPT
+                      (${DEFAULT_RCPT_DIR})
+  QGREY_STORE         a redis://, rediss:// or redis+sentinel:// URL: the shared
+                      greylist and lists of several MX hosts instead of the
+                      tree and the list files (unset: the tree)
 
-Signals: SIGTERM or SIGINT: finish the requests in flight, exit 0; SIGHUP: read the
-lists and the secret again, and look for rblsmtpd again.
+Signals: SIGTERM or SIGINT: finish the requests in flight, exit 0; SIGHUP: read
+the lists and the secret again, and look for rblsmtpd again.
 Exit status: 0 stopped, 100 usage, 111 unable to start. See qgreyd(8).
 `;
 

@@ -109,6 +109,8 @@ describe('qgreyd refuses to start, with one line and exit 111', () => {
     const h = startFails({}, ['--help']);
     assert.equal(h.status, 0);
     assert.match(h.stdout, /^usage: qgreyd\n/);
+    // a terminal's and a cron mail's width
+    assert.deepEqual(h.stdout.split('\n').filter((l) => l.length > 80), []);
   });
 });
 
