@@ -344,7 +344,7 @@ export async function run(argv: OutgoingArgs, now: number): Promise<number> {
   }
   rep.replies.pairs = pairs.size;
   if (!dry && pairs.size > 0) ensureListDir(pairsDir);
-  if (pairs.size > 0 || existsSync(rep.replies.file)) updatePairs(pairsDir, (lines) => writePairs(lines, pairs, expires, now, (d) => skip.has(d) || ours.has(d), rep.replies), { dryRun: dry, lockWait: dry ? undefined : lockWait(argv.env) });
+  if (pairs.size > 0 || existsSync(rep.replies.file)) updatePairs(pairsDir, (lines) => writePairs(lines, pairs, expires, now, (d) => skip.has(d) || ours.has(d), rep.replies), { dryRun: dry, lockWait: () => lockWait(argv.env) });
 
   if (argv.state !== undefined && !dry) {
     const domains: State['domains'] = {};

@@ -25,7 +25,7 @@ import { openEntries } from '../store/open-entries.js';
 import type { EntryAccess } from '../store/store.js';
 import { readConfig, type WrapperConfig } from '../wrapper/config.js';
 import { atoi } from '../core/atoi.js';
-import { DEFAULT_RCPT_DIR, processEnv, rcptDir, treeDir, type Env } from '../core/config.js';
+import { DEFAULT_RCPT_DIR, rcptDir, treeDir, type Env } from '../core/config.js';
 import { findRblsmtpd, logLine, searchPath, PROG, run, runAsync, type AsyncIo, type Io, type Result } from '../wrapper/connection.js';
 import { logAddress } from '../wrapper/text.js';
 import { readSppConfig, runRcptPooled, sppLogLine, SPP_PROG, type SppIo, type SppResult } from '../spp/rcpt.js';
@@ -523,7 +523,7 @@ async function serve(cfg: ServerConfig, log: Log, secretAtStart: Buffer, euid: n
   };
 }
 
-export async function main(argv: readonly string[], env: Env = processEnv()): Promise<number> {
+export async function main(argv: readonly string[], env: Env): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;

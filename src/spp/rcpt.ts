@@ -212,7 +212,7 @@ function decide(cfg: SppConfig, nowMs: number, env: Env, io: SppIo): SppResult {
     const address = formatIp(ip);
     const until = now + cfg.trapTime;
     try {
-      (io.trapped ?? ((c: SppConfig, a: string, src: string, u: number) => void blacklistTrapped(c.listDir, a, src, u, { lockWait: lockWait(env) })))(cfg, address, trapSource(trap), until);
+      (io.trapped ?? ((c: SppConfig, a: string, src: string, u: number) => void blacklistTrapped(c.listDir, a, src, u, { lockWait: () => lockWait(env) })))(cfg, address, trapSource(trap), until);
     } catch (err) {
       return { command: DEFER, event: 'RCPT TRAP', note: `unable to blacklist ${address}: ${err instanceof Error ? err.message : String(err)}` };
     }

@@ -49,12 +49,13 @@ export class FileLists implements ListStore {
   readonly shared = false;
   readonly dir: string;
 
-  /** `dir`: the list directory (listDir()); `env` gives QGREY_LOCK_WAIT, read when a list is written */
-  constructor(
-    dir: string,
-    private readonly env: Env,
-  ) {
+  /** QGREY_LOCK_WAIT, read when a list's lock is taken (a dry run takes none) */
+  private readonly wait: () => number;
+
+  /** `dir`: the list directory (listDir()); `env` gives QGREY_LOCK_WAIT */
+  constructor(dir: string, env: Env) {
     this.dir = dir;
+    this.wait = () => lockWait(env);
   }
 
   where(name: ListName): string {
@@ -71,7 +72,7 @@ export class FileLists implements ListStore {
 
   async update(name: ListName, change: (lines: ListLine[]) => ListLine[] | null, opts: UpdateOptions = {}): Promise<boolean> {
     if (opts.create && !opts.dryRun) ensureListDir(this.dir);
-    return updateList(this.where(name), change, { dryRun: opts.dryRun === true, lockWait: opts.dryRun === true ? undefined : lockWait(this.env) });
+    return updateList(this.where(name), change, { dryRun: opts.dryRun === true, lockWait: this.wait });
   }
 
   async find(name: ListName, ip: Ip, now: number): Promise<ListMatch | null> {
@@ -79,7 +80,7 @@ export class FileLists implements ListStore {
   }
 
   purge(name: ListName, now: number, opts: { readonly dryRun?: boolean } = {}): Promise<PurgeResult> {
-    return purgeExpired(this.where(name), now, { ...opts, lockWait: opts.dryRun === true ? undefined : lockWait(this.env) });
+    return purgeExpired(this.where(name), now, { ...opts, lockWait: this.wait });
   }
 
   async close(): Promise<void> {}

@@ -52,7 +52,7 @@
 
 import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { checkWritable, ensureDir, writeFileAtomic } from './atomic.js';
-import { lockFileSync } from './lock.js';
+import { lockFileSync, type LockWait } from './lock.js';
 import { DEFAULT_LOCK_WAIT } from '../core/config.js';
 import { basename, dirname, join } from 'node:path';
 import { permanent, quote, reason, temporary } from '../core/errors.js';
@@ -536,7 +536,7 @@ export { netContains };
  * it is serialised, and a FIFO, directory or symlink planted at the lock's name is never
  * followed or waited on (111 after the wait, naming it).
  */
-export function withListLock<T>(path: string, fn: () => T, waitSeconds = DEFAULT_LOCK_WAIT): T {
+export function withListLock<T>(path: string, fn: () => T, waitSeconds: LockWait = DEFAULT_LOCK_WAIT): T {
   const lock = lockFileSync(join(dirname(path), `.${basename(path)}.lock`), `qgrey ${basename(path)}`, `list ${path}`, waitSeconds);
   try {
     return fn();
@@ -591,10 +591,10 @@ export function updateList(path: string, change: (lines: ListLine[]) => ListLine
   return updateListFile(path, parseList, renderList, change, opts);
 }
 
-/** How a list is written: `dryRun` writes nothing; `lockWait` seconds for its lock (QGREY_LOCK_WAIT). */
+/** How a list is written: `dryRun` writes nothing (and takes no lock); `lockWait` for its lock (QGREY_LOCK_WAIT). */
 export interface ListWrite {
   readonly dryRun?: boolean;
-  readonly lockWait?: number;
+  readonly lockWait?: LockWait;
 }
 
 /**

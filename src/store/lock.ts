@@ -18,6 +18,8 @@ import { QgreyError, quote, reason } from '../core/errors.js';
 import { notWritable } from './atomic.js';
 
 export const LOCK_NAME = '.qgrey.lock';
+/** Seconds to wait for a lock, or how to read them (QGREY_LOCK_WAIT) when the lock is first tried. */
+export type LockWait = number | (() => number);
 /** a breaker file older than this was left by a run killed while breaking a lock */
 const BREAKER_STALE_MS = 10_000;
 
@@ -188,7 +190,7 @@ function breakStale(path: string, seen: Holder): boolean {
  * Take the lock of the tree at `root`, waiting up to `waitSeconds` for another run to
  * finish; then fail with a temporary (111) error naming the holder.
  */
-export async function lockTree(root: string, what: string, waitSeconds: number): Promise<TreeLock> {
+export async function lockTree(root: string, what: string, waitSeconds: LockWait): Promise<TreeLock> {
   return lockFile(root + '/' + LOCK_NAME, what, `greylist directory ${root}`, waitSeconds);
 }
 
@@ -197,7 +199,8 @@ export async function lockTree(root: string, what: string, waitSeconds: number):
  * yields the milliseconds to wait before the next attempt, throws 111 at the deadline. Shared
  * by the asynchronous taker (the tree's) and the synchronous one (the lists').
  */
-function* attempts(path: string, me: string, label: string, waitSeconds: number): Generator<number, void> {
+function* attempts(path: string, me: string, label: string, wait: LockWait): Generator<number, void> {
+  const waitSeconds = typeof wait === 'number' ? wait : wait();
   const dir = dirname(path);
   const tree = label === `greylist directory ${dir}`;
   // elapsed time, not the wall clock: a clock stepped back (ntpdate at boot) cannot stretch the wait
@@ -258,7 +261,7 @@ function held(path: string, me: string): TreeLock {
  * Take the lock file `path` for `label` (what is locked, for messages), waiting up to
  * `waitSeconds`; the one lock of the tree and of the list files.
  */
-export async function lockFile(path: string, what: string, label: string, waitSeconds: number): Promise<TreeLock> {
+export async function lockFile(path: string, what: string, label: string, waitSeconds: LockWait): Promise<TreeLock> {
   const me = holderLine(what);
   for (const ms of attempts(path, me, label, waitSeconds)) await sleep(ms);
   return held(path, me);
@@ -267,7 +270,7 @@ export async function lockFile(path: string, what: string, label: string, waitSe
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 /** lockFile for synchronous callers (the list writers): the waits block the thread. */
-export function lockFileSync(path: string, what: string, label: string, waitSeconds: number): TreeLock {
+export function lockFileSync(path: string, what: string, label: string, waitSeconds: LockWait): TreeLock {
   const me = holderLine(what);
   for (const ms of attempts(path, me, label, waitSeconds)) Atomics.wait(sleepCell, 0, 0, ms);
   return held(path, me);

@@ -22,7 +22,7 @@ import { QgreyError, reason } from '../core/errors.js';
 import type { Layout } from '../core/key.js';
 import { Cursor } from './cursor.js';
 import { DIR_MODE, FILE_MODE, OURS_PREFIX, TreeEntries, anomalyOf, linkedAnomaly } from './entries.js';
-import { lockTree } from './lock.js';
+import { lockTree, type LockWait } from './lock.js';
 import type { Owner } from './owner.js';
 import {
   keyLayout,
@@ -60,7 +60,7 @@ export interface TreeConfig {
   /** asked now and then during long work; false stops it (the tree process's parent is gone) */
   readonly alive?: (() => boolean) | undefined;
   /** seconds lock() waits for another run's lock (QGREY_LOCK_WAIT), or how to read them when a lock is taken; DEFAULT_LOCK_WAIT when not given */
-  readonly lockWait?: number | (() => number) | undefined;
+  readonly lockWait?: LockWait | undefined;
 }
 
 const code = (err: unknown) => (err as { code?: string } | null)?.code;
@@ -95,7 +95,7 @@ export class TreeStore implements GreyStore {
   private readonly onAnomaly: (a: Anomaly) => void;
   private readonly owner: Owner | undefined;
   private readonly alive: () => boolean;
-  private readonly lockWait: number | (() => number);
+  private readonly lockWait: LockWait;
   /** keys the last scan saw (merge updates those in place) */
   private known = new Set<string>();
   /** for tidy: per directory, how many things in it stay; directories in post-order; temporary files */
@@ -138,7 +138,7 @@ export class TreeStore implements GreyStore {
   }
 
   async lock(what: string): Promise<StoreLock> {
-    const lock = await lockTree(this.root, what, typeof this.lockWait === 'number' ? this.lockWait : this.lockWait());
+    const lock = await lockTree(this.root, what, this.lockWait);
     let recovered: number;
     try {
       recovered = this.removeLeftovers();
