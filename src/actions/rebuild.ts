@@ -15,8 +15,8 @@
 // entry is either its old or its new self. The next run's lock removes the leftovers.
 
 import { permanent, quote } from '../core/errors.js';
-import { DEFAULT_EXCLUDES, parseCidr, cidrContains, type Cidr, type Ip } from '../core/ip.js';
-import { keyOf, type Layout } from '../core/key.js';
+import { DEFAULT_EXCLUDES, parseCidr, type Cidr, type Ip } from '../core/ip.js';
+import { key6, keyOf, type Layout } from '../core/key.js';
 import { TimesTable } from '../core/times-table.js';
 import { parseDuration } from '../core/when.js';
 import { count } from '../core/words.js';
@@ -91,27 +91,45 @@ export function ip4KeyId(key: string, byip: boolean): number {
   return id;
 }
 
-/** v4 networks as numeric ranges (the hot path), v6 networks as CIDRs; `v4` asks about an IPv4 address's number. */
-function excluder(nets: readonly Cidr[]): { any: (ip: Ip) => boolean; v4: (value: number) => boolean } {
+/**
+ * The excluded networks as numbers (the hot path): `v4` asks about an IPv4 address's number,
+ * `v6` about an IPv6 address's four 32-bit words (the first the highest), `any` about an Ip.
+ */
+function excluder(nets: readonly Cidr[]): { any: (ip: Ip) => boolean; v4: (value: number) => boolean; v6: (w0: number, w1: number, w2: number, w3: number) => boolean } {
   // IPv4 ranges as lo, hi pairs in one flat array: an indexed loop per accepted line
   const v4: number[] = [];
-  const v6: Cidr[] = [];
+  // IPv6 networks as four (mask, network) word pairs each
+  const v6: number[] = [];
   for (const n of nets) {
     if (n.ip.family === 4) {
       const size = 2 ** (32 - n.prefix);
       v4.push(n.ip.value, n.ip.value + size - 1);
-    } else v6.push(n);
+    } else {
+      const g = n.ip.groups;
+      for (let i = 0; i < 4; i++) {
+        const bits = Math.min(32, Math.max(0, n.prefix - 32 * i));
+        const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+        v6.push(mask, ((((g[2 * i]! << 16) | g[2 * i + 1]!) & mask) >>> 0));
+      }
+    }
   }
   const in4 = (v: number) => {
     for (let i = 0; i < v4.length; i += 2) if (v >= v4[i]! && v <= v4[i + 1]!) return true;
     return false;
   };
+  const in6 = (w0: number, w1: number, w2: number, w3: number) => {
+    for (let i = 0; i < v6.length; i += 8) {
+      if (((w0 & v6[i]!) >>> 0) === v6[i + 1] && ((w1 & v6[i + 2]!) >>> 0) === v6[i + 3] && ((w2 & v6[i + 4]!) >>> 0) === v6[i + 5] && ((w3 & v6[i + 6]!) >>> 0) === v6[i + 7]) return true;
+    }
+    return false;
+  };
   return {
     v4: in4,
+    v6: in6,
     any: (ip) => {
       if (ip.family === 4) return in4(ip.value);
-      for (const n of v6) if (cidrContains(n, ip)) return true;
-      return false;
+      const g = ip.groups;
+      return in6(((g[0]! << 16) | g[1]!) >>> 0, ((g[2]! << 16) | g[3]!) >>> 0, ((g[4]! << 16) | g[5]!) >>> 0, ((g[6]! << 16) | g[7]!) >>> 0);
     },
   };
 }
@@ -145,7 +163,7 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
   if (!(days > 0)) throw permanent(`unable to parse --days ${quote(String(days))}: expected a number of days above 0 (such as 30 or 0.5)`);
   const keepRecent = parseDuration(argv.keepRecent, '--keep-recent');
   const nets = [...(argv.defaultExcludes ? DEFAULT_EXCLUDES.map((t) => parseCidr(t)!) : []), ...cidrOptions(argv.exclude, '--exclude')];
-  const { any: excluded, v4: excluded4 } = excluder(nets);
+  const { any: excluded, v4: excluded4, v6: excluded6 } = excluder(nets);
   const dry = argv.dryRun;
   const paths = argv.paths.length ? argv.paths : DEFAULT_LOGS;
   // a month of logs takes a while: a line count on a terminal, nothing in cron
@@ -216,30 +234,63 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
       const add4 = (value: number, t: number) => v4.add(byip ? value : value >>> 8, t);
       // plain accepted IPv4 lines, most of a log, come as numbers (no record): the same steps
       // as the loop below takes for a record
-      const accepted = (sec: number, nsec: number, flags: number, ip4: number) => {
+      const add6 = (key: string, t: number) => {
+        const e = v6.get(key);
+        if (e === undefined) v6.set(key, { first: t, last: t });
+        else {
+          if (t < e.first) e.first = t;
+          if (t > e.last) e.last = t;
+        }
+      };
+      // counted; false for a line that goes no further (relayed, authenticated)
+      const counts = (flags: number): boolean => {
         rep.accepted++;
         if (flags & F_RECEIVED) rep.messages++;
         else rep.recipients++;
         if (flags & F_RELAY) {
           rep.relay++;
-          return;
+          return false;
         }
         if (flags & F_AUTH) {
           rep.auth++;
-          return;
+          return false;
         }
+        return true;
+      };
+      const timeOf = (sec: number, nsec: number): number => {
+        const t = sec + nsec / 1e9;
+        if (t <= now) return t;
+        rep.future++;
+        return now;
+      };
+      const accepted = (sec: number, nsec: number, flags: number, ip4: number) => {
+        if (!counts(flags)) return;
         if (excluded4(ip4)) {
           rep.excluded++;
           return;
         }
-        let t = sec + nsec / 1e9;
-        if (t > now) {
-          rep.future++;
-          t = now;
-        }
-        add4(ip4, t);
+        add4(ip4, timeOf(sec, nsec));
       };
-      const { batches, stats } = openLogs(paths, { zone, since, needle: 'result=accepted code=250', warn, optional, accepted });
+      // plain accepted IPv6 lines as words; a message's recipients come one after the other
+      // from one address, so the last key is kept and not made again
+      let last6: string | null = null;
+      let l0 = 0, l1 = 0, l2 = 0, l3 = 0;
+      const accepted6 = (sec: number, nsec: number, flags: number, w0: number, w1: number, w2: number, w3: number) => {
+        if (!counts(flags)) return;
+        if (excluded6(w0, w1, w2, w3)) {
+          rep.excluded++;
+          return;
+        }
+        if (last6 === null || w0 !== l0 || w1 !== l1 || (byip && (w2 !== l2 || w3 !== l3))) {
+          last6 = key6(w0, w1, w2, w3, layout);
+          l0 = w0;
+          l1 = w1;
+          l2 = w2;
+          l3 = w3;
+        }
+        add6(last6, timeOf(sec, nsec));
+      };
+      const { batches, stats } = openLogs(paths, { zone, since, needle: 'result=accepted code=250', warn, optional, accepted, accepted6 });
       let badWarned = 0;
       for await (const batch of batches) {
         prog.tick(stats.lines);
@@ -269,21 +320,9 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
             rep.excluded++;
             continue;
           }
-          let t = st.sec + st.nsec / 1e9;
-          if (t > now) {
-            rep.future++;
-            t = now;
-          }
+          const t = timeOf(st.sec, st.nsec);
           if (ip.family === 4) add4(ip.value, t);
-          else {
-            const key = keyOf(ip, layout);
-            const e = v6.get(key);
-            if (e === undefined) v6.set(key, { first: t, last: t });
-            else {
-              if (t < e.first) e.first = t;
-              if (t > e.last) e.last = t;
-            }
-          }
+          else add6(keyOf(ip, layout), t);
         }
       }
       prog.done();

@@ -7,7 +7,7 @@
 // IPv6, per address (--by-ip):        v6/HHHHHHHH/HHHHHHHH/HHHHHHHHHHHHHHHH
 // jgreylist only ever builds three-digit octet paths, so it never reads or writes under v6/.
 
-import { formatIp, ip4Octets, ip6Hex, type Ip } from './ip.js';
+import { formatIp, ip4Octets, type Ip } from './ip.js';
 
 export type Layout = 'classc' | 'byip';
 
@@ -22,9 +22,17 @@ export function keyOf(ip: Ip, layout: Layout): string {
     const base = d3(a) + '/' + d3(b) + '/' + d3(c);
     return layout === 'byip' ? base + '/' + d3(d) : base;
   }
-  const h = ip6Hex(ip);
-  const base = V6_DIR + '/' + h.slice(0, 8) + '/' + h.slice(8, 16);
-  return layout === 'byip' ? base + '/' + h.slice(16) : base;
+  const g = ip.groups;
+  return key6(word(g[0]!, g[1]!), word(g[2]!, g[3]!), word(g[4]!, g[5]!), word(g[6]!, g[7]!), layout);
+}
+
+const word = (hi: number, lo: number) => ((hi << 16) | lo) >>> 0;
+const hex8 = (w: number) => w.toString(16).padStart(8, '0');
+
+/** keyOf for an IPv6 address given as four unsigned 32-bit words, the first the highest. */
+export function key6(w0: number, w1: number, w2: number, w3: number, layout: Layout): string {
+  const base = V6_DIR + '/' + hex8(w0) + '/' + hex8(w1);
+  return layout === 'byip' ? base + '/' + hex8(w2) + hex8(w3) : base;
 }
 
 const OCTET = /^(?:[01][0-9][0-9]|2[0-4][0-9]|25[0-5])$/;

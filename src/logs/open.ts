@@ -28,6 +28,12 @@ export interface OpenedLog {
    * must outlive the step of the loop it was delivered in.
    */
   readonly chunks: AsyncIterable<Buffer>;
+  /**
+   * A plain regular file only: read the next bytes straight into `buf` at `at` (at most `len`),
+   * synchronously; 0 at the end. It reads from where `chunks` would go on, and `chunks` goes on
+   * from where it stopped: a reader may take either, one after the other.
+   */
+  readonly readInto?: (buf: Buffer, at: number, len: number) => number;
   /** give the file up without reading it (when `chunks` is not iterated to the end) */
   readonly release: () => Promise<void>;
 }
@@ -36,20 +42,29 @@ export interface OpenedLog {
  * A regular file read with synchronous reads into one reused buffer: no stream machinery and
  * no garbage per chunk (a stream allocates a fresh buffer for every read). Reads from a regular
  * file do not wait on anyone, so blocking for one 64 KiB read is fine for a command-line tool.
+ * `readInto` reads at the same position, into the caller's buffer (the WebAssembly scanner's
+ * memory: no copy from a buffer of ours to it).
  */
-async function* plainChunks(fd: number, from: number, close: () => void): AsyncGenerator<Buffer> {
-  const buf = Buffer.allocUnsafeSlow(CHUNK);
+function plainFile(fd: number, from: number, close: () => void): { chunks: AsyncGenerator<Buffer>; readInto: (buf: Buffer, at: number, len: number) => number } {
   let pos = from;
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, pos);
-      if (n === 0) return;
-      pos += n;
-      yield n === CHUNK ? buf : buf.subarray(0, n);
+  const readInto = (buf: Buffer, at: number, len: number): number => {
+    const n = readSync(fd, buf, at, len, pos);
+    pos += n;
+    return n;
+  };
+  const chunks = (async function* (): AsyncGenerator<Buffer> {
+    const buf = Buffer.allocUnsafeSlow(CHUNK);
+    try {
+      for (;;) {
+        const n = readInto(buf, 0, CHUNK);
+        if (n === 0) return;
+        yield n === CHUNK ? buf : buf.subarray(0, n);
+      }
+    } finally {
+      close();
     }
-  } finally {
-    close();
-  }
+  })();
+  return { chunks, readInto };
 }
 
 // 64 KiB: a chunk stays in the CPU cache while it is scanned (1 MiB reads were 4x slower).
@@ -168,9 +183,9 @@ export async function openLog(path: string, start = 0): Promise<OpenedLog> {
   const compression = sniff(head.subarray(0, bytesRead));
   if (compression === 'none') {
     const from = start > 0 && start <= st.size ? start : 0;
-    const chunks = plainChunks(fd, from, close);
+    const { chunks, readInto } = plainFile(fd, from, close);
     // (a generator never started runs no finally: close it here too)
-    return { compression, ino: st.ino, size: st.size, start: from, chunks, release: async () => void (await chunks.return(undefined), close()) };
+    return { compression, ino: st.ino, size: st.size, start: from, chunks, readInto, release: async () => void (await chunks.return(undefined), close()) };
   }
   if (compression === 'gzip') {
     closed = true; // the stream closes it

@@ -11,7 +11,7 @@ import { Zone } from '../core/zone.js';
 import { parsePrefix, parseBody, acceptedFacts, type AcceptedFacts, type LogEvent } from '../core/logline.js';
 import { parseIp } from '../core/ip.js';
 import { quote } from '../core/errors.js';
-import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_IP4, F_MAPPED, F_RECEIVED, F_RELAY, HEAD, OUT_LINES, OUT_TEXT, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_HI, R_IP, R_IP4, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, type AcceptedScanner } from '../native/accepted.js';
+import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_IP4, F_IP6, F_MAPPED, F_RECEIVED, F_RELAY, HEAD, OUT_LINES, OUT_TEXT, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_GROUPS, R_HI, R_IP, R_IP4, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, type AcceptedScanner } from '../native/accepted.js';
 import { expandSources, type FileSource } from './sources.js';
 import { openLog } from './open.js';
 
@@ -54,6 +54,11 @@ export interface ReadOptions {
    */
   accepted?: AcceptedSink;
   /**
+   * With `accepted`: the same for a plain accepted line whose remoteip is an IPv6 address (not
+   * IPv4-mapped). Without it such a line is a record.
+   */
+  accepted6?: Accepted6Sink;
+  /**
    * Every record is handed to this as it is made, in log order with the calls of `accepted`
    * and `consume`, instead of being delivered in the batches (which then stay empty), so that a
    * consumer that counts in order (stats) can take them all; an empty batch comes at the end of
@@ -82,6 +87,12 @@ export const F_AUTH = 64;
  * the end of the line as a number.
  */
 export type AcceptedSink = (sec: number, nsec: number, flags: number, ip4: number, pid: number) => void;
+
+/**
+ * A plain accepted IPv6 line, as AcceptedSink has it; the address as four unsigned 32-bit
+ * words, the first the highest (words 0 and 1: the /64 prefix).
+ */
+export type Accepted6Sink = (sec: number, nsec: number, flags: number, w0: number, w1: number, w2: number, w3: number, pid: number) => void;
 
 /**
  * The pid= number that ends the body of the line buf[ls, le) (one CR before the newline
@@ -207,6 +218,9 @@ function countNewlines(buf: Buffer, from: number, to: number): number {
 
 const MAX_LINE = 16 << 20;
 
+// bytes read at a time into the WebAssembly scanner's memory (as the chunks: the cache)
+const DIRECT_READ = 1 << 16;
+
 /**
  * The newlines in the first `end` bytes of the plain file at `path` (the one with inode `ino`):
  * the line number a resumed read starts after. 0 if the file is not that one any more, or
@@ -259,6 +273,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   // the WebAssembly scan: for the accepted needle, or beside `keep` for the sink's lines
   const wasm = (opts.needle === ACCEPTED_NEEDLE || (!needle && opts.accepted)) && opts.wasm !== false ? acceptedScanner() : null;
   const sink = wasm ? opts.accepted : undefined;
+  const sink6 = sink !== undefined ? opts.accepted6 : undefined;
   const each = opts.each;
   const consume = each !== undefined && !needle ? opts.consume : undefined;
   // the label of a line offered to `consume`
@@ -311,7 +326,8 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   // the line (handed over, or outside since/until), false when it is for make().
   const toSink = (sink: AcceptedSink, o: Uint32Array, k: number, buf: Buffer, ls: number, le: number): boolean => {
     const flags = o[k + R_FLAGS]!;
-    if ((flags & (F_IP4 | F_MAPPED)) === 0) return false;
+    const v6 = (flags & F_IP6) !== 0 && sink6 !== undefined;
+    if ((flags & (F_IP4 | F_MAPPED)) === 0 && !v6) return false;
     const rel = o[k + R_HI]! - HI_BASE;
     if (rel <= -HI_SPAN || rel >= HI_SPAN) return false;
     const pid = pidAt(buf, ls, le);
@@ -324,7 +340,9 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     passed.nsec = nsec;
     passedLast = true;
     if (!inWindow(sec, nsec)) return true;
-    sink(sec, nsec, o[k + R_AUTH_LEN]! !== 0 ? flags | F_AUTH : flags, o[k + R_IP4]!, pid);
+    const f = o[k + R_AUTH_LEN]! !== 0 ? flags | F_AUTH : flags;
+    if (v6) sink6(sec, nsec, f, o[k + R_GROUPS]!, o[k + R_GROUPS + 1]!, o[k + R_GROUPS + 2]!, o[k + R_GROUPS + 3]!, pid);
+    else sink(sec, nsec, f, o[k + R_IP4]!, pid);
     return true;
   };
 
@@ -332,9 +350,10 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   // memory, which counts their newlines and finds the lines holding the needle; a plain
   // accepted line comes back parsed (FAST), any other goes through make() as on the JS path.
   // One module serves every reader in the process (merged sources interleave): each call
-  // copies in, scans and takes out everything it needs before it returns.
-  const scanWasm = (w: AcceptedScanner, buf: Buffer, from: number, lastNl: number, out: LogRecord[]) => {
-    w.input.set(buf.subarray(from, lastNl + 1));
+  // copies in, scans and takes out everything it needs before it returns. `placed`: the lines
+  // were read straight into its memory (buf is that memory, from is 0), nothing to copy.
+  const scanWasm = (w: AcceptedScanner, buf: Buffer, from: number, lastNl: number, out: LogRecord[], placed: boolean) => {
+    if (!placed) w.input.set(buf.subarray(from, lastNl + 1));
     const hits = w.scan(lastNl + 1 - from);
     const o = w.out;
     const base = lineno;
@@ -386,9 +405,9 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
 
   let skipping = false;
   // Lines are cut from each chunk in place; only a line that straddles two chunks is copied.
-  const scan = (buf: Buffer, from: number, lastNl: number, out: LogRecord[]) => {
+  const scan = (buf: Buffer, from: number, lastNl: number, out: LogRecord[], placed = false) => {
     if (wasm && needle && lastNl + 1 - from <= wasm.cap) {
-      scanWasm(wasm, buf, from, lastNl, out);
+      scanWasm(wasm, buf, from, lastNl, out, placed);
       return;
     }
     chunkAscii = isAscii(buf) ? true : undefined;
@@ -418,7 +437,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       let at = -1; // where the next FAST line starts, relative to `from`
       const o = wasm !== null ? wasm.out : null;
       if (o !== null && lastNl + 1 - from <= wasm!.cap) {
-        wasm!.input.set(buf.subarray(from, lastNl + 1));
+        if (!placed) wasm!.input.set(buf.subarray(from, lastNl + 1));
         hits = wasm!.scan(lastNl + 1 - from);
         while (h < hits && o[k + R_STATUS] !== FAST) h++, (k += wasm!.rec);
         if (h < hits) at = o[k + R_START]!;
@@ -466,6 +485,53 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     rest = null;
     skipping = true;
   };
+  // A plain file with the WebAssembly scan: read straight into the module's memory, after the
+  // start of a line the last read left unfinished (moved to the front). Every step reads, scans
+  // and takes out what it needs; before a yield, where another reader may use the module, the
+  // unfinished line is kept in `rest` instead. A line longer than the module's memory goes on
+  // below, with the chunks, from where this stopped.
+  if (wasm && log.readInto) {
+    const input = wasm.input;
+    const read = log.readInto;
+    let held = 0; // the unfinished line at input[0, held)
+    let done = false;
+    try {
+      for (;;) {
+        if (rest) {
+          input.set(rest, 0);
+          held = rest.length;
+          rest = null;
+        }
+        const got = read(input, held, Math.min(DIRECT_READ, wasm.cap - held));
+        if (got === 0) break;
+        const n = held + got;
+        const lastNl = input.lastIndexOf(10, n - 1);
+        if (lastNl < 0) {
+          held = n;
+          if (wasm.cap - held < DIRECT_READ) break; // a very long line: the chunks take it
+          continue;
+        }
+        const out: LogRecord[] = [];
+        scan(input.subarray(0, n), 0, lastNl, out, true);
+        offset += lastNl + 1;
+        held = n - lastNl - 1;
+        if (held > 0) input.copyWithin(0, lastNl + 1, n);
+        if (out.length) {
+          if (held > 0) rest = Buffer.from(input.subarray(0, held));
+          held = 0;
+          yield out;
+        }
+      }
+      done = true;
+    } finally {
+      // an error, or the consumer stopped: the chunks would have closed the file
+      if (!done) await log.release();
+    }
+    if (held > 0) {
+      rest = Buffer.from(input.subarray(0, held));
+      dropIfTooLong();
+    }
+  }
   for await (const chunk0 of log.chunks) {
     let chunk: Buffer = chunk0;
     if (skipping) {

@@ -362,3 +362,45 @@ test('--help has examples; bad options are one-line errors', () => {
   assert.equal(x.code, 100);
   assert.match(x.stderr, /unable to parse --exclude '10\.0\.0\.0\/33'/);
 });
+
+test('one log (the sinks take its plain lines as numbers): IPv6 keys, the default and given IPv6 exclusions, both layouts, the same with WebAssembly off', () => {
+  using logs = tempDir();
+  const lines: [number, string][] = [];
+  const v6 = ['2001:db8:1::25', '2001:db8:1::26', '2001:db8:1:0:ffff::1', '2001:db8:2::1', '2001:db8:77::9', 'fe80::1', '::1', 'fd12:3456::1', '::ffff:198.51.100.20', '2001:DB8:1::25'];
+  v6.forEach((ip, i) => {
+    // a message's recipients, one after the other, as qmail-smtpd logs them
+    lines.push([NOW - 3 * D + 10 * i, accepted(ip, { kind: 'qlogreceived' })]);
+    lines.push([NOW - 3 * D + 10 * i + 1, accepted(ip)]);
+    lines.push([NOW - D + 10 * i, accepted(ip)]);
+  });
+  lines.push([NOW - H, accepted('2001:db8:3::1', { relay: true })], [NOW - H, accepted('2001:db8:4::1', { authuser: 'bob@example.org' })], [NOW - 2 * H, accepted('203.0.113.9')]);
+  writeLog(`${logs.path}/current`, lines);
+  const runs: string[][] = [];
+  for (const layout of [[], ['--by-ip']]) {
+    for (const env of [ENV, { ...ENV, QGREY_NO_WASM: '1' }]) {
+      using root = tempDir();
+      giveTree(root.path);
+      const r = qgrey(['rebuild', '--json', '--dir', root.path, '--exclude', '2001:db8:77::/48', ...layout, `${logs.path}/current`], { env });
+      assert.equal(r.code, 0, r.stderr);
+      const rep = JSON.parse(r.stdout) as Record<string, unknown>;
+      const entries = tree(root.path).filter((x) => x.startsWith('f ')).map((x) => `${x} ${times(`${root.path}/${x.slice(6)}`).map((t) => t - NOW).join(' ')}`);
+      runs.push([`${rep.accepted} accepted, ${rep.excluded} excluded, ${rep.relay} relay, ${rep.auth} auth, ${rep.written} written`, ...entries]);
+    }
+  }
+  assert.deepEqual(runs[1], runs[0], 'class C: WebAssembly on and off');
+  assert.deepEqual(runs[3], runs[2], 'per IP: WebAssembly on and off');
+  assert.deepEqual(runs[0], [
+    '33 accepted, 12 excluded, 1 relay, 1 auth, 4 written',
+    `f 600 198/051/100 ${-3 * D + 80} ${-D + 80}`,
+    `f 600 203/000/113 ${-2 * H - 1} ${-2 * H}`,
+    `f 600 v6/20010db8/00010000 ${-3 * D} ${-D + 90}`,
+    `f 600 v6/20010db8/00020000 ${-3 * D + 30} ${-D + 30}`,
+  ]);
+  assert.deepEqual(runs[2]!.slice(0, 1), ['33 accepted, 12 excluded, 1 relay, 1 auth, 6 written']);
+  assert.deepEqual(runs[2]!.slice(-4), [
+    `f 600 v6/20010db8/00010000/0000000000000025 ${-3 * D} ${-D + 90}`,
+    `f 600 v6/20010db8/00010000/0000000000000026 ${-3 * D + 10} ${-D + 10}`,
+    `f 600 v6/20010db8/00010000/ffff000000000001 ${-3 * D + 20} ${-D + 20}`,
+    `f 600 v6/20010db8/00020000/0000000000000001 ${-3 * D + 30} ${-D + 30}`,
+  ]);
+});

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { openLogs, recordFacts, F_AUTH, F_RECEIVED, F_RELAY, type LogRecord, type ReadOptions } from '../../src/logs/read.js';
 import { acceptedFacts } from '../../src/core/logline.js';
 import { encodeLabel, type Stamp } from '../../src/core/tai64n.js';
-import { formatIp, parseIp } from '../../src/core/ip.js';
+import { formatIp, parseIp, type Ip } from '../../src/core/ip.js';
 import { Zone } from '../../src/core/zone.js';
 import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, HEAD, OTHER, R_LINE, R_STATUS } from '../../src/native/accepted.js';
 import { FIXTURES, ROOT, run, tempDir } from '../helpers/util.js';
@@ -299,8 +299,11 @@ interface Run {
   facts: number;
   stats: unknown;
   warnings: string[];
-  /** the `accepted` sink's calls: sec, nsec, flags (F_RECEIVED, F_RELAY, F_AUTH), address, pid */
-  sunk: [number, number, number, number, number][];
+  /**
+   * the sinks' calls: sec, nsec, flags (F_RECEIVED, F_RELAY, F_AUTH), address (an IPv4 number
+   * from `accepted`, an IPv6 address's four words from `accepted6`), pid
+   */
+  sunk: [number, number, number, number | number[], number][];
 }
 
 function view(r: LogRecord) {
@@ -343,12 +346,20 @@ async function read(paths: string[], opts: ReadOptions): Promise<Run> {
   return { records, fast, facts, stats: { ...stats, ends: [...stats.ends] }, warnings, sunk };
 }
 
-/** `read` with rebuild's sink for the plain accepted IPv4 lines */
+/** `read` with rebuild's sinks for the plain accepted lines */
 async function readSunk(paths: string[], opts: ReadOptions): Promise<Run> {
   const sunk: Run['sunk'] = [];
-  const r = await read(paths, { ...opts, accepted: (sec, nsec, flags, ip4, pid) => void sunk.push([sec, nsec, flags & (F_RECEIVED | F_RELAY | F_AUTH), ip4, pid]) });
+  const mask = F_RECEIVED | F_RELAY | F_AUTH;
+  const r = await read(paths, {
+    ...opts,
+    accepted: (sec, nsec, flags, ip4, pid) => void sunk.push([sec, nsec, flags & mask, ip4, pid]),
+    accepted6: (sec, nsec, flags, w0, w1, w2, w3, pid) => void sunk.push([sec, nsec, flags & mask, [w0, w1, w2, w3], pid]),
+  });
   return { ...r, sunk };
 }
+
+/** an Ip as a sink has it: an IPv4 number, or an IPv6 address's four 32-bit words */
+const sunkIp = (ip: Ip): number | number[] => (ip.family === 4 ? ip.value : [0, 2, 4, 6].map((i) => ((ip.groups[i]! << 16) | ip.groups[i + 1]!) >>> 0));
 
 /** Both paths over the same input; returns the number of records the wasm path parsed itself. */
 async function same(paths: string[], opts: ReadOptions = {}): Promise<number> {
@@ -359,7 +370,7 @@ async function same(paths: string[], opts: ReadOptions = {}): Promise<number> {
   assert.deepEqual(wasm.warnings, js.warnings);
   assert.equal(wasm.records.length, js.records.length);
   for (let i = 0; i < js.records.length; i++) assert.deepEqual(wasm.records[i], js.records[i], `record ${i}`);
-  // with the sink: every FAST record with an IPv4 address is a call with its numbers instead,
+  // with the sinks: every FAST record with an address is a call with its numbers instead,
   // the rest are the same records (each path here is a group of its own: with several, the
   // sink is never called)
   const sink = await readSunk(paths, { needle: ACCEPTED_NEEDLE, ...opts });
@@ -371,9 +382,9 @@ async function same(paths: string[], opts: ReadOptions = {}): Promise<number> {
     const v = x as ReturnType<typeof view>;
     // the pid= that ends the body, as stats reads it (the sink takes 1 to 15 digits)
     const pid = /pid=([0-9]{1,15})$/.exec(v.body)?.[1];
-    if (wasm.fast[i] && v.facts!.ip?.family === 4 && paths.length === 1 && pid !== undefined) {
+    if (wasm.fast[i] && v.facts!.ip && paths.length === 1 && pid !== undefined) {
       const f = v.facts!;
-      calls.push([v.stamp!.sec, v.stamp!.nsec, (f.kind === 'qlogreceived' ? F_RECEIVED : 0) | (f.relay ? F_RELAY : 0) | (f.authuser !== '' ? F_AUTH : 0), f.ip!.family === 4 ? f.ip!.value : -1, Number(v.body.slice(v.body.lastIndexOf(' pid=') + 5))]);
+      calls.push([v.stamp!.sec, v.stamp!.nsec, (f.kind === 'qlogreceived' ? F_RECEIVED : 0) | (f.relay ? F_RELAY : 0) | (f.authuser !== '' ? F_AUTH : 0), sunkIp(f.ip!), Number(v.body.slice(v.body.lastIndexOf(' pid=') + 5))]);
     } else rest.push(x);
   });
   assert.deepEqual(sink.sunk, calls);
@@ -530,6 +541,7 @@ test('chunk edges, a 1 MB line, a live partial line, an unterminated last line: 
   for (let i = 0; i < 4000; i++) {
     const k = i % 7;
     if (k === 0) parts.push(`${label(i)} ${body({ remoteip: `198.51.100.${i % 250}`, helo: 'h'.repeat(i % 97) })}`);
+    else if (k === 5) parts.push(`${label(i)} ${body({ remoteip: `2001:db8:${i % 9}:ff::${(i % 250).toString(16)}`, helo: 'h'.repeat(i % 89) })}`);
     else if (k === 3) parts.push(`${label(i)} ${body({ helo: 'two words' })}\r`);
     else parts.push(`${label(i)} tcpserver: status: ${i}/20 ${'x'.repeat(i % 300)}`);
     if (i === 2000) parts.push(`${label(i)} ${body({ helo: 'z'.repeat(1 << 20) })}`);
@@ -546,6 +558,11 @@ test('chunk edges, a 1 MB line, a live partial line, an unterminated last line: 
   writeFileSync(join(dir, 'current'), parts.slice(1500).join('\n'), 'latin1');
   await same([dir]);
   await same([dir], { since: { sec: T0 + 1700, nsec: 0 }, until: { sec: T0 + 3000, nsec: 0 } });
+  // two groups: their reads interleave (each step of one reads into the scanner's memory, and
+  // what it holds of an unfinished line must survive the other's steps)
+  const other = join(d.path, 'other');
+  writeFileSync(other, parts.slice(700, 3500).reverse().join('\n') + '\n', 'latin1');
+  await same([dir, other]);
 });
 
 test('another needle, or wasm turned off, never attaches facts', async () => {
