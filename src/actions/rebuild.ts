@@ -263,13 +263,34 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
         rep.future++;
         return now;
       };
+      // a message's recipients come one after the other from one address: the run's address is
+      // looked up in the exclusions once, and its earliest and latest time go to the table when
+      // the next address comes (flush)
+      // (the run's times in a typed array: a number kept in a closure's variable is a new heap
+      // object each time it changes)
+      let runIp = -1;
+      let runOut = false;
+      const run = new Float64Array(2); // earliest, latest
+      const flush = () => {
+        if (runIp < 0 || runOut) return;
+        v4.span(byip ? runIp : runIp >>> 8, run[0]!, run[1]!);
+      };
       const accepted = (sec: number, nsec: number, flags: number, ip4: number) => {
         if (!counts(flags)) return;
-        if (excluded4(ip4)) {
+        if (ip4 !== runIp) {
+          flush();
+          runIp = ip4;
+          runOut = excluded4(ip4);
+          run[0] = Infinity;
+          run[1] = -Infinity;
+        }
+        if (runOut) {
           rep.excluded++;
           return;
         }
-        add4(ip4, timeOf(sec, nsec));
+        const t = timeOf(sec, nsec);
+        if (t < run[0]!) run[0] = t;
+        if (t > run[1]!) run[1] = t;
       };
       // plain accepted IPv6 lines as words; a message's recipients come one after the other
       // from one address, so the last key is kept and not made again
@@ -325,6 +346,7 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
           else add6(keyOf(ip, layout), t);
         }
       }
+      flush();
       prog.done();
       // a live key is in the logs: its number, if it is an IPv4 key (the walk gives only the
       // layout's well-formed keys), else its string; no string is made for the keys read

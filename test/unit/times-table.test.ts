@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { TimesTable } from '../../src/core/times-table.js';
 import { ip4KeyId } from '../../src/actions/rebuild.js';
 
-test('TimesTable: first is the least time, last the greatest, per key; keys in ascending order', () => {
+test('TimesTable: first is the least time, last the greatest, per key, from times and spans; keys in ascending order', () => {
   let x = 0x2545f491;
   const rnd = () => {
     x ^= x << 13;
@@ -21,12 +21,15 @@ test('TimesTable: first is the least time, last the greatest, per key; keys in a
     for (let i = 0; i < 60_000; i++) {
       const key = pool[Math.floor(rnd() * pool.length)]!;
       const time = 1.79e9 + Math.floor(rnd() * 1e6) + Math.floor(rnd() * 1e9) / 1e9;
-      t.add(key, time);
+      // every third time a span (a run of one address's lines), else one time
+      const until = i % 3 === 0 ? time + Math.floor(rnd() * 1e5) : time;
+      if (until !== time) t.span(key, time, until);
+      else t.add(key, time);
       const e = m.get(key);
-      if (!e) m.set(key, [time, time]);
+      if (!e) m.set(key, [time, until]);
       else {
         e[0] = Math.min(e[0], time);
-        e[1] = Math.max(e[1], time);
+        e[1] = Math.max(e[1], until);
       }
     }
     assert.equal(t.size, m.size);
