@@ -20,7 +20,7 @@ import { key6, keyOf, type Layout } from '../core/key.js';
 import { TimesTable } from '../core/times-table.js';
 import { parseDuration } from '../core/when.js';
 import { count } from '../core/words.js';
-import { openLogs, recordFacts, F_AUTH, F_RECEIVED, F_RELAY } from '../logs/read.js';
+import { openLogs, recordFacts, F_AUTH, F_RECEIVED, F_RELAY, type ReadStats } from '../logs/read.js';
 import { progress } from '../render/progress.js';
 import { byIp, treeDir, type Env } from '../core/config.js';
 import { openStore, type OpenStore } from '../store/open.js';
@@ -134,6 +134,19 @@ function excluder(nets: readonly Cidr[]): { any: (ip: Ip) => boolean; v4: (value
   };
 }
 
+type LogCounts = Pick<RebuildReport, 'accepted' | 'messages' | 'recipients' | 'relay' | 'auth' | 'excluded' | 'badAddress' | 'future'>;
+
+/** The logs read (rebuild's step 3). */
+interface LogsRead {
+  /** the layout the keys are of */
+  layout: Layout;
+  v4: TimesTable;
+  v6: Map<string, Times>;
+  counts: LogCounts;
+  stats: ReadStats;
+  seconds: number;
+}
+
 /** What `qgrey rebuild` is given (built by src/commands/rebuild.ts). */
 export interface RebuildArgs {
   /** the environment: the settings a flag does not give (src/core/config.ts) */
@@ -196,7 +209,144 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
     treeSeconds: 0,
     seconds: 0,
   };
-  const store = await open({
+  // 3. the logs, keyed by `layout`: per key the earliest and the latest accepted time
+  const readLogs = async (layout: Layout, now: number, warn: (m: string) => void): Promise<LogsRead> => {
+    const tScan = process.hrtime.bigint();
+    const byip = layout === 'byip';
+    const c: LogCounts = { accepted: 0, messages: 0, recipients: 0, relay: 0, auth: 0, excluded: 0, badAddress: 0, future: 0 };
+    const since = { sec: Math.floor(now - days * 86400), nsec: 0 };
+    // keys as numbers while reading (IPv4: the class C network or the address), made tree
+    // keys once at the end: one string per key, not one per accepted line
+    const v4 = new TimesTable(1 << 16);
+    const v6 = new Map<string, Times>();
+    // the default backup pattern matches nothing on a host without backups: skipped; one the admin typed is not
+    const optional = argv.paths.length ? [] : DEFAULT_LOGS;
+    const add4 = (value: number, t: number) => v4.add(byip ? value : value >>> 8, t);
+    // plain accepted IPv4 lines, most of a log, come as numbers (no record): the same steps
+    // as the loop below takes for a record
+    const add6 = (key: string, t: number) => {
+      const e = v6.get(key);
+      if (e === undefined) v6.set(key, { first: t, last: t });
+      else {
+        if (t < e.first) e.first = t;
+        if (t > e.last) e.last = t;
+      }
+    };
+    // counted; false for a line that goes no further (relayed, authenticated)
+    const counts = (flags: number): boolean => {
+      c.accepted++;
+      if (flags & F_RECEIVED) c.messages++;
+      else c.recipients++;
+      if (flags & F_RELAY) {
+        c.relay++;
+        return false;
+      }
+      if (flags & F_AUTH) {
+        c.auth++;
+        return false;
+      }
+      return true;
+    };
+    const timeOf = (sec: number, nsec: number): number => {
+      const t = sec + nsec / 1e9;
+      if (t <= now) return t;
+      c.future++;
+      return now;
+    };
+    // a message's recipients come one after the other from one address: the run's address is
+    // looked up in the exclusions once, and its earliest and latest time go to the table when
+    // the next address comes (flush)
+    // (the run's times in a typed array: a number kept in a closure's variable is a new heap
+    // object each time it changes)
+    let runIp = -1;
+    let runOut = false;
+    const run = new Float64Array(2); // earliest, latest
+    const flush = () => {
+      if (runIp < 0 || runOut) return;
+      v4.span(byip ? runIp : runIp >>> 8, run[0]!, run[1]!);
+    };
+    const accepted = (sec: number, nsec: number, flags: number, ip4: number) => {
+      if (!counts(flags)) return;
+      if (ip4 !== runIp) {
+        flush();
+        runIp = ip4;
+        runOut = excluded4(ip4);
+        run[0] = Infinity;
+        run[1] = -Infinity;
+      }
+      if (runOut) {
+        c.excluded++;
+        return;
+      }
+      const t = timeOf(sec, nsec);
+      if (t < run[0]!) run[0] = t;
+      if (t > run[1]!) run[1] = t;
+    };
+    // plain accepted IPv6 lines as words; a message's recipients come one after the other
+    // from one address, so the last key is kept and not made again
+    let last6: string | null = null;
+    let l0 = 0, l1 = 0, l2 = 0, l3 = 0;
+    const accepted6 = (sec: number, nsec: number, flags: number, w0: number, w1: number, w2: number, w3: number) => {
+      if (!counts(flags)) return;
+      if (excluded6(w0, w1, w2, w3)) {
+        c.excluded++;
+        return;
+      }
+      if (last6 === null || w0 !== l0 || w1 !== l1 || (byip && (w2 !== l2 || w3 !== l3))) {
+        last6 = key6(w0, w1, w2, w3, layout);
+        l0 = w0;
+        l1 = w1;
+        l2 = w2;
+        l3 = w3;
+      }
+      add6(last6, timeOf(sec, nsec));
+    };
+    const { batches, stats } = openLogs(paths, { zone, since, needle: 'result=accepted code=250', warn, optional, accepted, accepted6 });
+    let badWarned = 0;
+    for await (const batch of batches) {
+      prog.tick(stats.lines);
+      for (const r of batch) {
+        const st = r.stamp;
+        if (st === null) continue;
+        const f = recordFacts(r);
+        if (f === null) continue;
+        c.accepted++;
+        if (f.kind === 'qlogreceived') c.messages++;
+        else c.recipients++;
+        if (f.relay) {
+          c.relay++;
+          continue;
+        }
+        if (f.authuser !== '') {
+          c.auth++;
+          continue;
+        }
+        const ip = f.ip;
+        if (ip === null) {
+          c.badAddress++;
+          if (badWarned++ < 10) warn(`${r.source}:${r.lineno}: skipped an accepted line whose remoteip is not an address: ${quote(f.remoteip)}`);
+          continue;
+        }
+        if (excluded(ip)) {
+          c.excluded++;
+          continue;
+        }
+        const t = timeOf(st.sec, st.nsec);
+        if (ip.family === 4) add4(ip.value, t);
+        else add6(keyOf(ip, layout), t);
+      }
+    }
+    flush();
+    prog.done();
+    return { layout, v4, v6, counts: c, stats, seconds: secs(tScan) };
+  };
+
+  // 1. the tree. A dry run takes no lock: its logs are read while the tree opens (the tree
+  // process, a Node start, comes up beside this one meanwhile), keyed by the layout asked, else
+  // class C, which is what the tree is unless it is a per-IP tree nobody said was one: then they
+  // are read again. A real run takes the lock first, so that a second one gives up before it
+  // reads a month of logs.
+  const opening = open({
     env: argv.env,
     dir: root,
     store: argv.store,
@@ -208,146 +358,37 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
       warn(anomalyLine(root, a));
     },
   });
+  opening.catch(() => {}); // awaited below
+  const early = dry ? clock() : 0;
+  let logs: LogsRead | null = null;
+  if (dry) {
+    try {
+      logs = await readLogs(asked ?? 'classc', early, warn);
+    } catch (err) {
+      // a tree that cannot be opened (none, owned by root) is what to report, as when it was opened first
+      await (await opening).close();
+      throw err;
+    }
+  }
+  const store = await opening;
   try {
     const lock = dry ? null : await store.lock('qgrey rebuild');
     try {
       rep.leftovers = lock?.recovered ?? 0;
-      const now = clock();
+      const now = dry ? early : clock();
       const layout = store.layout;
       rep.layout = layout;
       if (store.shared) rep.dir = store.where;
+      // (read again: its warnings were given the first time)
+      if (logs === null || logs.layout !== layout) logs = await readLogs(layout, now, logs === null ? warn : () => {});
+      const { v4, v6, stats } = logs;
+      Object.assign(rep, logs.counts);
+      const byip = layout === 'byip';
 
       // 2. the live tree
       const live = new Map<string, Walked>();
       for await (const batch of store.scan()) for (const w of batch) live.set(w.key, w);
 
-      // 3. the logs
-      const tScan = process.hrtime.bigint();
-      const since = { sec: Math.floor(now - days * 86400), nsec: 0 };
-      // keys as numbers while reading (IPv4: the class C network or the address), made tree
-      // keys once at the end: one string per key, not one per accepted line
-      const byip = layout === 'byip';
-      const v4 = new TimesTable(1 << 16);
-      const v6 = new Map<string, Times>();
-      // the default backup pattern matches nothing on a host without backups: skipped; one the admin typed is not
-      const optional = argv.paths.length ? [] : DEFAULT_LOGS;
-      const add4 = (value: number, t: number) => v4.add(byip ? value : value >>> 8, t);
-      // plain accepted IPv4 lines, most of a log, come as numbers (no record): the same steps
-      // as the loop below takes for a record
-      const add6 = (key: string, t: number) => {
-        const e = v6.get(key);
-        if (e === undefined) v6.set(key, { first: t, last: t });
-        else {
-          if (t < e.first) e.first = t;
-          if (t > e.last) e.last = t;
-        }
-      };
-      // counted; false for a line that goes no further (relayed, authenticated)
-      const counts = (flags: number): boolean => {
-        rep.accepted++;
-        if (flags & F_RECEIVED) rep.messages++;
-        else rep.recipients++;
-        if (flags & F_RELAY) {
-          rep.relay++;
-          return false;
-        }
-        if (flags & F_AUTH) {
-          rep.auth++;
-          return false;
-        }
-        return true;
-      };
-      const timeOf = (sec: number, nsec: number): number => {
-        const t = sec + nsec / 1e9;
-        if (t <= now) return t;
-        rep.future++;
-        return now;
-      };
-      // a message's recipients come one after the other from one address: the run's address is
-      // looked up in the exclusions once, and its earliest and latest time go to the table when
-      // the next address comes (flush)
-      // (the run's times in a typed array: a number kept in a closure's variable is a new heap
-      // object each time it changes)
-      let runIp = -1;
-      let runOut = false;
-      const run = new Float64Array(2); // earliest, latest
-      const flush = () => {
-        if (runIp < 0 || runOut) return;
-        v4.span(byip ? runIp : runIp >>> 8, run[0]!, run[1]!);
-      };
-      const accepted = (sec: number, nsec: number, flags: number, ip4: number) => {
-        if (!counts(flags)) return;
-        if (ip4 !== runIp) {
-          flush();
-          runIp = ip4;
-          runOut = excluded4(ip4);
-          run[0] = Infinity;
-          run[1] = -Infinity;
-        }
-        if (runOut) {
-          rep.excluded++;
-          return;
-        }
-        const t = timeOf(sec, nsec);
-        if (t < run[0]!) run[0] = t;
-        if (t > run[1]!) run[1] = t;
-      };
-      // plain accepted IPv6 lines as words; a message's recipients come one after the other
-      // from one address, so the last key is kept and not made again
-      let last6: string | null = null;
-      let l0 = 0, l1 = 0, l2 = 0, l3 = 0;
-      const accepted6 = (sec: number, nsec: number, flags: number, w0: number, w1: number, w2: number, w3: number) => {
-        if (!counts(flags)) return;
-        if (excluded6(w0, w1, w2, w3)) {
-          rep.excluded++;
-          return;
-        }
-        if (last6 === null || w0 !== l0 || w1 !== l1 || (byip && (w2 !== l2 || w3 !== l3))) {
-          last6 = key6(w0, w1, w2, w3, layout);
-          l0 = w0;
-          l1 = w1;
-          l2 = w2;
-          l3 = w3;
-        }
-        add6(last6, timeOf(sec, nsec));
-      };
-      const { batches, stats } = openLogs(paths, { zone, since, needle: 'result=accepted code=250', warn, optional, accepted, accepted6 });
-      let badWarned = 0;
-      for await (const batch of batches) {
-        prog.tick(stats.lines);
-        for (const r of batch) {
-          const st = r.stamp;
-          if (st === null) continue;
-          const f = recordFacts(r);
-          if (f === null) continue;
-          rep.accepted++;
-          if (f.kind === 'qlogreceived') rep.messages++;
-          else rep.recipients++;
-          if (f.relay) {
-            rep.relay++;
-            continue;
-          }
-          if (f.authuser !== '') {
-            rep.auth++;
-            continue;
-          }
-          const ip = f.ip;
-          if (ip === null) {
-            rep.badAddress++;
-            if (badWarned++ < 10) warn(`${r.source}:${r.lineno}: skipped an accepted line whose remoteip is not an address: ${quote(f.remoteip)}`);
-            continue;
-          }
-          if (excluded(ip)) {
-            rep.excluded++;
-            continue;
-          }
-          const t = timeOf(st.sec, st.nsec);
-          if (ip.family === 4) add4(ip.value, t);
-          else add6(keyOf(ip, layout), t);
-        }
-      }
-      flush();
-      prog.done();
       // a live key is in the logs: its number, if it is an IPv4 key (the walk gives only the
       // layout's well-formed keys), else its string; no string is made for the keys read
       const inLogs = (key: string) => {
@@ -358,7 +399,7 @@ export async function run(argv: RebuildArgs, clock: Clock, open: OpenStore = ope
       rep.lines = stats.lines;
       rep.bad = stats.bad;
       rep.duplicates = stats.duplicates;
-      rep.scanSeconds = secs(tScan);
+      rep.scanSeconds = logs.seconds;
 
       // 4. what goes: live entries neither in the logs nor seen within --keep-recent
       const cutoff = now - keepRecent;

@@ -378,7 +378,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
           if (since && compareStamp(stamp, since) < 0) continue;
           if (until && compareStamp(stamp, until) > 0) continue;
           const at = o[k + R_TEXT]!;
-          // with a sink, the few FAST lines left (IPv6) are cut one by one: a string of the
+          // with a sink, the few FAST lines left (IPv6 without accepted6) are cut one by one: a string of the
           // chunk's whole text, most of it the sink's lines, would cost more than it saves
           const line = sink !== undefined ? (w.text as Latin1).latin1Slice(at, at + le - ls) : (text ??= (w.text as Latin1).latin1Slice(0, o[OUT_TEXT]!)).slice(at, at + le - ls);
           const ipAt = o[k + R_IP]! - ls;

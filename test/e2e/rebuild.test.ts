@@ -404,3 +404,32 @@ test('one log (the sinks take its plain lines as numbers): IPv6 keys, the defaul
     `f 600 v6/20010db8/00020000/0000000000000001 ${-3 * D + 30} ${-D + 30}`,
   ]);
 });
+
+test('--dry-run reads the logs while the tree opens: a per-IP tree nobody named is found out, the logs read again by address, their warnings given once', () => {
+  using root = tempDir();
+  using logs = tempDir();
+  mkdirSync(`${root.path}/198/051/100`, { recursive: true, mode: 0o700 });
+  writeFileSync(`${root.path}/198/051/100/007`, '', { mode: 0o600 });
+  utimesSync(`${root.path}/198/051/100/007`, NOW - 2 * D, NOW - 3 * D);
+  writeLog(`${logs.path}/current`, [
+    [NOW - 3 * D, accepted('203.0.113.45')],
+    [NOW - 2 * D, accepted('203.0.113.46')],
+    [NOW - D, accepted('198.51.100.7')],
+    [NOW - H, accepted('not-an-address')],
+  ]);
+  giveTree(root.path);
+  const runs = ['', '--by-ip'].map((flag) => {
+    const r = qgrey(['rebuild', '--dry-run', '--json', '--dir', root.path, ...(flag ? [flag] : []), `${logs.path}/current`], { env: ENV });
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as Record<string, unknown>;
+    delete rep.seconds;
+    delete rep.scanSeconds;
+    return { rep, stderr: r.stderr };
+  });
+  assert.deepEqual(runs[0], runs[1]);
+  assert.equal(runs[0]!.rep.layout, 'byip');
+  assert.equal(runs[0]!.rep.written, 3);
+  assert.equal(runs[0]!.rep.added, 2);
+  assert.equal(runs[0]!.rep.badAddress, 1);
+  assert.equal(runs[0]!.stderr.match(/not an address/g)?.length, 1, runs[0]!.stderr);
+});
