@@ -11,7 +11,7 @@ import { Zone } from '../core/zone.js';
 import { parsePrefix, parseBody, acceptedFacts, type AcceptedFacts, type LogEvent } from '../core/logline.js';
 import { parseIp } from '../core/ip.js';
 import { quote } from '../core/errors.js';
-import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_IP4, F_IP6, F_MAPPED, F_RECEIVED, F_RELAY, HEAD, OUT_LINES, OUT_TEXT, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_GROUPS, R_HI, R_IP, R_IP4, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, type AcceptedScanner } from '../native/accepted.js';
+import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_IP4, F_IP6, F_MAPPED, F_RECEIVED, F_RELAY, HEAD, OUT_LINES, OUT_TEXT, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_GROUPS, R_HI, R_IP, R_IP4, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, L_END, L_HI, L_LO, L_NANO, L_REC, type AcceptedScanner } from '../native/accepted.js';
 import { expandSources, type FileSource } from './sources.js';
 import { openLog } from './open.js';
 
@@ -203,6 +203,15 @@ function labelAt(buf: Buffer, ls: number, into: { sec: number; nsec: number }): 
   if (rel <= -HI_SPAN || rel >= HI_SPAN) return false;
   into.sec = rel * 4294967296 + lo - 10;
   into.nsec = ns;
+  return true;
+}
+
+/** labelAt from the module's line record at lo[k] (lines()): the same answer, the same stamp. */
+function labelOf(lo: Uint32Array, k: number, into: { sec: number; nsec: number }): boolean {
+  const rel = lo[k + L_HI]! - HI_BASE;
+  if (rel <= -HI_SPAN || rel >= HI_SPAN) return false;
+  into.sec = rel * 4294967296 + lo[k + L_LO]! - 10;
+  into.nsec = lo[k + L_NANO]!;
   return true;
 }
 
@@ -436,15 +445,31 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       let k = HEAD;
       let at = -1; // where the next FAST line starts, relative to `from`
       const o = wasm !== null ? wasm.out : null;
+      // every line's end and label from the module (lines()), a batch at a time, instead of a
+      // search for its newline and a parse of its label here
+      let lo: Uint32Array | null = null;
+      let lj = 0; // the next line record's first word
+      let lend = 0; // the end of the batch's records
       if (o !== null && lastNl + 1 - from <= wasm!.cap) {
         if (!placed) wasm!.input.set(buf.subarray(from, lastNl + 1));
         hits = wasm!.scan(lastNl + 1 - from);
         while (h < hits && o[k + R_STATUS] !== FAST) h++, (k += wasm!.rec);
         if (h < hits) at = o[k + R_START]!;
+        lo = wasm!.lineOut;
       }
       let ls = from;
       while (ls <= lastNl) {
-        const le = buf.indexOf(10, ls);
+        let le: number;
+        let lk = -1; // the line's record in lo
+        if (lo !== null) {
+          if (lj === lend) {
+            lend = wasm!.lines(ls - from, lastNl + 1 - from) * L_REC;
+            lj = 0;
+          }
+          lk = lj;
+          lj += L_REC;
+          le = from + lo[lk + L_END]!;
+        } else le = buf.indexOf(10, ls);
         lineno++;
         if (ls - from === at) {
           const took = toSink(sink!, o!, k, buf, ls, le);
@@ -457,12 +482,12 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
         }
         if (keep !== undefined && le - ls > 26) {
           if (!keep(buf, ls + 26, le)) {
-            if (labelAt(buf, ls, passed)) {
+            if (lk >= 0 ? labelOf(lo!, lk, passed) : labelAt(buf, ls, passed)) {
               passedLast = true;
               ls = le + 1;
               continue;
             }
-          } else if (consume !== undefined && labelAt(buf, ls, taken) && inWindow(taken.sec, taken.nsec) && consume(buf, ls + 26, le, taken.sec, taken.nsec)) {
+          } else if (consume !== undefined && (lk >= 0 ? labelOf(lo!, lk, taken) : labelAt(buf, ls, taken)) && inWindow(taken.sec, taken.nsec) && consume(buf, ls + 26, le, taken.sec, taken.nsec)) {
             passed.sec = taken.sec;
             passed.nsec = taken.nsec;
             passedLast = true;

@@ -506,3 +506,53 @@ __attribute__((export_name("scan"))) u32 scan(u32 n) {
   output[2] = tpos;
   return hits;
 }
+
+/*
+ * Every line of the input, for the reader's walk over all lines (no needle): lines(at, n)
+ * writes one LREC-word record per line starting at `at` (a line start) before n, at most
+ * MAX_LINES of them, and returns how many:
+ *   0 the index of the line's '\n'
+ *   1..3 its TAI64N label as the reader's labelAt() takes it ('@', 24 lowercase hex digits,
+ *     ' '; at least 26 bytes before the '\n'): seconds high word, low word, nanoseconds. Any
+ *     other line: word 1 is 0, which no label the reader takes has.
+ * The caller goes on from just after the last line's '\n' while lines remain.
+ */
+#define LREC 4
+#define MAX_LINES 16384
+static u32 lines_out[MAX_LINES * LREC] __attribute__((aligned(16)));
+
+__attribute__((export_name("lines_ptr"))) u32 *lines_ptr(void) { return lines_out; }
+__attribute__((export_name("lines_max"))) u32 lines_max(void) { return MAX_LINES; }
+
+__attribute__((export_name("lines"))) u32 lines(u32 at, u32 n) {
+  if (n > IN_CAP || at >= n) return 0;
+  u32 k = 0;
+  u32 *r = lines_out;
+  const v128_t nl = splat('\n');
+  u32 ls = at, i = at;
+  while (k < MAX_LINES && ls < n) {
+    /* the newlines of the next 16 bytes, each ending a line */
+    u32 m = wasm_i8x16_bitmask(wasm_i8x16_eq(load(input + i), nl));
+    if (i + 16 > n) m &= (1u << (n - i)) - 1;
+    while (m && k < MAX_LINES) {
+      u32 le = i + (u32)__builtin_ctz(m);
+      m &= m - 1;
+      const u8 *s = input + ls;
+      r[0] = le;
+      if (le - ls >= 26 && s[0] == '@' && s[25] == ' ' && hex16(load(s + 1)) && hex16(load(s + 9))) {
+        r[1] = hex8(s + 1);
+        r[2] = hex8(s + 9);
+        r[3] = hex8(s + 17);
+      } else {
+        r[1] = 0;
+      }
+      r += LREC;
+      k++;
+      ls = le + 1;
+    }
+    if (k == MAX_LINES) break;
+    i += 16;
+    if (i >= n) break;
+  }
+  return k;
+}

@@ -61,7 +61,23 @@ export interface AcceptedScanner {
   readonly text: Buffer;
   /** scan the first n bytes of `input` (they end with '\n'); returns the number of records */
   scan(n: number): number;
+  /**
+   * The lines of `input` from `at` (a line start) before `n` (input[n - 1] is '\n'), at most a
+   * batch of them, into `lineOut`; returns how many (accepted.c's lines(): per line its '\n'
+   * and its label, L_* below). Go on from just after the last one's '\n'.
+   */
+  lines(at: number, n: number): number;
+  readonly lineOut: Uint32Array;
 }
+
+/** words per line record of lines() */
+export const L_REC = 4;
+/** the index of the line's '\n' */
+export const L_END = 0;
+/** its TAI64N label's seconds (high word: 0 when the line has no label the reader takes), low word, nanoseconds */
+export const L_HI = 1;
+export const L_LO = 2;
+export const L_NANO = 3;
 
 // the part of the WebAssembly API used here (the project's lib settings do not declare it)
 interface WasmApi {
@@ -77,6 +93,9 @@ interface Exports {
   input_cap(): number;
   record_words(): number;
   scan(n: number): number;
+  lines_ptr(): number;
+  lines_max(): number;
+  lines(at: number, n: number): number;
 }
 
 /**
@@ -111,7 +130,9 @@ function load(): AcceptedScanner | null {
     const out = new Uint32Array(ex.memory.buffer, ex.output_ptr(), HEAD + maxRecords * rec);
     const text = Buffer.from(ex.memory.buffer, ex.text_ptr(), cap);
     const scan = ex.scan;
-    return { cap, rec, input, out, text, scan: (n: number) => scan(n) };
+    const lines = ex.lines;
+    const lineOut = new Uint32Array(ex.memory.buffer, ex.lines_ptr(), ex.lines_max() * L_REC);
+    return { cap, rec, input, out, text, scan: (n: number) => scan(n), lines: (at: number, n: number) => lines(at, n), lineOut };
   } catch {
     return null;
   }

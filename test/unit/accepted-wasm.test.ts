@@ -11,7 +11,7 @@ import { acceptedFacts } from '../../src/core/logline.js';
 import { encodeLabel, type Stamp } from '../../src/core/tai64n.js';
 import { formatIp, parseIp, type Ip } from '../../src/core/ip.js';
 import { Zone } from '../../src/core/zone.js';
-import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, HEAD, OTHER, R_LINE, R_STATUS } from '../../src/native/accepted.js';
+import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, HEAD, L_END, L_HI, L_LO, L_NANO, L_REC, OTHER, R_LINE, R_STATUS } from '../../src/native/accepted.js';
 import { FIXTURES, ROOT, run, tempDir } from '../helpers/util.js';
 import { collect } from '../../src/actions/stats.js';
 import { StatsCollector } from '../../src/core/stats.js';
@@ -411,6 +411,76 @@ test('the scanner loads, and QGREY_NO_WASM=1 turns it off', () => {
   }
   assert.ok(acceptedScanner());
 });
+
+test('lines(): every line\'s newline and label, as indexOf and the reader\'s label parse find them, across batches', () => {
+  const w = acceptedScanner()!;
+  let x = 0x1234567;
+  const rnd = (n: number) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+  const good = label(7);
+  const shapes = [
+    () => '',
+    () => 'x',
+    () => `${label(rnd(1e6))} ${'y'.repeat(rnd(200))}`,
+    () => `${label(rnd(1e6))} `, // 26 bytes: a label with nothing after it
+    () => good.slice(0, 25), // 25 bytes
+    () => good.toUpperCase() + ' upper-case hex',
+    () => '#' + good.slice(1) + ' no @',
+    () => good + 'x not a space',
+    () => good.slice(0, 10) + 'g' + good.slice(11) + ' not hex',
+    () => '@ffffffffffffffffffffffff far future',
+    () => '@000000000000000000000000 far past',
+    () => `${label(rnd(1e6))} ${'\r'.repeat(rnd(3))}`,
+  ];
+  // more lines than one batch (lines_max), most of them short, then long ones
+  const parts: string[] = [];
+  for (let i = 0; i < 40_000; i++) parts.push(i < 20_000 && i % 3 ? '' : shapes[rnd(shapes.length)]!());
+  const text = Buffer.from(parts.join('\n') + '\n', 'latin1');
+  for (const start of [0, 1 + parts[0]!.length]) {
+    const n = Math.min(text.length, w.cap);
+    const last = text.lastIndexOf(10, n - 1);
+    text.copy(w.input, 0, 0, last + 1);
+    const want: number[][] = [];
+    for (let ls = start; ls <= last; ) {
+      const le = text.indexOf(10, ls);
+      const st = { sec: 0, nsec: 0 };
+      want.push(le - ls >= 26 && labelOfText(text, ls, st) ? [le, st.sec, st.nsec] : [le]);
+      ls = le + 1;
+    }
+    const got: number[][] = [];
+    let batches = 0;
+    for (let ls = start; ls <= last; ) {
+      const k = w.lines(ls, last + 1);
+      assert.ok(k > 0);
+      batches++;
+      for (let j = 0; j < k; j++) {
+        const r = j * L_REC;
+        const le = w.lineOut[r + L_END]!;
+        const rel = w.lineOut[r + L_HI]! - 0x40000000;
+        got.push(rel > -(1 << 21) && rel < 1 << 21 ? [le, rel * 4294967296 + w.lineOut[r + L_LO]! - 10, w.lineOut[r + L_NANO]!] : [le]);
+        ls = le + 1;
+      }
+    }
+    assert.ok(batches > 1, 'more than one batch');
+    assert.equal(got.length, want.length);
+    assert.deepEqual(got, want);
+  }
+});
+
+/** the reader's labelAt, written again from FORMATS.md: '@', 24 lowercase hex digits, ' ', within 2^21 s of 2^62 */
+function labelOfText(b: Buffer, ls: number, into: { sec: number; nsec: number }): boolean {
+  const m = /^@([0-9a-f]{8})([0-9a-f]{8})([0-9a-f]{8}) /.exec(b.toString('latin1', ls, ls + 26));
+  if (!m) return false;
+  const rel = parseInt(m[1]!, 16) - 0x40000000;
+  if (rel <= -(1 << 21) || rel >= 1 << 21) return false;
+  into.sec = rel * 4294967296 + parseInt(m[2]!, 16) - 10;
+  into.nsec = parseInt(m[3]!, 16);
+  return true;
+}
 
 test('scanner: newline count, 1-based line index of each hit, FAST only for plain lines', () => {
   const w = acceptedScanner()!;
