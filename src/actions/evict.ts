@@ -16,7 +16,7 @@ import { fileMarks, resumeFrom } from '../logs/state.js';
 import { loadStateFile, saveStateFile } from '../store/state-file.js';
 import { byIp, treeDir, type Env } from '../core/config.js';
 import { openStore, type OpenStore } from '../store/open.js';
-import { AnomalyError, anomalyLine, type StoreLock } from '../store/store.js';
+import { AnomalyError, anomalyLine, type Entry, type StoreLock } from '../store/store.js';
 import { count } from '../core/words.js';
 import { wholeNumber, zoneOption } from './options.js';
 import { warn } from '../render/diag.js';
@@ -55,6 +55,9 @@ const GREETDELAY = latin1(']: GREETDELAY from ');
 const STATE_VERSION = 1;
 /** bad-event times kept per key in the state file */
 const MAX_TIMES = 64;
+
+/** entries looked up at once (their round trips overlap) */
+const LOOKUPS = 256;
 
 interface KeyState {
   /** times (seconds) of bad events inside the window */
@@ -202,6 +205,7 @@ export async function run(argv: EvictArgs, clock: Clock, open: OpenStore = openS
     rep.bad = stats.bad;
 
     // decide: keys with a bad event in this run (earlier runs already dealt with the rest)
+    const wanted: string[] = [];
     for (const key of [...touched].sort()) {
       const s = keys.get(key)!;
       if (s.accepted >= cutoff && s.accepted > 0) {
@@ -212,13 +216,22 @@ export async function run(argv: EvictArgs, clock: Clock, open: OpenStore = openS
         rep.below++;
         continue;
       }
-      let e;
-      try {
-        e = await tree.get(key);
-      } catch (err) {
-        if (!(err instanceof AnomalyError)) throw err;
+      wanted.push(key);
+    }
+    // the entries of those keys, looked up LOOKUPS at a time: the store answers them one after
+    // the other, but the round trips to the tree process (or Redis) overlap instead of adding
+    // up, one per key; then each is dealt with in the keys' order, as before
+    const found: (Entry | null | AnomalyError)[] = [];
+    for (let i = 0; i < wanted.length; i += LOOKUPS) {
+      const got = await Promise.all(wanted.slice(i, i + LOOKUPS).map((key) => tree.get(key).catch((err: unknown) => (err instanceof AnomalyError ? err : Promise.reject(err)))));
+      found.push(...got);
+    }
+    for (let i = 0; i < wanted.length; i++) {
+      const key = wanted[i]!;
+      const e = found[i]!;
+      if (e instanceof AnomalyError) {
         anomalies++;
-        warn(anomalyLine(root, err.anomaly));
+        warn(anomalyLine(root, e.anomaly));
         continue;
       }
       if (e === null) {

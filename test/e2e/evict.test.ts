@@ -2,7 +2,7 @@
 // runs with --state across a multilog rotation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, renameSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, mkdirSync, renameSync, readFileSync, symlinkSync } from 'node:fs';
 import { giveTree, qgrey, tempDir } from '../helpers/util.js';
 import { accepted, greetdelay, readFailed, writeLog, label } from './rebuild-gen.js';
 import { TreeEntries as TreeStore } from '../../src/store/entries.js';
@@ -167,4 +167,34 @@ test('accepted lines counted from the scan as numbers protect exactly as records
       assert.deepEqual(j.protected, ['192.0.2.44', '192.0.2.45']);
     }
   }
+});
+
+test('many candidates, looked up a batch at a time: a symlink and a directory where entries belong are reported in key order, the entries go, the rest are absent', () => {
+  using root = tempDir();
+  using logs = tempDir();
+  // 600 hang-up networks (more than one batch of lookups), a third of them in the tree
+  const nets = Array.from({ length: 600 }, (_, i) => [100 + (i >> 8), i & 255] as const);
+  const key = ([a, b]: readonly [number, number]) => `${String(a).padStart(3, '0')}/${String(b).padStart(3, '0')}/007`;
+  seed(root.path, 'classc', nets.filter((_, i) => i % 3 === 0).map(key));
+  // where two of them would be: a symlink, and a directory
+  mkdirSync(`${root.path}/101/010`, { recursive: true });
+  symlinkSync('/etc/passwd', `${root.path}/101/010/007`);
+  mkdirSync(`${root.path}/100/200/007`, { recursive: true });
+  writeLog(
+    `${logs.path}/current`,
+    nets.map(([a, b], i) => [NOW - 900 + i, greetdelay(`${a}.${b}.7.9`)]),
+  );
+  giveTree(root.path);
+  const r = qgrey(['evict', '--json', '--dir', root.path, `${logs.path}/current`]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { evicted: string[]; absent: string[]; anomalies: number };
+  assert.equal(j.evicted.length, 200);
+  assert.equal(j.absent.length, 398);
+  assert.equal(j.anomalies, 2);
+  const warned = r.stderr.trim().split('\n');
+  assert.equal(warned.length, 2, r.stderr);
+  assert.match(warned[0]!, /100\/200\/007/);
+  assert.match(warned[1]!, /101\/010\/007/);
+  assert.ok(lstatSync(`${root.path}/101/010/007`).isSymbolicLink(), 'the symlink is left');
+  for (const [i, n] of nets.entries()) if (i % 3 === 0) assert.equal(existsSync(`${root.path}/${key(n)}`), false, key(n));
 });
