@@ -363,7 +363,8 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
   // were read straight into its memory (buf is that memory, from is 0), nothing to copy.
   const scanWasm = (w: AcceptedScanner, buf: Buffer, from: number, lastNl: number, out: LogRecord[], placed: boolean) => {
     if (!placed) w.input.set(buf.subarray(from, lastNl + 1));
-    const hits = w.scan(lastNl + 1 - from);
+    // with a sink, the few FAST lines it does not take are cut from buf instead of text
+    const hits = w.scan(lastNl + 1 - from, sink === undefined);
     const o = w.out;
     const base = lineno;
     chunkAscii = undefined; // make() finds out per line
@@ -386,10 +387,11 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
           passedLast = false;
           if (since && compareStamp(stamp, since) < 0) continue;
           if (until && compareStamp(stamp, until) > 0) continue;
+          // with a sink, the few FAST lines left (IPv6 without accepted6) are cut one by one from
+          // buf (the scan copied none to text): a string of the chunk's whole text, most of it
+          // the sink's lines, would cost more than it saves
           const at = o[k + R_TEXT]!;
-          // with a sink, the few FAST lines left (IPv6 without accepted6) are cut one by one: a string of the
-          // chunk's whole text, most of it the sink's lines, would cost more than it saves
-          const line = sink !== undefined ? (w.text as Latin1).latin1Slice(at, at + le - ls) : (text ??= (w.text as Latin1).latin1Slice(0, o[OUT_TEXT]!)).slice(at, at + le - ls);
+          const line = sink !== undefined ? (buf as Latin1).latin1Slice(from + ls, from + le) : (text ??= (w.text as Latin1).latin1Slice(0, o[OUT_TEXT]!)).slice(at, at + le - ls);
           const ipAt = o[k + R_IP]! - ls;
           const remoteip = line.slice(ipAt, ipAt + o[k + R_IP_LEN]!);
           const authLen = o[k + R_AUTH_LEN]!;
@@ -452,7 +454,7 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
       let lend = 0; // the end of the batch's records
       if (o !== null && lastNl + 1 - from <= wasm!.cap) {
         if (!placed) wasm!.input.set(buf.subarray(from, lastNl + 1));
-        hits = wasm!.scan(lastNl + 1 - from);
+        hits = wasm!.scan(lastNl + 1 - from, false);
         while (h < hits && o[k + R_STATUS] !== FAST) h++, (k += wasm!.rec);
         if (h < hits) at = o[k + R_START]!;
         lo = wasm!.lineOut;

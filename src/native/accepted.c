@@ -25,8 +25,9 @@
  *   12 the IPv4 address (F_IP4, F_MAPPED)
  *   13 where the line was copied to in `text`
  * out[0] = newlines in the input, out[1] = records written, out[2] = bytes in `text`.
- * The FAST lines are copied one after the other to `text`: JavaScript makes one string of them
- * and cuts each line from it (one string per chunk instead of one per line).
+ * With scan(n, 1) the FAST lines are copied one after the other to `text`: JavaScript makes one
+ * string of them and cuts each line from it (one string per chunk instead of one per line).
+ * With scan(n, 0) it takes no text (a sink takes the lines as numbers) and word 13 is not set.
  */
 #include <wasm_simd128.h>
 
@@ -410,6 +411,9 @@ INLINE u32 find_needle(u32 i, u32 n) {
 /* the four 16-byte lanes' bitmasks of one 64-byte block as one 64-bit mask */
 #define MASK64(m0, m1, m2, m3) ((u64)(m0) | ((u64)(m1) << 16) | ((u64)(m2) << 32) | ((u64)(m3) << 48))
 
+/* scan()'s `copy`: whether the FAST lines are wanted in `text` (word 13 says where) */
+static u32 copy_text = 1;
+
 /* Write the record of the needle at `at` (its line starts at or after `from`), given the
    newlines before `from`; returns the newlines up to and including the line's own. */
 INLINE u32 hit(u32 at, u32 from, u32 lines_before_from, u64 nlm, u32 block, u32 **recp, u32 *tpos) {
@@ -423,9 +427,10 @@ INLINE u32 hit(u32 at, u32 from, u32 lines_before_from, u64 nlm, u32 block, u32 
   rec[1] = le;
   rec[2] = idx;
   /* a FAST line stays where classify copied it in `text` (the copy runs up to 64 bytes past
-     the line: PAD), the next line goes after it */
+     the line: PAD), the next line goes after it; when the caller takes no text, every line is
+     copied to the start of `text` (a few cache lines, not a stream through the whole array) */
   rec[3] = (u32)classify(ls, le, rec, text + *tpos);
-  if (rec[3]) {
+  if (rec[3] && copy_text) {
     rec[13] = *tpos;
     *tpos += le - ls;
   }
@@ -433,8 +438,9 @@ INLINE u32 hit(u32 at, u32 from, u32 lines_before_from, u64 nlm, u32 block, u32 
   return idx;
 }
 
-__attribute__((export_name("scan"))) u32 scan(u32 n) {
+__attribute__((export_name("scan"))) u32 scan(u32 n, u32 copy) {
   if (n > IN_CAP) return 0xffffffffu;
+  copy_text = copy;
   u32 lines = 0, hits = 0, i = 0, from = 0, tpos = 0;
   u32 *rec = output + HEAD;
   const v128_t nl = splat('\n'), first = splat('r'), last = splat('0');

@@ -59,8 +59,11 @@ export interface AcceptedScanner {
   readonly out: Uint32Array;
   /** the FAST lines, one after the other (record word R_TEXT: where each starts) */
   readonly text: Buffer;
-  /** scan the first n bytes of `input` (they end with '\n'); returns the number of records */
-  scan(n: number): number;
+  /**
+   * scan the first n bytes of `input` (they end with '\n'); returns the number of records.
+   * `text`: copy the FAST lines to `text` (R_TEXT); without it R_TEXT is not set.
+   */
+  scan(n: number, text: boolean): number;
   /**
    * The lines of `input` from `at` (a line start) before `n` (input[n - 1] is '\n'), at most a
    * batch of them, into `lineOut`; returns how many (accepted.c's lines(): per line its '\n'
@@ -92,7 +95,7 @@ interface Exports {
   text_ptr(): number;
   input_cap(): number;
   record_words(): number;
-  scan(n: number): number;
+  scan(n: number, copy: number): number;
   lines_ptr(): number;
   lines_max(): number;
   lines(at: number, n: number): number;
@@ -132,7 +135,7 @@ function load(): AcceptedScanner | null {
     const scan = ex.scan;
     const lines = ex.lines;
     const lineOut = new Uint32Array(ex.memory.buffer, ex.lines_ptr(), ex.lines_max() * L_REC);
-    return { cap, rec, input, out, text, scan: (n: number) => scan(n), lines: (at: number, n: number) => lines(at, n), lineOut };
+    return { cap, rec, input, out, text, scan: (n: number, copy: boolean) => scan(n, copy ? 1 : 0), lines: (at: number, n: number) => lines(at, n), lineOut };
   } catch {
     return null;
   }

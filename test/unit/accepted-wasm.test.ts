@@ -11,7 +11,7 @@ import { acceptedFacts } from '../../src/core/logline.js';
 import { encodeLabel, type Stamp } from '../../src/core/tai64n.js';
 import { formatIp, parseIp, type Ip } from '../../src/core/ip.js';
 import { Zone } from '../../src/core/zone.js';
-import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, HEAD, L_END, L_HI, L_LO, L_NANO, L_REC, OTHER, R_LINE, R_STATUS } from '../../src/native/accepted.js';
+import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, HEAD, L_END, L_HI, L_LO, L_NANO, L_REC, OTHER, OUT_TEXT, R_LINE, R_STATUS, R_TEXT } from '../../src/native/accepted.js';
 import { FIXTURES, ROOT, run, tempDir } from '../helpers/util.js';
 import { collect } from '../../src/actions/stats.js';
 import { StatsCollector } from '../../src/core/stats.js';
@@ -487,7 +487,11 @@ test('scanner: newline count, 1-based line index of each hit, FAST only for plai
   const lines = [`${label(1)} x`, `${label(2)} ${body()}`, '', `${label(3)} ${body({ helo: 'a b' })}`, 'result=accepted code=250', `${label(4)} ${body()}\r`];
   const text = Buffer.from(lines.join('\n') + '\n', 'latin1');
   text.copy(w.input);
-  const hits = w.scan(text.length);
+  // without the text: the same records but for where each line was copied (R_TEXT)
+  const bare = w.scan(text.length, false);
+  const noText = Array.from(w.out.subarray(0, HEAD + bare * w.rec)).map((v, i) => ((i - HEAD) % w.rec === R_TEXT ? 0 : v));
+  const hits = w.scan(text.length, true);
+  assert.deepEqual(Array.from(w.out.subarray(0, HEAD + hits * w.rec)).map((v, i) => ((i - HEAD) % w.rec === R_TEXT || i === OUT_TEXT ? 0 : v)), noText.map((v, i) => (i === OUT_TEXT ? 0 : v)));
   assert.equal(w.out[0], lines.length);
   assert.equal(hits, 4);
   const got = Array.from({ length: hits }, (_, h) => [w.out[HEAD + h * w.rec + R_LINE], w.out[HEAD + h * w.rec + R_STATUS]]);
@@ -516,7 +520,7 @@ test('scanner: the C reads remoteip exactly as parseIp does (every address it ac
   for (const a of addrs) {
     const text = Buffer.from(`${label(1)} ${body({ remoteip: a })}\n`, 'latin1');
     text.copy(w.input);
-    assert.equal(w.scan(text.length), 1);
+    assert.equal(w.scan(text.length, true), 1);
     if (w.out[HEAD + R_STATUS] !== FAST) continue;
     const ip = recordIp(w.out, HEAD);
     // undefined: the C leaves it to parseIp, which it does only for what is no address
