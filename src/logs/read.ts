@@ -625,6 +625,8 @@ async function* groupRecords(files: FileSource[], opts: ReadOptions, zone: Zone,
 }
 
 interface Cursor {
+  /** its place among the cursors: of two lines at the same time, the lower one's goes first */
+  idx: number;
   it: AsyncGenerator<LogRecord[]>;
   batch: LogRecord[];
   i: number;
@@ -648,7 +650,7 @@ async function* merge(groups: AsyncGenerator<LogRecord[]>[], stats: ReadStats): 
     yield* groups[0]!;
     return;
   }
-  const cursors: Cursor[] = groups.map((it) => ({ it, batch: [], i: 0, done: false }));
+  const cursors: Cursor[] = groups.map((it, idx) => ({ idx, it, batch: [], i: 0, done: false }));
   await Promise.all(cursors.map(refill));
   // dedupe across groups: per (time, body), emit max over groups of the per-group count
   // key -> [emitted, group, count, group, count, ...]: one small array per line (most lines are
@@ -658,13 +660,33 @@ async function* merge(groups: AsyncGenerator<LogRecord[]>[], stats: ReadStats): 
   const qsecs: number[] = [];
   let qhead = 0;
   let out: LogRecord[] = [];
-  for (;;) {
-    let best: Cursor | null = null;
+  // The cursor whose line is next, and the earliest line of the others. Only the chosen one
+  // moves, so the others' earliest stays what it was until another is chosen: it is looked for
+  // again only then, not at every line (sources that follow each other in time take turns
+  // seldom).
+  const others: { first: Stamp | null; idx: number } = { first: null, idx: 0 };
+  const choose = (): Cursor | null => {
+    let b: Cursor | null = null;
+    for (const c of cursors) if (!c.done && (b === null || compareStamp(c.batch[c.i]!.order, b.batch[b.i]!.order) < 0)) b = c;
+    others.first = null;
     for (const c of cursors) {
-      if (c.done) continue;
-      if (!best || compareStamp(c.batch[c.i]!.order, best.batch[best.i]!.order) < 0) best = c;
+      if (c === b || c.done) continue;
+      const o = c.batch[c.i]!.order;
+      if (others.first === null || compareStamp(o, others.first) < 0) {
+        others.first = o;
+        others.idx = c.idx;
+      }
     }
-    if (!best) break;
+    return b;
+  };
+  let best: Cursor | null = null;
+  for (;;) {
+    if (best === null || best.done) best = choose();
+    else if (others.first !== null) {
+      const d = compareStamp(best.batch[best.i]!.order, others.first);
+      if (d > 0 || (d === 0 && best.idx > others.idx)) best = choose();
+    }
+    if (best === null) break;
     const r = best.batch[best.i++]!;
     if (best.i >= best.batch.length) {
       if (out.length) {
@@ -688,18 +710,9 @@ async function* merge(groups: AsyncGenerator<LogRecord[]>[], stats: ReadStats): 
     // A duplicate needs another source with lines at this time: one whose next line is not
     // later (2 s of slack for the overlap multilog leaves between files), or one already seen
     // in the window. Sources that follow each other in time skip the bookkeeping.
-    if (seen.size === 0) {
-      let overlap = false;
-      for (const c of cursors) {
-        if (c !== best && !c.done && c.batch[c.i]!.order.sec <= sec + 2) {
-          overlap = true;
-          break;
-        }
-      }
-      if (!overlap) {
-        out.push(r);
-        continue;
-      }
+    if (seen.size === 0 && !(others.first !== null && others.first.sec <= sec + 2)) {
+      out.push(r);
+      continue;
     }
     const key = `${sec}.${r.stamp.nsec} ${r.line.slice(r.bodyStart)}`;
     let s = seen.get(key);

@@ -225,3 +225,42 @@ test('keep: labelled lines it refuses are counted and passed over; malformed lab
   assert.equal(two.stats.duplicates, none.stats.duplicates);
   assert.deepEqual(two.out.map((r) => r.body), none.out.map((r) => r.body));
 });
+
+test('several sources merge in time order, a tie going to the source named first, whether they overlap or follow each other', async () => {
+  using d = tempDir();
+  let x = 0x5eed;
+  const rnd = (n: number) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+  // five sources: three overlapping with many equal times, two that follow each other
+  const sources: { sec: number; body: string }[][] = [];
+  for (let g = 0; g < 5; g++) {
+    const lines: { sec: number; body: string }[] = [];
+    let t = g < 3 ? 0 : g === 3 ? 5000 : 9000;
+    for (let i = 0; i < 400; i++) {
+      t += g < 3 ? rnd(3) : 1 + rnd(5); // steps of 0 to 2 s: ties within and across sources
+      lines.push({ sec: t, body: `g${g} n${i}` });
+    }
+    sources.push(lines);
+  }
+  // the order the old loop gave: each time the earliest next line of all, the first source on a tie
+  const want: string[] = [];
+  const at = sources.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let g = 0; g < sources.length; g++) if (at[g]! < sources[g]!.length && (best < 0 || sources[g]![at[g]!]!.sec < sources[best]![at[best]!]!.sec)) best = g;
+    if (best < 0) break;
+    want.push(sources[best]![at[best]!++]!.body);
+  }
+  const paths = sources.map((lines, g) => {
+    const p = join(d.path, `src${g}`);
+    writeFileSync(p, lines.map((l) => `${encodeLabel({ sec: T0 + l.sec, nsec: 0 })} ${l.body}\n`).join(''));
+    return p;
+  });
+  const { out, stats } = await readAll(paths);
+  assert.equal(stats.duplicates, 0);
+  assert.deepEqual(out.map((r) => r.body), want);
+});
