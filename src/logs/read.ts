@@ -11,7 +11,7 @@ import { Zone } from '../core/zone.js';
 import { parsePrefix, parseBody, acceptedFacts, type AcceptedFacts, type LogEvent } from '../core/logline.js';
 import { parseIp } from '../core/ip.js';
 import { quote } from '../core/errors.js';
-import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_IP4, F_IP6, F_MAPPED, F_RECEIVED, F_RELAY, HEAD, OUT_LINES, OUT_TEXT, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_GROUPS, R_HI, R_IP, R_IP4, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, L_END, L_HI, L_LO, L_NANO, L_REC, type AcceptedScanner } from '../native/accepted.js';
+import { acceptedScanner, recordIp, ACCEPTED_NEEDLE, FAST, F_IP4, F_IP6, F_MAPPED, F_RECEIVED, F_RELAY, HEAD, OUT_LINES, OUT_TEXT, R_AUTH, R_AUTH_LEN, R_END, R_FLAGS, R_GROUPS, R_HI, R_IP, R_IP4, R_IP_LEN, R_LINE, R_LO, R_NANO, R_START, R_STATUS, R_TEXT, R_PID, NO_PID, L_END, L_HI, L_LO, L_NANO, L_REC, type AcceptedScanner } from '../native/accepted.js';
 import { expandSources, type FileSource } from './sources.js';
 import { openLog } from './open.js';
 
@@ -339,7 +339,8 @@ async function* fileRecords(src: FileSource, opts: ReadOptions, zone: Zone, stat
     if ((flags & (F_IP4 | F_MAPPED)) === 0 && !v6) return false;
     const rel = o[k + R_HI]! - HI_BASE;
     if (rel <= -HI_SPAN || rel >= HI_SPAN) return false;
-    const pid = pidAt(buf, ls, le);
+    const pw = o[k + R_PID]!;
+    const pid = pw !== NO_PID ? pw : pidAt(buf, ls, le);
     if (pid < 0) return false;
     const sec = rel * 4294967296 + o[k + R_LO]! - 10;
     const nsec = o[k + R_NANO]!;

@@ -24,6 +24,7 @@
  *   8 authuser offset   9 authuser length   10 remoteip offset   11 remoteip length
  *   12 the IPv4 address (F_IP4, F_MAPPED)
  *   13 where the line was copied to in `text`
+ *   18 the pid= value when it has at most 9 digits, else 0xffffffff
  * out[0] = newlines in the input, out[1] = records written, out[2] = bytes in `text`.
  * With scan(n, 1) the FAST lines are copied one after the other to `text`: JavaScript makes one
  * string of them and cuts each line from it (one string per chunk instead of one per line).
@@ -339,6 +340,10 @@ __attribute__((noinline)) static int classify(u32 ls, u32 le, u32 *r, u8 *dst) {
   ok &= digits16(v, vn);
   TOKEN(21 + ssl, "pid=");
   ok &= (vn > 0) & digits16(v, vn);
+  /* its value when it has at most 9 digits (JavaScript reads longer ones itself) */
+  u32 pid = 0;
+  for (u32 j = 0; j < vn && j < 9; j++) pid = pid * 10 + (u32)(v[j] - '0');
+  r[18] = vn <= 9 ? pid : 0xffffffffu;
 #undef TOKEN
   if (diff || !ok) return 0;
   r[4] = hex8(s + 1);

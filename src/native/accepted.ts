@@ -41,6 +41,9 @@ export const R_IP4 = 12;
 export const R_TEXT = 13;
 /** 4 words: the 8 groups of an IPv6 address, two a word, the first in the high half */
 export const R_GROUPS = 14;
+/** the pid= value (FAST) when it has at most 9 digits, else NO_PID */
+export const R_PID = 18;
+export const NO_PID = 0xffffffff;
 
 /** words before the first record: newlines, records, bytes of FAST lines in `text` */
 export const HEAD = 4;

@@ -616,6 +616,8 @@ test('chunk edges, a 1 MB line, a live partial line, an unterminated last line: 
     const k = i % 7;
     if (k === 0) parts.push(`${label(i)} ${body({ remoteip: `198.51.100.${i % 250}`, helo: 'h'.repeat(i % 97) })}`);
     else if (k === 5) parts.push(`${label(i)} ${body({ remoteip: `2001:db8:${i % 9}:ff::${(i % 250).toString(16)}`, helo: 'h'.repeat(i % 89) })}`);
+    // pids of 1 to 17 digits (the module reads up to 9, the reader up to 15, a plain line has at most 16)
+    else if (k === 6) parts.push(`${label(i)} ${body({ remoteip: `203.0.113.${i % 250}`, pid: String(10 ** (i % 17) + (i % 7)).replace(/e\+?/, '') })}`);
     else if (k === 3) parts.push(`${label(i)} ${body({ helo: 'two words' })}\r`);
     else parts.push(`${label(i)} tcpserver: status: ${i}/20 ${'x'.repeat(i % 300)}`);
     if (i === 2000) parts.push(`${label(i)} ${body({ helo: 'z'.repeat(1 << 20) })}`);
