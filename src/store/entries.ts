@@ -76,6 +76,9 @@ function code(err: unknown): string | undefined {
 /** seconds (float) of a Stats time, to the microsecond */
 const secs = (ms: number) => ms / 1000;
 
+/** lstat's options: a missing path is undefined, not an exception */
+const MAYBE = { throwIfNoEntry: false } as const;
+
 export interface TreeOptions {
   /** chown new files and directories to this owner (skipped when it is already ours) */
   readonly owner?: Owner | undefined;
@@ -108,13 +111,13 @@ export class TreeEntries implements EntryAccess {
     for (let i = 0; i < parts.length - 1; i++) {
       p += '/' + parts[i];
       rel = rel === '' ? parts[i]! : rel + '/' + parts[i];
-      let st: Stats;
+      let st: Stats | undefined;
       try {
-        st = lstatSync(p);
+        st = lstatSync(p, MAYBE);
       } catch (err) {
-        if (code(err) === 'ENOENT') return false;
         throw this.fsError('examine', p, err);
       }
+      if (st === undefined) return false;
       if (!st.isDirectory()) throw new AnomalyError(this.root, anomalyOf(rel, st, 'directory'));
     }
     return true;
@@ -130,18 +133,18 @@ export class TreeEntries implements EntryAccess {
   statSync(key: string): Stats | null {
     const parts = this.check(key);
     const p = this.root + '/' + key;
-    let st: Stats;
+    let st: Stats | undefined;
     try {
-      st = lstatSync(p);
+      // (a missing entry, the commonest answer, as undefined: an exception costs ten times the lstat)
+      st = lstatSync(p, MAYBE);
     } catch (err) {
-      const c = code(err);
-      if (c === 'ENOENT' || c === 'ENOTDIR') {
-        // missing, or a file where a directory belongs: make sure no component on the way
-        // is a symlink or a file (reported), else it is simply not there
-        this.checkDirs(parts);
-        return null;
-      }
-      throw this.fsError('examine', p, err);
+      if (code(err) !== 'ENOTDIR') throw this.fsError('examine', p, err);
+    }
+    if (st === undefined) {
+      // missing, or a file where a directory belongs: make sure no component on the way
+      // is a symlink or a file (reported), else it is simply not there
+      this.checkDirs(parts);
+      return null;
     }
     if (!this.checkDirs(parts)) return null;
     if (!st.isFile()) throw new AnomalyError(this.root, anomalyOf(key, st, 'regular file'));
