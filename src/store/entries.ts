@@ -299,9 +299,8 @@ export class TreeEntries implements EntryAccess {
 
 function lstatOrNull(p: string): Stats | null {
   try {
-    return lstatSync(p);
+    return lstatSync(p, { throwIfNoEntry: false }) ?? null;
   } catch (err) {
-    if (code(err) === 'ENOENT') return null;
     throw err;
   }
 }

@@ -584,9 +584,8 @@ class Swapper {
 
 function lstatOrNull(p: string): Stats | null {
   try {
-    return lstatSync(p);
+    return lstatSync(p, { throwIfNoEntry: false }) ?? null;
   } catch (err) {
-    if (code(err) === 'ENOENT') return null;
     throw fsFail('examine', p, err);
   }
 }
