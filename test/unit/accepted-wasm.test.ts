@@ -16,6 +16,7 @@ import { FIXTURES, ROOT, run, tempDir } from '../helpers/util.js';
 import { collect } from '../../src/actions/stats.js';
 import { StatsCollector } from '../../src/core/stats.js';
 import { RcptCollector } from '../../src/core/rcpt-stats.js';
+import { seeded } from '../helpers/random.js';
 
 const T0 = 1_790_000_000;
 const label = (i: number) => encodeLabel({ sec: T0 + i, nsec: (i * 7919) % 1_000_000_000 });
@@ -414,13 +415,7 @@ test('the scanner loads, and QGREY_NO_WASM=1 turns it off', () => {
 
 test('lines(): every line\'s newline and label, as indexOf and the reader\'s label parse find them, across batches', () => {
   const w = acceptedScanner()!;
-  let x = 0x1234567;
-  const rnd = (n: number) => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
+  const rnd = seeded(0x1234567);
   const good = label(7);
   const shapes = [
     () => '',

@@ -10,6 +10,7 @@ import { encodeLabel } from '../../src/core/tai64n.js';
 import { Zone } from '../../src/core/zone.js';
 import { acceptedFacts } from '../../src/core/logline.js';
 import { run, tempDir } from '../helpers/util.js';
+import { seeded } from '../helpers/random.js';
 
 const T0 = 1_790_000_000;
 const L = (i: number, body: string) => `${encodeLabel({ sec: T0 + i, nsec: i * 1000 })} ${body}\n`;
@@ -228,13 +229,7 @@ test('keep: labelled lines it refuses are counted and passed over; malformed lab
 
 test('several sources merge in time order, a tie going to the source named first, whether they overlap or follow each other', async () => {
   using d = tempDir();
-  let x = 0x5eed;
-  const rnd = (n: number) => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
+  const rnd = seeded(0x5eed);
   // five sources: three overlapping with many equal times, two that follow each other
   const sources: { sec: number; body: string }[][] = [];
   for (let g = 0; g < 5; g++) {

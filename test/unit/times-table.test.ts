@@ -4,15 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TimesTable } from '../../src/core/times-table.js';
 import { ip4KeyId } from '../../src/actions/rebuild.js';
+import { seeded } from '../helpers/random.js';
 
 test('TimesTable: first is the least time, last the greatest, per key, from times and spans; keys in ascending order', () => {
-  let x = 0x2545f491;
-  const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const next = seeded(0x2545f491);
+  const rnd = () => next(2 ** 32) / 2 ** 32;
   for (const start of [1, 1024, 1 << 16]) {
     const t = new TimesTable(start);
     const m = new Map<number, [number, number]>();
