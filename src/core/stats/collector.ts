@@ -3,9 +3,11 @@
 // Pure: no I/O, no clock.
 //
 // Memory: one row per greylisted key and one per greylisted address (table.ts: typed
-// columns behind an IdMap, about 40 bytes a row for IPv4 with their growth, more for IPv6,
-// whose ids are strings in a Map); besides, one entry per open connection, per evictable
-// address (an IdSet), per time bucket, and with by='net' one small object per key seen. Each map stops at `maxKeys`; what did not fit is counted in `truncated`.
+// columns behind an IdIndex, about 45 bytes a row for a key and 30 for an address with the
+// index's slots, more for IPv6, whose ids are strings in a Map); besides, one entry per open
+// connection, per evictable address (an IdSet, 4 to 8 bytes), per time bucket, and with
+// by='net' one small object per key seen. Each map stops at `maxKeys`; what did not fit is
+// counted in `truncated`.
 
 import { keyLabel, keyNetwork, type Layout } from '../key.js';
 import type { Ip } from '../ip.js';
@@ -223,10 +225,10 @@ export class StatsCollector {
   }
 
   private qlogIds(kid: Id, iid: Id, accepted: boolean, received: boolean, relayOrAuth: boolean, pid: number, time: number): void {
-    const k = this.keys.index.get(kid);
-    if (k !== undefined) this.keys.flags[k]! |= BACK;
-    const r = this.ips.index.get(iid);
-    if (r !== undefined) this.ips.flags[r]! |= BACK;
+    const k = this.keys.rowOf(kid);
+    if (k >= 0) this.keys.flags[k]! |= BACK;
+    const r = this.ips.rowOf(iid);
+    if (r >= 0) this.ips.flags[r]! |= BACK;
     if (!accepted) return;
     const c = this.conns.get(pid);
     const conn = c && c.ip === iid && time - c.t < CONN_WINDOW ? c.kind : 'none';
@@ -246,8 +248,8 @@ export class StatsCollector {
       if (received) this.accepted.relayOrAuth++;
       return;
     }
-    if (k !== undefined && Number.isNaN(this.keys.delivered[k])) this.keys.delivered[k] = time;
-    if (r !== undefined) this.ips.flags[r]! |= DELIVERED;
+    if (k >= 0 && Number.isNaN(this.keys.delivered[k])) this.keys.delivered[k] = time;
+    if (r >= 0) this.ips.flags[r]! |= DELIVERED;
   }
 
   private evict(ip: Ip | null, b: Bucket): void {
@@ -299,13 +301,13 @@ export class StatsCollector {
     const nb = this.netRow(kid);
     if (nb) nb.d[name]++;
     const grey = name === 'firstTime' || name === 'tooSoon';
-    const k = this.keys.index.get(kid);
-    if (k !== undefined) {
+    const k = this.keys.rowOf(kid);
+    if (k >= 0) {
       this.keys.flags[k]! |= BACK;
       if (grey) this.keys.greys[k]!++;
     } else if (grey && this.keys.add(kid, time) < 0) this.truncated.keys++;
-    const r = this.ips.index.get(iid);
-    if (r !== undefined) {
+    const r = this.ips.rowOf(iid);
+    if (r >= 0) {
       this.ips.flags[r]! |= BACK;
       if (grey) this.ips.greys[r]!++;
     } else if (grey && this.ips.add(iid, time) < 0) this.truncated.addresses++;

@@ -19,21 +19,32 @@ import { formatIp } from '../ip.js';
 import { DECISION_NAMES, columnCount, type DecisionCounts } from '../decision.js';
 import type { Bucket, StatsCollector } from './collector.js';
 import type { NetworkTop, Row, SenderTop, StatsResult } from './schema.js';
-import { BACK, DELIVERED, byId, ipOfId, netOfIpId, type Id } from './table.js';
+import { BACK, DELIVERED, IdIndex, byId, ipOfId, netOfIpId, type Id } from './table.js';
+
+/** Put `x` in its place among `out`, the first `n` in `cmp` order so far (it may fall off the end). */
+function place<T>(out: T[], x: T, n: number, cmp: (a: T, b: T) => number): void {
+  if (out.length === n && cmp(x, out[n - 1] as T) >= 0) return;
+  let i = out.length === n ? n - 1 : out.length;
+  while (i > 0 && cmp(x, out[i - 1] as T) < 0) {
+    out[i] = out[i - 1] as T;
+    i--;
+  }
+  out[i] = x;
+}
 
 /** The first `n` items in `cmp` order, without sorting them all. */
 export function topN<T>(items: Iterable<T>, n: number, cmp: (a: T, b: T) => number): T[] {
   const out: T[] = [];
   if (n <= 0) return out;
-  for (const x of items) {
-    if (out.length === n && cmp(x, out[n - 1] as T) >= 0) continue;
-    let i = out.length === n ? n - 1 : out.length;
-    while (i > 0 && cmp(x, out[i - 1] as T) < 0) {
-      out[i] = out[i - 1] as T;
-      i--;
-    }
-    out[i] = x;
-  }
+  for (const x of items) place(out, x, n, cmp);
+  return out;
+}
+
+/** topN of the row numbers 0 to `rows` - 1 (those `keep` takes), with nothing made per row. */
+function topRows(rows: number, n: number, cmp: (a: number, b: number) => number, keep?: (row: number) => boolean): number[] {
+  const out: number[] = [];
+  if (n <= 0) return out;
+  for (let r = 0; r < rows; r++) if (keep === undefined || keep(r)) place(out, r, n, cmp);
   return out;
 }
 
@@ -74,7 +85,7 @@ export function resultOf(c: StatsCollector): StatsResult {
   let neverRecent = 0;
   const delays: number[] = [];
   const K = c.keys;
-  K.index.forEach((kid, k) => {
+  K.forEach((kid, k) => {
     const first = K.first[k] as number;
     const rows = [c.bucketAt(first)];
     const nb = c.by === 'net' ? c.nets.get(kid) : undefined;
@@ -98,48 +109,57 @@ export function resultOf(c: StatsCollector): StatsResult {
   const round = (x: number | null) => (x === null ? null : Math.round(x * 1000) / 1000);
   const nkeys = c.keys.size;
 
-  // networks (class C / IPv6 /64) of the greylisted addresses; only the top entries get labels
-  const groups = new Map<Id, { id: Id; greylists: number; addresses: number; neverRetried: number; delivered: number }>();
-  let neverRetried = 0;
+  // networks (class C / IPv6 /64) of the greylisted addresses, as rows of typed columns
+  // (no object per network); only the top entries get labels
   const I = c.ips;
-  I.index.forEach((iid, r) => {
+  const G = new IdIndex(I.size);
+  const gGreylists = new Int32Array(I.size);
+  const gAddresses = new Int32Array(I.size);
+  const gNever = new Int32Array(I.size);
+  const gDelivered = new Int32Array(I.size);
+  let neverRetried = 0;
+  I.forEach((iid, r) => {
     const nid = typeof iid === 'number' ? iid >>> 8 : iid.slice(0, 16);
-    let n = groups.get(nid);
-    if (!n) groups.set(nid, (n = { id: nid, greylists: 0, addresses: 0, neverRetried: 0, delivered: 0 }));
-    n.greylists += I.greys[r]!;
-    n.addresses++;
+    let n = G.rowOf(nid);
+    if (n < 0) n = G.add(nid);
+    gGreylists[n]! += I.greys[r]!;
+    gAddresses[n]!++;
     if (!(I.flags[r]! & BACK)) {
-      n.neverRetried++;
+      gNever[n]!++;
       neverRetried++;
     }
-    if (I.flags[r]! & DELIVERED) n.delivered++;
+    if (I.flags[r]! & DELIVERED) gDelivered[n]!++;
   });
   const netLabel = (nid: Id) => netOfIpId(typeof nid === 'number' ? nid * 256 : nid);
-  const asTop = (n: { id: Id; greylists: number; addresses: number; neverRetried: number; delivered: number }): NetworkTop => ({
-    network: netLabel(n.id),
-    greylists: n.greylists,
-    addresses: n.addresses,
-    neverRetried: n.neverRetried,
-    delivered: n.delivered,
+  const asTop = (n: number): NetworkTop => ({
+    network: netLabel(G.idOf(n)),
+    greylists: gGreylists[n]!,
+    addresses: gAddresses[n]!,
+    neverRetried: gNever[n]!,
+    delivered: gDelivered[n]!,
   });
-  const topNets = topN(groups.values(), c.top, (a, b) => b.greylists - a.greylists || b.addresses - a.addresses || byId(a.id, b.id)).map(asTop);
-  const topNever = topN(
-    [...groups.values()].filter((n) => n.neverRetried > 0),
+  const topNets = topRows(G.size, c.top, (a, b) => gGreylists[b]! - gGreylists[a]! || gAddresses[b]! - gAddresses[a]! || byId(G.idOf(a), G.idOf(b))).map(asTop);
+  const topNever = topRows(
+    G.size,
     c.top,
-    (a, b) => b.neverRetried - a.neverRetried || b.greylists - a.greylists || byId(a.id, b.id),
+    (a, b) => gNever[b]! - gNever[a]! || gGreylists[b]! - gGreylists[a]! || byId(G.idOf(a), G.idOf(b)),
+    (n) => gNever[n]! > 0,
   ).map(asTop);
-  const senders = topN(I.index.entries(), c.top, (a, b) => I.greys[b[1]]! - I.greys[a[1]]! || byId(a[0], b[0])).map(
-    ([iid, r]): SenderTop => ({
+  const senders = topRows(I.size, c.top, (a, b) => I.greys[b]! - I.greys[a]! || byId(I.index.idOf(a), I.index.idOf(b))).map((r): SenderTop => {
+    const iid = I.index.idOf(r);
+    return {
       address: formatIp(ipOfId(iid)),
       network: netOfIpId(iid),
       greylists: I.greys[r]!,
       retried: (I.flags[r]! & BACK) !== 0,
       delivered: (I.flags[r]! & DELIVERED) !== 0,
-    }),
-  );
+    };
+  });
 
   let evictableGreylisted = 0;
-  for (const id of c.evictable) if (I.index.has(id)) evictableGreylisted++;
+  c.evictable.forEach((id) => {
+    if (I.index.has(id)) evictableGreylisted++;
+  });
 
   const total = (d: DecisionCounts) => DECISION_NAMES.reduce((s, n) => s + d[n], 0);
   // every day (hour) from the first to the last, the quiet ones too

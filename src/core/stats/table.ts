@@ -1,8 +1,9 @@
 // The collector's columnar rows (one per greylisted key or address, kept in typed arrays
-// behind a Map) and the ids they are kept under: a number for IPv4, hex for IPv6.
+// behind a hash index of typed arrays) and the ids they are kept under: a number for IPv4,
+// hex for IPv6.
 
 import { keyOf, type Layout } from '../key.js';
-import { formatIp, ip6Hex, ip4Octets, type Ip } from '../ip.js';
+import { formatIp, ip4Octets, type Ip } from '../ip.js';
 
 export type Id = number | string;
 
@@ -11,122 +12,193 @@ export const BACK = 1;
 export const DELIVERED = 2;
 
 /**
- * A map from ids to whole numbers of at least 0 (row numbers): the number ids (IPv4, signed
- * 32-bit) in an open-addressing hash table of two typed arrays (8 bytes a slot, at most half
- * of them used: no Map entry for the collector to allocate or trace), the IPv6 ids (strings)
- * in a Map. Iterates the number ids first, in no particular order, then the strings.
+ * Rows set aside when a table is made, up to its maximum: typed arrays that large are mapped
+ * from the system zero-filled and become memory only as rows are written, so a table that
+ * stays small costs little, and one that grows to this never copies its columns (a copy holds
+ * the old and the new array at once: the peak). Past it, the columns double as they fill.
  */
-export class IdMap {
-  private keys = new Int32Array(1024);
-  /** -1: the slot is empty */
-  private vals = new Int32Array(1024).fill(-1);
+const RESERVED_ROWS = 1 << 20;
+
+/** a slot is the top bits of the id times the golden ratio */
+const hashOf = (id: number, shift: number) => Math.imul(id, 0x9e3779b1) >>> shift;
+
+/**
+ * Row numbers 0, 1, 2, ... of ids, in the order they were added. Number ids (IPv4, signed
+ * 32-bit) are found through an open-addressing table of row numbers (4 bytes a slot, at most
+ * three quarters of the slots used) and kept in a column, 5 bytes a row with the column that
+ * says which rows have a string id; string ids (IPv6, few) are in a Map.
+ */
+export class IdIndex {
+  /** per row: the number id (0 for a string id) */
+  private nums: Int32Array;
+  /** per row: 1 when the id is a string */
+  private isStr: Uint8Array;
+  /** row + 1 of a number id, 0 for an empty slot */
+  private slots = new Int32Array(1024);
   private mask = 1023;
-  /** 32 - log2(slots): a slot is the top bits of the id times the golden ratio */
   private shift = 22;
-  private nums = 0;
+  /** number ids, for the load of `slots` */
+  private nnums = 0;
   private readonly strs = new Map<string, number>();
+  private readonly strOf = new Map<number, string>();
+  private n = 0;
+
+  constructor(reserve: number) {
+    this.nums = new Int32Array(reserve);
+    this.isStr = new Uint8Array(reserve);
+  }
 
   get size(): number {
-    return this.nums + this.strs.size;
+    return this.n;
   }
 
-  private slot(id: number): number {
-    return Math.imul(id, 0x9e3779b1) >>> this.shift;
+  /** the rows the columns hold now */
+  get capacity(): number {
+    return this.nums.length;
   }
 
-  get(id: Id): number | undefined {
-    if (typeof id !== 'number') return this.strs.get(id);
-    const { keys, vals, mask } = this;
-    for (let i = this.slot(id); ; i = (i + 1) & mask) {
-      const v = vals[i]!;
-      if (v < 0) return undefined;
-      if (keys[i] === id) return v;
+  /** The row of a number id, or -1. */
+  rowOfNum(id: number): number {
+    const { slots, nums, mask } = this;
+    for (let i = hashOf(id, this.shift); ; i = (i + 1) & mask) {
+      const s = slots[i]!;
+      if (s === 0) return -1;
+      if (nums[s - 1] === id) return s - 1;
     }
+  }
+
+  /** The row of `id`, or -1. */
+  rowOf(id: Id): number {
+    return typeof id === 'number' ? this.rowOfNum(id) : (this.strs.get(id) ?? -1);
   }
 
   has(id: Id): boolean {
-    return this.get(id) !== undefined;
+    return this.rowOf(id) >= 0;
   }
 
-  /** `value` must be at least 0 */
-  set(id: Id, value: number): void {
+  /** The id of a row. */
+  idOf(row: number): Id {
+    return this.isStr[row] === 1 ? this.strOf.get(row)! : this.nums[row]!;
+  }
+
+  /** A new row for `id`, which must be absent; the caller makes room first (grow). */
+  add(id: Id): number {
+    const row = this.n++;
     if (typeof id !== 'number') {
-      this.strs.set(id, value);
-      return;
+      this.isStr[row] = 1;
+      this.strs.set(id, row);
+      this.strOf.set(row, id);
+      return row;
     }
-    const { keys, vals, mask } = this;
-    for (let i = this.slot(id); ; i = (i + 1) & mask) {
-      if (vals[i]! < 0) {
-        keys[i] = id;
-        vals[i] = value;
-        if (++this.nums * 2 > mask) this.grow();
-        return;
-      }
-      if (keys[i] === id) {
-        vals[i] = value;
-        return;
-      }
-    }
+    this.nums[row] = id;
+    if (++this.nnums * 4 > this.slots.length * 3) this.rehash(this.slots.length * 2);
+    else this.place(row);
+    return row;
   }
 
-  /** Every id with its value, in the order entries() gives them, with no pair made for each. */
-  forEach(f: (id: Id, value: number) => void): void {
-    const { keys, vals } = this;
-    for (let i = 0; i < vals.length; i++) if (vals[i]! >= 0) f(keys[i]!, vals[i]!);
-    for (const [id, v] of this.strs) f(id, v);
+  /** Columns for `cap` rows (more than now), the rows kept. */
+  grow(cap: number): void {
+    this.nums = widen(this.nums, cap);
+    this.isStr = widen(this.isStr, cap);
   }
 
-  *entries(): IterableIterator<[Id, number]> {
-    const { keys, vals } = this;
-    for (let i = 0; i < vals.length; i++) if (vals[i]! >= 0) yield [keys[i]!, vals[i]!];
-    yield* this.strs.entries();
+  private place(row: number): void {
+    const { slots, mask } = this;
+    let i = hashOf(this.nums[row]!, this.shift);
+    while (slots[i] !== 0) i = (i + 1) & mask;
+    slots[i] = row + 1;
   }
 
-  [Symbol.iterator](): IterableIterator<[Id, number]> {
-    return this.entries();
-  }
-
-  private grow(): void {
-    const { keys, vals } = this;
-    const cap = vals.length * 2;
-    this.keys = new Int32Array(cap);
-    this.vals = new Int32Array(cap).fill(-1);
-    this.mask = cap - 1;
-    this.shift--;
-    for (let j = 0; j < vals.length; j++) {
-      if (vals[j]! < 0) continue;
-      let i = this.slot(keys[j]!);
-      while (this.vals[i]! >= 0) i = (i + 1) & this.mask;
-      this.keys[i] = keys[j]!;
-      this.vals[i] = vals[j]!;
-    }
+  private rehash(size: number): void {
+    this.slots = new Int32Array(size);
+    this.mask = size - 1;
+    this.shift = 32 - Math.log2(size);
+    for (let row = 0; row < this.n; row++) if (this.isStr[row] === 0) this.place(row);
   }
 }
 
-/** A set of ids, kept as IdMap keeps them. */
+/** `a` with room for `cap` items, its items kept (a itself when it is that long already). */
+function widen<T extends Float64Array | Int32Array | Uint8Array>(a: T, cap: number): T {
+  if (a.length >= cap) return a;
+  const b = new (a.constructor as new (n: number) => T)(cap);
+  b.set(a);
+  return b;
+}
+
+/**
+ * A set of ids: number ids in an open-addressing table of the ids themselves (4 bytes a
+ * slot, at most three quarters used; 0 marks an empty slot, so the id 0 is a flag of its
+ * own), string ids in a Set.
+ */
 export class IdSet {
-  private readonly map = new IdMap();
+  private slots = new Int32Array(1024);
+  private mask = 1023;
+  private shift = 22;
+  private nnums = 0;
+  private zero = false;
+  private readonly strs = new Set<string>();
+
   get size(): number {
-    return this.map.size;
+    return this.nnums + (this.zero ? 1 : 0) + this.strs.size;
   }
+
   has(id: Id): boolean {
-    return this.map.has(id);
+    if (typeof id !== 'number') return this.strs.has(id);
+    if (id === 0) return this.zero;
+    const { slots, mask } = this;
+    for (let i = hashOf(id, this.shift); ; i = (i + 1) & mask) {
+      const s = slots[i]!;
+      if (s === 0) return false;
+      if (s === id) return true;
+    }
   }
+
   add(id: Id): void {
-    this.map.set(id, 0);
+    if (typeof id !== 'number') {
+      this.strs.add(id);
+      return;
+    }
+    if (id === 0) {
+      this.zero = true;
+      return;
+    }
+    const { slots, mask } = this;
+    let i = hashOf(id, this.shift);
+    for (; slots[i] !== 0; i = (i + 1) & mask) if (slots[i] === id) return;
+    slots[i] = id;
+    if (++this.nnums * 4 > slots.length * 3) this.rehash();
   }
-  *[Symbol.iterator](): IterableIterator<Id> {
-    for (const [id] of this.map.entries()) yield id;
+
+  /** Every id, in no particular order. */
+  forEach(f: (id: Id) => void): void {
+    if (this.zero) f(0);
+    const { slots } = this;
+    for (let i = 0; i < slots.length; i++) if (slots[i] !== 0) f(slots[i]!);
+    for (const s of this.strs) f(s);
+  }
+
+  private rehash(): void {
+    const old = this.slots;
+    const slots = (this.slots = new Int32Array(old.length * 2));
+    const mask = (this.mask = slots.length - 1);
+    this.shift--;
+    for (let j = 0; j < old.length; j++) {
+      const id = old[j]!;
+      if (id === 0) continue;
+      let i = hashOf(id, this.shift);
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = id;
+    }
   }
 }
 
 /**
- * Rows of numbers per key or address, kept in typed columns: an IdMap from the id to a row
- * number plus one array per field. About 40 bytes a row (16 of the index, 21 of columns, both
- * at most twice what is used), instead of an object per row.
+ * Rows of numbers per key or address, kept in typed columns behind an IdIndex: 38 bytes a
+ * row with the times (keys), 22 without (addresses), and the index's slots; no object per
+ * row. At most `max` rows.
  */
 export class Table {
-  readonly index = new IdMap();
+  readonly index: IdIndex;
   /** time of the first greylist (keys only) */
   first: Float64Array;
   /** time of the first accepted mail after it, NaN until then (keys only) */
@@ -134,28 +206,33 @@ export class Table {
   greys: Int32Array;
   /** BACK (came back / retried), DELIVERED (addresses) */
   flags: Uint8Array;
-  private cap: number;
   constructor(
     private readonly times: boolean,
     private readonly max: number,
   ) {
-    this.cap = Math.min(1024, max);
-    this.first = new Float64Array(times ? this.cap : 0);
-    this.delivered = new Float64Array(times ? this.cap : 0);
-    this.greys = new Int32Array(this.cap);
-    this.flags = new Uint8Array(this.cap);
+    const cap = Math.min(RESERVED_ROWS, max);
+    this.index = new IdIndex(cap);
+    this.first = new Float64Array(times ? cap : 0);
+    this.delivered = new Float64Array(times ? cap : 0);
+    this.greys = new Int32Array(cap);
+    this.flags = new Uint8Array(cap);
   }
 
   get size(): number {
     return this.index.size;
   }
 
+  /** The row of `id`, or -1. */
+  rowOf(id: Id): number {
+    return this.index.rowOf(id);
+  }
+
   /** A new row for `id` (the caller checked it is absent), or -1 when the table is full. */
   add(id: Id, time: number): number {
-    const row = this.index.size;
-    if (row >= this.max) return -1;
-    if (row === this.cap) this.grow();
-    this.index.set(id, row);
+    const n = this.index.size;
+    if (n >= this.max) return -1;
+    if (n === this.index.capacity) this.grow(Math.min(n * 2, this.max));
+    const row = this.index.add(id);
     this.greys[row] = 1;
     if (this.times) {
       this.first[row] = time;
@@ -164,32 +241,54 @@ export class Table {
     return row;
   }
 
-  private grow(): void {
-    const cap = Math.min(this.cap * 2, this.max);
-    const more = <T extends Float64Array | Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      if (a.length === 0) return a;
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    this.first = more(this.first, (n) => new Float64Array(n));
-    this.delivered = more(this.delivered, (n) => new Float64Array(n));
-    this.greys = more(this.greys, (n) => new Int32Array(n));
-    this.flags = more(this.flags, (n) => new Uint8Array(n));
-    this.cap = cap;
+  /** Every row with its id, in the order they were added. */
+  forEach(f: (id: Id, row: number) => void): void {
+    const { index } = this;
+    for (let row = 0; row < index.size; row++) f(index.idOf(row), row);
   }
+
+  private grow(cap: number): void {
+    this.index.grow(cap);
+    if (this.times) {
+      this.first = widen(this.first, cap);
+      this.delivered = widen(this.delivered, cap);
+    }
+    this.greys = widen(this.greys, cap);
+    this.flags = widen(this.flags, cap);
+  }
+}
+
+const HEX = '0123456789abcdef';
+
+/**
+ * The 32 hex digits of an IPv6 address's groups (ip6Hex of core/ip.ts, without an array and
+ * a string per group): its id as an address; the first 16 are its /64's.
+ */
+function hex6(groups: readonly number[]): string {
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    const g = groups[i]!;
+    s += HEX[g >>> 12]! + HEX[(g >>> 8) & 15]! + HEX[(g >>> 4) & 15]! + HEX[g & 15]!;
+  }
+  return s;
 }
 
 /** An address as a map id: the number for IPv4 (as a signed 32-bit integer, a small integer to V8), 32 hex digits for IPv6. */
 export function ipId(ip: Ip): Id {
-  return ip.family === 4 ? ip.value | 0 : ip6Hex(ip);
+  return ip.family === 4 ? ip.value | 0 : hex6(ip.groups);
 }
 
 /** The key of an address as a map id: class C number / address number, or hex of the /64 / address. */
 export function keyId(ip: Ip, layout: Layout): Id {
   if (ip.family === 4) return layout === 'byip' ? ip.value | 0 : ip.value >>> 8;
-  const h = ip6Hex(ip);
+  const h = hex6(ip.groups);
   return layout === 'byip' ? h : h.slice(0, 16);
+}
+
+/** The key id of an address whose address id is `iid` (keyId without the address). */
+export function keyOfIpId(iid: Id, layout: Layout): Id {
+  if (layout === 'byip') return iid;
+  return typeof iid === 'number' ? iid >>> 8 : iid.slice(0, 16);
 }
 
 export function ipOfId(id: Id): Ip {
