@@ -1,10 +1,11 @@
 // stats' id index and rows (src/core/stats/table.ts IdIndex, IdSet, Table) against a Map and a
 // Set doing the same: signed 32-bit number ids (IPv4) that collide in the hash's bits, the id
 // 0, IPv6 hex ids, growth of the slots from the first 1024, and of the columns past the rows
-// set aside.
+// set aside; and the open connections by pid (src/core/stats/conns.ts) against a Map.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IdIndex, IdSet, Table, type Id } from '../../src/core/stats/table.js';
+import { Conns } from '../../src/core/stats/conns.js';
 
 function xorshift(seed: number): () => number {
   let x = seed;
@@ -89,4 +90,45 @@ test('Table: a row per id with its columns, full at its maximum, columns kept as
     assert.ok(Number.isNaN(big.delivered[row]));
   }
   assert.equal(big.rowOf(12345), -1);
+});
+
+test('Conns answers as a Map of pid to connection: pids that collide, big pids, deletions in runs, growth, forgetting the old', () => {
+  const rnd = xorshift(0x2545f491);
+  const conns = new Conns();
+  const ref = new Map<number, { kind: number; ip: Id; t: number }>();
+  const W = 3600;
+  // few distinct pids, many of them sharing their low bits, so runs of probes form and break up
+  const pids: number[] = [0, 1, 2 ** 31, 2 ** 32 + 5, 1234567890123456789, Infinity];
+  for (let i = 0; i < 3000; i++) pids.push(i, i * 1024, i * 65536 + 7);
+  const ips: Id[] = [1, -5, 0x0a000001, '20010db8000000000000000000000001'];
+  let t = 0;
+  const expect = (pid: number, ip: Id, time: number) => {
+    const c = ref.get(pid);
+    return c && c.ip === ip && time - c.t < W ? c.kind : 0;
+  };
+  for (let step = 0; step < 200_000; step++) {
+    t += rnd() * 10;
+    const pid = pids[Math.floor(rnd() * (step < 100_000 ? 300 : pids.length))]!;
+    const ip = ips[Math.floor(rnd() * ips.length)]!;
+    const op = rnd();
+    if (op < 0.45) {
+      const kind = 1 + Math.floor(rnd() * 5);
+      conns.set(pid, kind, ip, t);
+      ref.set(pid, { kind, ip, t });
+    } else if (op < 0.8) {
+      conns.delete(pid);
+      ref.delete(pid);
+    } else if (op < 0.99995) {
+      const at = t + (rnd() < 0.1 ? W : 0);
+      assert.equal(conns.kindFor(pid, ip, at, W), expect(pid, ip, at), `pid ${pid} at step ${step}`);
+    } else {
+      conns.forgetBefore(t, 50);
+      for (const [p, c] of ref) if (!(t - c.t < 50)) ref.delete(p);
+    }
+    if (step % 1000 === 0) assert.equal(conns.size, ref.size);
+  }
+  for (const pid of pids) for (const ip of ips) assert.equal(conns.kindFor(pid, ip, t, W), expect(pid, ip, t));
+  conns.clear();
+  assert.equal(conns.size, 0);
+  assert.equal(conns.kindFor(1, 1, t, W), 0);
 });

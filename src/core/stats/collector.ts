@@ -5,25 +5,19 @@
 // Memory: one row per greylisted key and one per greylisted address (table.ts: typed
 // columns behind an IdIndex, about 45 bytes a row for a key and 30 for an address with the
 // index's slots, more for IPv6, whose ids are strings in a Map); besides, one entry per open
-// connection, per evictable address (an IdSet, 4 to 8 bytes), per time bucket, and with
-// by='net' one small object per key seen. Each map stops at `maxKeys`; what did not fit is
-// counted in `truncated`.
+// connection (conns.ts: about 50 bytes, at most 65536 of them), per evictable address (an
+// IdSet, 4 to 8 bytes), per time bucket, and with by='net' one small object per key seen.
+// Each map stops at `maxKeys`; what did not fit is counted in `truncated`.
 
 import { keyLabel, keyNetwork, type Layout } from '../key.js';
 import type { Ip } from '../ip.js';
-import { decisionName, zeroCounts, type Decision, type DecisionName } from '../decision.js';
+import { DECISION_NAMES, decisionName, zeroCounts, type Decision, type DecisionName } from '../decision.js';
 import type { DecisionEvent, LogEvent } from '../logline.js';
 import { formatCivil, type Zone } from '../zone.js';
 import type { ConnectionKind, DecisionCounts, QlogFacts, StatsBy, StatsOptions, StatsResult } from './schema.js';
 import { BACK, DELIVERED, IdSet, Table, ipId, keyId, keyOfId, type Id } from './table.js';
 import { resultOf } from './result.js';
-
-/** An open connection: its decision, address and time, until `tcpserver: end`. */
-interface Conn {
-  kind: ConnectionKind;
-  ip: Id;
-  t: number;
-}
+import { Conns, KINDS } from './conns.js';
 
 /** One row of the per-day (per-hour, per-key) table. */
 export class Bucket {
@@ -46,6 +40,10 @@ const HOUR = 3600;
 const DAY = 86400;
 /** a connection's decision and its qlog lines are at most this far apart */
 const CONN_WINDOW = 3600;
+/** the number in KINDS of the connection a decision opens */
+const CONN_KIND: Record<DecisionName, number> = Object.fromEntries(
+  DECISION_NAMES.map((name) => [name, KINDS.indexOf(name === 'known' || name === 'whitelisted' || name === 'relayclient' || name === 'failOpen' ? name : 'other')]),
+) as Record<DecisionName, number>;
 
 export class StatsCollector {
   readonly layout: Layout;
@@ -64,7 +62,7 @@ export class StatsCollector {
   badAddresses = 0;
   readonly keys: Table;
   readonly ips: Table;
-  private readonly conns = new Map<number, Conn>();
+  private readonly conns = new Conns();
   readonly evictable = new IdSet();
   readonly nets = new Map<Id, Bucket>();
   readonly buckets = new Map<number, Bucket>();
@@ -230,8 +228,7 @@ export class StatsCollector {
     const r = this.ips.rowOf(iid);
     if (r >= 0) this.ips.flags[r]! |= BACK;
     if (!accepted) return;
-    const c = this.conns.get(pid);
-    const conn = c && c.ip === iid && time - c.t < CONN_WINDOW ? c.kind : 'none';
+    const conn = KINDS[this.conns.kindFor(pid, iid, time, CONN_WINDOW)]!;
     const b = this.bucketAt(time);
     const nb = this.netRow(kid);
     if (received) {
@@ -312,12 +309,10 @@ export class StatsCollector {
       if (grey) this.ips.greys[r]!++;
     } else if (grey && this.ips.add(iid, time) < 0) this.truncated.addresses++;
     if (pid !== null) {
-      const kind: ConnectionKind =
-        name === 'known' || name === 'whitelisted' || name === 'relayclient' || name === 'failOpen' ? name : 'other';
-      this.conns.set(pid, { kind, ip: iid, t: time });
+      this.conns.set(pid, CONN_KIND[name], iid, time);
       if (this.conns.size > 65536) {
         // connections whose `tcpserver: end` line was not in the logs: forget the old ones
-        for (const [pid, c] of this.conns) if (!(time - c.t < CONN_WINDOW)) this.conns.delete(pid);
+        this.conns.forgetBefore(time, CONN_WINDOW);
         if (this.conns.size > 65536) this.conns.clear();
       }
     }
