@@ -53,7 +53,7 @@ function pct(n: number, of: number): number {
 }
 
 /** Nearest-rank percentile of sorted values (p in 0..100). */
-export function percentile(sorted: readonly number[], p: number): number | null {
+export function percentile(sorted: ArrayLike<number>, p: number): number | null {
   if (sorted.length === 0) return null;
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[rank - 1] as number;
@@ -83,29 +83,35 @@ export function resultOf(c: StatsCollector): StatsResult {
   let backOnly = 0;
   let never = 0;
   let neverRecent = 0;
-  const delays: number[] = [];
+  // the delays, of at most every key: in a typed array, sorted as numbers without a comparison function
+  const delays = new Float64Array(c.keys.size);
+  let nd = 0;
   const K = c.keys;
+  const byNet = c.by === 'net';
   K.forEach((kid, k) => {
-    const first = K.first[k] as number;
-    const rows = [c.bucketAt(first)];
-    const nb = c.by === 'net' ? c.nets.get(kid) : undefined;
-    if (nb) rows.push(nb);
-    for (const b of rows) b.greylisted++;
-    const got = K.delivered[k] as number;
+    const first = K.first[k]!;
+    const b = c.bucketAt(first);
+    const nb = byNet ? c.nets.get(kid) : undefined;
+    b.greylisted++;
+    if (nb) nb.greylisted++;
+    const got = K.delivered[k]!;
     if (!Number.isNaN(got)) {
       delivered++;
-      if (!Number.isNaN(first)) delays.push(got - first);
-      for (const b of rows) b.delivered++;
+      if (!Number.isNaN(first)) delays[nd++] = got - first;
+      b.delivered++;
+      if (nb) nb.delivered++;
     } else if (K.flags[k]! & BACK) {
       backOnly++;
-      for (const b of rows) b.backNotDelivered++;
+      b.backNotDelivered++;
+      if (nb) nb.backNotDelivered++;
     } else {
       never++;
       if (first > c.to - c.recent) neverRecent++;
-      for (const b of rows) b.neverBack++;
+      b.neverBack++;
+      if (nb) nb.neverBack++;
     }
   });
-  delays.sort((a, b) => a - b);
+  const sorted = delays.subarray(0, nd).sort();
   const round = (x: number | null) => (x === null ? null : Math.round(x * 1000) / 1000);
   const nkeys = c.keys.size;
 
@@ -193,10 +199,10 @@ export function resultOf(c: StatsCollector): StatsResult {
       neverBack: { count: never, pct: pct(never, nkeys) },
       neverBackRecent: neverRecent,
       delay: {
-        count: delays.length,
-        median: round(percentile(delays, 50)),
-        p90: round(percentile(delays, 90)),
-        max: round(delays.length ? (delays[delays.length - 1] as number) : null),
+        count: sorted.length,
+        median: round(percentile(sorted, 50)),
+        p90: round(percentile(sorted, 90)),
+        max: round(sorted.length ? sorted[sorted.length - 1]! : null),
       },
       addresses: c.ips.size,
       addressesNeverRetried: neverRetried,
