@@ -7,7 +7,7 @@ import { warn } from '../render/diag.js';
 import { statSync } from 'node:fs';
 import { writeFileAtomic } from '../store/atomic.js';
 import { dirname } from 'node:path';
-import { openLogs, F_AUTH, F_RECEIVED, F_RELAY, type LogRecord } from '../logs/read.js';
+import { openLogs, recordFacts, F_AUTH, F_RECEIVED, F_RELAY, type LogRecord } from '../logs/read.js';
 import { Zone } from '../core/zone.js';
 import { parseWhen } from '../core/when.js';
 import { permanent, quote, reason } from '../core/errors.js';
@@ -19,7 +19,6 @@ import { renderSvg } from '../render/svg.js';
 import { count } from '../core/words.js';
 import { wholeNumber, zoneOption } from './options.js';
 import { progress } from '../render/progress.js';
-import { acceptedFacts } from '../core/logline.js';
 import { RepliesCounter, type Replies } from './replies.js';
 import { RcptCollector, type RcptStats } from '../core/rcpt-stats.js';
 import type { Clock } from '../core/clock.js';
@@ -185,10 +184,10 @@ export async function collect(paths: readonly string[], c: StatsCollector, opts:
     if (ch === 113 && r.line.startsWith('qlog', at) && r.line.startsWith(': result=accepted code=250 ', at + 12)) {
       // accepted lines, most of a log: the reader's fast path, then the pid from the checked tail
       const body = r.body;
-      const f = acceptedFacts(body);
+      const f = recordFacts(r);
       if (f) {
         const pid = Number(body.slice(body.lastIndexOf(' pid=') + 5));
-        c.addQlog({ kind: f.kind, result: 'accepted', code: '250', ip: f.ip, pid, relay: f.relay, authuser: f.authuser }, timeOf(r));
+        c.addAccepted(timeOf(r), f.kind === 'qlogreceived', f.relay || f.authuser !== '', f.ip, pid);
         return;
       }
     }

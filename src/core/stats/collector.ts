@@ -15,7 +15,7 @@ import { DECISION_NAMES, decisionName, zeroCounts, type Decision, type DecisionN
 import type { DecisionEvent, LogEvent } from '../logline.js';
 import { formatCivil, type Zone } from '../zone.js';
 import type { ConnectionKind, DecisionCounts, QlogFacts, StatsBy, StatsOptions, StatsResult } from './schema.js';
-import { BACK, DELIVERED, IdSet, Table, ipId, keyId, keyOfId, type Id } from './table.js';
+import { BACK, DELIVERED, IdSet, Table, ipId, keyOfId, keyOfIpId, type Id } from './table.js';
 import { resultOf } from './result.js';
 import { Conns, KINDS } from './conns.js';
 
@@ -78,6 +78,11 @@ export class StatsCollector {
   // bucket lookup cache: the zone offset is constant within a 15-minute quarter
   private lastQuarter = NaN;
   private lastOffset = 0;
+  // the times [lo, hi) known to fall in the row `last` (in its quarter too): most lines
+  // find their row with two comparisons
+  private lo = Infinity;
+  private hi = -Infinity;
+  private last: Bucket | null = null;
 
   constructor(opts: StatsOptions) {
     this.layout = opts.layout ?? 'classc';
@@ -106,13 +111,24 @@ export class StatsCollector {
 
   /** The time row of `t` (made when first needed). */
   bucketAt(t: number): Bucket {
+    return t >= this.lo && t < this.hi ? this.last! : this.findBucket(t);
+  }
+
+  private findBucket(t: number): Bucket {
     if (Number.isNaN(t)) return (this.noTime ??= new Bucket('(no time)', null));
-    const n = Math.floor(this.localOf(t) / this.span);
+    const span = this.span;
+    const n = Math.floor(this.localOf(t) / span);
     let b = this.buckets.get(n);
     if (!b) {
       b = this.newBucket(n);
       this.buckets.set(n, b);
     }
+    // the times in the same quarter and row, a millisecond inside both (where the sums and
+    // quotients above cannot round the other way)
+    const q = this.lastQuarter * 900;
+    this.lo = Math.max(q, n * span - this.lastOffset) + 0.001;
+    this.hi = Math.min(q + 900, (n + 1) * span - this.lastOffset) - 0.001;
+    this.last = b;
     return b;
   }
 
@@ -146,13 +162,15 @@ export class StatsCollector {
     if (!(time <= this.to)) this.to = time;
   }
 
+  /** One more event, at `time` (NaN: none). */
+  private count(time: number): void {
+    this.events++;
+    this.seen(time);
+  }
+
   /** Feed one event, in log order. `time` is Unix seconds (fractions allowed), NaN if unknown. */
   add(e: LogEvent, time: number): void {
-    this.events++;
-    if (!Number.isNaN(time)) {
-      if (!(time >= this.from)) this.from = time;
-      if (!(time <= this.to)) this.to = time;
-    }
+    this.count(time);
     switch (e.kind) {
       case 'decision':
         this.decision(e, time);
@@ -194,11 +212,7 @@ export class StatsCollector {
    * accepted lines (acceptedFacts) gives them without the full parse.
    */
   addQlog(e: QlogFacts, time: number): void {
-    this.events++;
-    if (!Number.isNaN(time)) {
-      if (!(time >= this.from)) this.from = time;
-      if (!(time <= this.to)) this.to = time;
-    }
+    this.count(time);
     this.qlog(e, time);
   }
 
@@ -208,18 +222,26 @@ export class StatsCollector {
    * `relayOrAuth` for relay=yes or a non-empty authuser. The same counts as addQlog's.
    */
   addAccepted4(time: number, received: boolean, relayOrAuth: boolean, ip4: number, pid: number): void {
-    this.events++;
-    if (!Number.isNaN(time)) {
-      if (!(time >= this.from)) this.from = time;
-      if (!(time <= this.to)) this.to = time;
-    }
+    this.count(time);
     // keyId and ipId of an IPv4 address
     this.qlogIds(this.layout === 'byip' ? ip4 | 0 : ip4 >>> 8, ip4 | 0, true, received, relayOrAuth, pid, time);
   }
 
+  /**
+   * addQlog of an accepted (code 250) line given its facts (the reader's, recordFacts): the
+   * same counts, with no object made. `ip` null: remoteip is not an address.
+   */
+  addAccepted(time: number, received: boolean, relayOrAuth: boolean, ip: Ip | null, pid: number): void {
+    this.count(time);
+    if (ip === null) return;
+    const iid = ipId(ip);
+    this.qlogIds(keyOfIpId(iid, this.layout), iid, true, received, relayOrAuth, pid, time);
+  }
+
   private qlog(e: QlogFacts, time: number): void {
     if (!e.ip) return;
-    this.qlogIds(keyId(e.ip, this.layout), ipId(e.ip), e.result === 'accepted' && e.code === '250', e.kind === 'qlogreceived', e.relay || e.authuser !== '', e.pid, time);
+    const iid = ipId(e.ip);
+    this.qlogIds(keyOfIpId(iid, this.layout), iid, e.result === 'accepted' && e.code === '250', e.kind === 'qlogreceived', e.relay || e.authuser !== '', e.pid, time);
   }
 
   private qlogIds(kid: Id, iid: Id, accepted: boolean, received: boolean, relayOrAuth: boolean, pid: number, time: number): void {
@@ -264,27 +286,20 @@ export class StatsCollector {
    * the common lines from their bytes): `ip4` the address as an unsigned 32-bit number.
    */
   addDecision4(time: number, program: DecisionEvent['program'], decision: Decision, ip4: number, pid: number): void {
-    this.events++;
-    if (!Number.isNaN(time)) {
-      if (!(time >= this.from)) this.from = time;
-      if (!(time <= this.to)) this.to = time;
-    }
+    this.count(time);
     // keyId and ipId of an IPv4 address
     this.decisionIds(decisionName(decision), program, this.layout === 'byip' ? ip4 | 0 : ip4 >>> 8, ip4 | 0, pid, time);
   }
 
   /** add() of `tcpserver: end PID status N`, given its time and pid. */
   addEnd(time: number, pid: number): void {
-    this.events++;
-    if (!Number.isNaN(time)) {
-      if (!(time >= this.from)) this.from = time;
-      if (!(time <= this.to)) this.to = time;
-    }
+    this.count(time);
     this.conns.delete(pid);
   }
 
   private decision(e: DecisionEvent, time: number): void {
-    this.decisionIds(decisionName(e.decision), e.program, e.ip ? keyId(e.ip, this.layout) : null, e.ip ? ipId(e.ip) : null, e.pid, time);
+    const iid = e.ip ? ipId(e.ip) : null;
+    this.decisionIds(decisionName(e.decision), e.program, iid === null ? null : keyOfIpId(iid, this.layout), iid, e.pid, time);
   }
 
   private decisionIds(name: DecisionName, program: DecisionEvent['program'], kid: Id | null, iid: Id | null, pid: number | null, time: number): void {

@@ -29,7 +29,7 @@ const hashOf = (id: number, shift: number) => Math.imul(id, 0x9e3779b1) >>> shif
  * says which rows have a string id; string ids (IPv6, few) are in a Map.
  */
 export class IdIndex {
-  /** per row: the number id (0 for a string id) */
+  /** per row: the number id, or for a string id its place in `strList` */
   private nums: Int32Array;
   /** per row: 1 when the id is a string */
   private isStr: Uint8Array;
@@ -40,7 +40,7 @@ export class IdIndex {
   /** number ids, for the load of `slots` */
   private nnums = 0;
   private readonly strs = new Map<string, number>();
-  private readonly strOf = new Map<number, string>();
+  private readonly strList: string[] = [];
   private n = 0;
 
   constructor(reserve: number) {
@@ -78,7 +78,7 @@ export class IdIndex {
 
   /** The id of a row. */
   idOf(row: number): Id {
-    return this.isStr[row] === 1 ? this.strOf.get(row)! : this.nums[row]!;
+    return this.isStr[row] === 1 ? this.strList[this.nums[row]!]! : this.nums[row]!;
   }
 
   /** A new row for `id`, which must be absent; the caller makes room first (grow). */
@@ -86,8 +86,9 @@ export class IdIndex {
     const row = this.n++;
     if (typeof id !== 'number') {
       this.isStr[row] = 1;
+      this.nums[row] = this.strList.length;
+      this.strList.push(id);
       this.strs.set(id, row);
-      this.strOf.set(row, id);
       return row;
     }
     this.nums[row] = id;
@@ -278,14 +279,10 @@ export function ipId(ip: Ip): Id {
   return ip.family === 4 ? ip.value | 0 : hex6(ip.groups);
 }
 
-/** The key of an address as a map id: class C number / address number, or hex of the /64 / address. */
-export function keyId(ip: Ip, layout: Layout): Id {
-  if (ip.family === 4) return layout === 'byip' ? ip.value | 0 : ip.value >>> 8;
-  const h = hex6(ip.groups);
-  return layout === 'byip' ? h : h.slice(0, 16);
-}
-
-/** The key id of an address whose address id is `iid` (keyId without the address). */
+/**
+ * The key of an address as a map id, from the address's id: the class C number or the
+ * address number for IPv4, the hex of the /64 or of the address for IPv6.
+ */
 export function keyOfIpId(iid: Id, layout: Layout): Id {
   if (layout === 'byip') return iid;
   return typeof iid === 'number' ? iid >>> 8 : iid.slice(0, 16);
