@@ -1,7 +1,6 @@
 // `qgrey stats`: read the logs once, feed the greylisting-related lines to the pure
 // collector (src/core/stats.ts), print a report (or JSON), and optionally write an SVG chart.
 
-import { bytesAt } from '../core/text.js';
 import type { Env } from '../core/config.js';
 import { warn } from '../render/diag.js';
 import { statSync } from 'node:fs';
@@ -12,6 +11,7 @@ import { Zone } from '../core/zone.js';
 import { parseWhen } from '../core/when.js';
 import { permanent, quote, reason } from '../core/errors.js';
 import { StatsCollector, type StatsResult, type Row } from '../core/stats.js';
+import { lineConsumer } from '../core/stats/lines.js';
 import { DECISIONS, DECISION_COLUMNS, columnCount } from '../core/decision.js';
 import { painterFor, type Painter } from '../render/colour.js';
 import { fitTable, renderTable, formatDelay, wrapText, type Cell, type Column } from '../render/table.js';
@@ -77,103 +77,6 @@ function wanted(b: Buffer, at: number): boolean {
   return c === 113 || c === 106 || c === 103 || (c === 116 && b[at + 11] === 101 && b[at + 12] === 110 && b[at + 13] === 100 && b[at + 10] === 32);
 }
 
-const latin1 = (t: string) => Buffer.from(t, 'latin1');
-const END = latin1('tcpserver: end ');
-const STATUS = latin1(' status ');
-const PROGRAMS = (['jgreylist', 'greylist', 'qgreylist'] as const).map((name) => ({ name, open: latin1(name + '[') }));
-// the decisions whose line ends with the words (FAIL may carry a reason; a whitelisted one is
-// also looked up in the list of replies, from the record)
-const PLAIN = DECISIONS.filter((d) => d.name !== 'whitelisted' && !d.text.startsWith('FAIL')).map((d) => ({ text: d.text, bytes: latin1(d.text) }));
-
-
-/** 1 to 15 digits at b[at...] before `end`, and no more: their value and the index after them in `into` */
-function digitsAt(b: Buffer, at: number, end: number, into: { n: number; at: number }): boolean {
-  let n = 0;
-  let i = at;
-  while (i < end && b[i]! >= 48 && b[i]! <= 57 && i - at < 16) n = n * 10 + b[i++]! - 48;
-  if (i === at || i - at > 15) return false;
-  into.n = n;
-  into.at = i;
-  return true;
-}
-
-/** parseIp4 (core/ip.ts) of the bytes b[at, end): the address as a number, or -1 */
-function ip4Of(b: Buffer, at: number, end: number): number {
-  const n = end - at;
-  if (n < 7 || n > 15) return -1;
-  let v = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = at; i < end; i++) {
-    const c = b[i]!;
-    if (c === 46) {
-      if (digits === 0 || dots === 3) return -1;
-      v = v * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else {
-      const d = c - 48;
-      if (d < 0 || d > 9 || digits === 3) return -1;
-      octet = octet * 10 + d;
-      if (octet > 255) return -1;
-      digits++;
-    }
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return v * 256 + octet;
-}
-
-/**
- * The two commonest lines after the accepted ones, counted from their bytes with no string,
- * record or regex: `tcpserver: end PID status N`, and a decision line `jgreylist[PID]: A.B.C.D:
- * WORDS` (greylist, qgreylist) whose WORDS end the line and need no more than the counts. Any
- * other shape (a reason after the words, no pid, an IPv6 address, a whitelisted decision,
- * anything parseBody would read otherwise) is left to the record. false: not taken.
- */
-function consumer(c: StatsCollector): (b: Buffer, at: number, end: number, sec: number, nsec: number) => boolean {
-  const num = { n: 0, at: 0 };
-  return (b, at, end, sec, nsec) => {
-    // the body without one CR, as parseBody reads it
-    const e = b[end - 1] === 13 ? end - 1 : end;
-    const c0 = b[at];
-    if (c0 === 116) {
-      if (!bytesAt(b, at, e, END) || !digitsAt(b, at + END.length, e, num)) return false;
-      const pid = num.n;
-      let i = num.at;
-      if (!bytesAt(b, i, e, STATUS)) return false;
-      i += STATUS.length;
-      // the status: any number of digits to the end
-      if (i >= e) return false;
-      while (i < e && b[i]! >= 48 && b[i]! <= 57) i++;
-      if (i !== e) return false;
-      c.addEnd(sec + nsec / 1e9, pid);
-      return true;
-    }
-    if (c0 !== 106 && c0 !== 103 && c0 !== 113) return false;
-    const p = c0 === 106 ? PROGRAMS[0]! : c0 === 103 ? PROGRAMS[1]! : PROGRAMS[2]!;
-    if (!bytesAt(b, at, e, p.open) || !digitsAt(b, at + p.open.length, e, num)) return false;
-    const pid = num.n;
-    let i = num.at;
-    if (b[i] !== 93 || b[i + 1] !== 58 || b[i + 2] !== 32) return false;
-    i += 3;
-    const ipAt = i;
-    while (i < e && ((b[i]! >= 48 && b[i]! <= 57) || b[i] === 46)) i++;
-    if (b[i] !== 58 || b[i + 1] !== 32) return false;
-    const ip4 = ip4Of(b, ipAt, i);
-    if (ip4 < 0) return false;
-    i += 2;
-    for (const d of PLAIN) {
-      if (e - i === d.bytes.length && bytesAt(b, i, e, d.bytes)) {
-        c.addDecision4(sec + nsec / 1e9, p.name, d.text, ip4, pid);
-        return true;
-      }
-    }
-    return false;
-  };
-}
-
 /** Read the logs and aggregate. Only the lines stats can use are parsed. */
 export async function collect(paths: readonly string[], c: StatsCollector, opts: Parameters<typeof openLogs>[1], progress?: (lines: number) => void, replies?: RepliesCounter | null, rcpt?: RcptCollector) {
   // one record, in log order
@@ -210,7 +113,7 @@ export async function collect(paths: readonly string[], c: StatsCollector, opts:
   // the reader makes records of these lines too, and every record comes merged in the batches)
   const accepted = (sec: number, nsec: number, flags: number, ip4: number, pid: number) =>
     c.addAccepted4(sec + nsec / 1e9, (flags & F_RECEIVED) !== 0, (flags & (F_RELAY | F_AUTH)) !== 0, ip4, pid);
-  const { batches, stats } = openLogs(paths, { keep: wanted, accepted, each, consume: consumer(c), ...opts });
+  const { batches, stats } = openLogs(paths, { keep: wanted, accepted, each, consume: lineConsumer(c), ...opts });
   for await (const batch of batches) {
     progress?.(stats.lines);
     for (const r of batch) each(r);

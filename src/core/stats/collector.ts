@@ -179,25 +179,12 @@ export class StatsCollector {
       case 'qlogreceived':
         this.qlog(e, time);
         return;
-      case 'readfailed': {
-        this.clients.hangups++;
-        const b = this.bucketAt(time);
-        b.hangups++;
-        if (e.nullSession) {
-          this.clients.nullSessionHangups++;
-          this.evict(e.ip, b);
-        }
+      case 'readfailed':
+        this.readFailed(e.nullSession, e.ip ? ipId(e.ip) : null, time);
         return;
-      }
-      case 'greetdelay': {
-        if (e.what === 'pregreet') this.clients.pregreet++;
-        if (e.what !== 'disconnected') return;
-        this.clients.greetdelayDisconnects++;
-        const b = this.bucketAt(time);
-        b.hangups++;
-        this.evict(e.ip, b);
+      case 'greetdelay':
+        this.greetdelay(e.what === 'disconnected' || e.what === 'pregreet' ? e.what : 'other', e.ip ? ipId(e.ip) : null, time);
         return;
-      }
       case 'tcpserver':
         if (e.what === 'end' && e.pid !== null) this.conns.delete(e.pid);
         return;
@@ -271,11 +258,53 @@ export class StatsCollector {
     if (r >= 0) this.ips.flags[r]! |= DELIVERED;
   }
 
-  private evict(ip: Ip | null, b: Bucket): void {
+  /**
+   * add() of a qlog line that is not an accepted delivery, from an IPv4 address or none (the
+   * lines stats reads from their bytes): `ip4` the address as an unsigned 32-bit number, -1
+   * for none. Its key and address came back.
+   */
+  addQlogSeen4(time: number, ip4: number): void {
+    this.count(time);
+    if (ip4 < 0) return;
+    // keyId and ipId of an IPv4 address
+    this.qlogIds(this.layout === 'byip' ? ip4 | 0 : ip4 >>> 8, ip4 | 0, false, false, false, 0, time);
+  }
+
+  /** add() of a GREETDELAY line from an IPv4 address (-1: none), given what it says. */
+  addGreetdelay(time: number, what: 'disconnected' | 'pregreet' | 'other', ip4: number): void {
+    this.count(time);
+    this.greetdelay(what, ip4 < 0 ? null : ip4 | 0, time);
+  }
+
+  /** add() of a `read failed` line from an IPv4 address (-1: none), given whether it is a null session. */
+  addReadFailed(time: number, nullSession: boolean, ip4: number): void {
+    this.count(time);
+    this.readFailed(nullSession, ip4 < 0 ? null : ip4 | 0, time);
+  }
+
+  private readFailed(nullSession: boolean, iid: Id | null, time: number): void {
+    this.clients.hangups++;
+    const b = this.bucketAt(time);
+    b.hangups++;
+    if (nullSession) {
+      this.clients.nullSessionHangups++;
+      this.evict(iid, b);
+    }
+  }
+
+  private greetdelay(what: 'disconnected' | 'pregreet' | 'other', iid: Id | null, time: number): void {
+    if (what === 'pregreet') this.clients.pregreet++;
+    if (what !== 'disconnected') return;
+    this.clients.greetdelayDisconnects++;
+    const b = this.bucketAt(time);
+    b.hangups++;
+    this.evict(iid, b);
+  }
+
+  private evict(id: Id | null, b: Bucket): void {
     this.clients.evictableEvents++;
     b.evictable++;
-    if (!ip) return;
-    const id = ipId(ip);
+    if (id === null) return;
     if (this.evictable.has(id)) return;
     if (this.evictable.size >= this.maxKeys) this.truncated.evictable++;
     else this.evictable.add(id);
