@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { qgrey, tempDir, FIXTURES, QGREY } from '../helpers/util.js';
 import type { StatsResult } from '../../src/core/stats.js';
 import { DECISION_COLUMNS, columnCount } from '../../src/core/decision.js';
+import { encodeLabel } from '../../src/core/tai64n.js';
 
 const LOGS = join(FIXTURES, 'stats/smtpd');
 const ENV = { TZ: 'UTC' };
@@ -383,4 +384,48 @@ test('--svg: a few days spread over the plot, labels that never overlap (by hour
     const step = hours.length > 1 ? (hours[1]! - hours[0]! + 24) % 24 : 1;
     assert.ok(hours.every((h) => h % step === 0), `round hours: ${hours.join(' ')}`);
   }
+});
+
+test('the same report and --json with the WebAssembly scan as without it (QGREY_NO_WASM=1), on a log of many connections', () => {
+  using d = tempDir();
+  // connections as the generated bench logs have them: tcpserver, the wrapper's decision, qlog
+  // lines accepted and rejected, GREETDELAY and read failed hang-ups, from IPv4 and IPv6 senders
+  let x = 0x3c6ef372;
+  const rnd = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  const decisions = ['GREY first time', 'GREY too soon', 'OK known', 'OK relayclient', 'DENY blacklisted'];
+  const qlog = (kind: string, result: string, code: string, ip: string, pid: number, relay = 'no') =>
+    `${kind}: result=${result} code=${code} reason=rcptto detail=chkuser helo=mx.example mailfrom=a@example.com rcptto=b@example.org relay=${relay} rcpthosts=yes size= authuser= authtype= encrypted= sslverified=no localip=192.0.2.10 localport=25 remoteip=${ip} remoteport=4000 remotehost= qp= pid=${pid}`;
+  const lines: string[] = [];
+  const t0 = Date.UTC(2026, 10, 20) / 1000;
+  for (let i = 0; i < 6000; i++) {
+    const pid = 2000 + Math.floor(rnd() * 300);
+    const ip = rnd() < 0.05 ? `2001:db8:${i % 9}::${i % 13}` : `203.0.${Math.floor(rnd() * 60)}.${Math.floor(rnd() * 30)}`;
+    const L = (body: string) => lines.push(`${encodeLabel({ sec: t0 + i * 40, nsec: (i * 7777) % 1e9 })} ${body}`);
+    L(`tcpserver: pid ${pid} from ${ip}`);
+    if (rnd() < 0.85) L(`jgreylist[${pid}]: ${ip}: ${decisions[Math.floor(rnd() * decisions.length)]}`);
+    if (rnd() < 0.1) L(`qmail-smtpd[${pid}]: GREETDELAY from ${ip}: client disconnected`);
+    if (rnd() < 0.1) L(`qmail-smtpd: read failed (connection closed by the client before the quit cmd): (null) from ${ip} to (null) helo unknown`);
+    for (let k = Math.floor(rnd() * 4); k > 0; k--) L(qlog(k === 1 ? 'qlogreceived' : 'qlogenvelope', rnd() < 0.8 ? 'accepted' : 'rejected', rnd() < 0.8 ? '250' : '550', ip, pid, rnd() < 0.05 ? 'yes' : 'no'));
+    L(`tcpserver: end ${pid} status 0`);
+  }
+  const dir = join(d.path, 'smtpd');
+  mkdirSync(dir);
+  writeFileSync(join(dir, `${encodeLabel({ sec: t0 + 3 * 86400, nsec: 0 })}.s`), lines.slice(0, 15000).join('\n') + '\n');
+  writeFileSync(join(dir, 'current'), lines.slice(15000).join('\n') + '\n');
+  for (const args of [['--json'], [], ['--json', '--by-ip', '--by', 'net'], ['--by', 'hour', '--top', '3']]) {
+    const wasm = qgrey(['stats', '--utc', ...args, dir], { env: ENV });
+    const js = qgrey(['stats', '--utc', ...args, dir], { env: { ...ENV, QGREY_NO_WASM: '1' } });
+    assert.equal(wasm.code, 0, wasm.stderr);
+    assert.equal(js.code, 0, js.stderr);
+    assert.equal(wasm.stdout, js.stdout, args.join(' '));
+    assert.equal(wasm.stderr, js.stderr);
+  }
+  const r = json(['--utc', dir]);
+  assert.equal(r.read.lines, lines.length);
+  assert.ok(r.greylisted.keys > 50 && r.greylisted.addresses > 500 && r.clients.evictableClients > 100 && r.accepted.messages > 1000, JSON.stringify(r.greylisted));
 });
