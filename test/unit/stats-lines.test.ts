@@ -1,7 +1,7 @@
 // stats' lines read from their bytes (src/core/stats/lines.ts): which shapes they take and which
 // they leave to the record, and, over a log of connections mixing those shapes with their near
 // misses, the same counts as a record per line parsed by parseBody, both key layouts, per day
-// and per key, inside --since/--until too.
+// and per key, inside --since/--until too; and their addresses (addressId) against parseIp.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { tempDir } from '../helpers/util.js';
 import { collect } from '../../src/actions/stats.js';
 import { StatsCollector } from '../../src/core/stats.js';
-import { lineConsumer } from '../../src/core/stats/lines.js';
+import { addressId, lineConsumer } from '../../src/core/stats/lines.js';
+import { ipId } from '../../src/core/stats/table.js';
+import { parseIp } from '../../src/core/ip.js';
 import { encodeLabel, type Stamp } from '../../src/core/tai64n.js';
 import { Zone } from '../../src/core/zone.js';
 
@@ -74,6 +76,26 @@ const TAKEN = [
   'qmail-smtpd[1200]: GREETDELAY from 198.51.100.7',
   greet('198.51.100.7', 'client disconnected\r'),
   qlog() + '\r',
+  qlog({ result: 'accepted', code: '250' }),
+  qlog({ remoteip: '2001:db8::7' }),
+  qlog({ remoteip: '::ffff:198.51.100.7' }),
+  greet('2001:db8::7'),
+  greet('::ffff:198.51.100.7'),
+  greet('198.51.100.7:'),
+  failed('2001:db8::7'),
+  failed('::ffff:198.51.100.7'),
+  'qmail-smtpd[1200]: GREETDELAY from :: client disconnected',
+  qlog({ result: 'accepted', code: '250', relay: 'yes' }, 'qlogreceived'),
+  qlog({ result: 'accepted', code: '250', authuser: 'bob', pid: '000000000000007' }),
+  qlog({ result: 'accepted', code: '250', remoteip: '2001:db8::7', sslproto: 'TLSv1.2' }),
+  qlog({ remoteip: '2001:db8:0:1:2:3:4:5:6' }),
+  qlog({ remoteip: '1::2::3' }),
+  qlog({ remoteip: '::' }),
+  qlog({ remoteip: '1::' }),
+  qlog({ remoteip: '::1.2.3.4' }),
+  qlog({ remoteip: '::ffff:1.2.3' }),
+  qlog({ remoteip: '2001:DB8::A' }),
+  greet('1::'),
   failed('198.51.100.7'),
   failed('198.51.100.7', 'hang up before quit cmd'),
   failed('198.51.100.7', null),
@@ -90,14 +112,12 @@ const TAKEN = [
   'qmail-smtpdX: read failed: (null) from 198.51.100.7 to (null) helo unknown',
 ];
 const LEFT = [
-  qlog({ result: 'accepted', code: '250' }),
-  qlog({ remoteip: '2001:db8::7' }),
-  qlog({ remoteip: '::ffff:198.51.100.7' }),
   qlog({ helo: 'two words' }),
   qlog({ helo: 'tab\there' }),
   qlog({ helo: 'caf\u00e9' }),
   qlog({ relay: 'maybe' }),
   qlog({ pid: '' }),
+  qlog({ result: 'accepted', code: '250', pid: '1234567890123456' }),
   qlog({ size: 'big' }),
   qlog({ encrypted: 'yes' }),
   qlog({ sslverified: 'maybe' }),
@@ -106,15 +126,9 @@ const LEFT = [
   qlog() + '\r\r',
   qlog({ code: null, result: null }),
   qlog().replace('qlogenvelope', 'qlogsomething'),
-  greet('2001:db8::7'),
-  greet('::ffff:198.51.100.7'),
-  greet('198.51.100.7:'),
   greet('198.51.100.7', 'client\tdisconnected'),
   greet('198.51.100.7', 'client disconnected\r\r'),
-  'qmail-smtpd[1200]: GREETDELAY from :: client disconnected',
   greet('198.51.100.7', 'caf\u00e9'),
-  failed('2001:db8::7'),
-  failed('::ffff:198.51.100.7'),
   failed('198.51.100.7', null, 'from from IP to to helo helo'),
   failed('198.51.100.7', null, '(null) from IP to (null) helo two words'),
   failed('198.51.100.7', null, '(null)  from IP to (null) helo unknown'),
@@ -189,4 +203,35 @@ test('lines read from their bytes count as their records do', async () => {
         assert.deepEqual(fast, plain, `${layout} by ${by} ${JSON.stringify(window)}`);
         assert.ok(fast.result.clients.evictableClients > 10 && fast.result.greylisted.keys > 10);
       }
+});
+
+test('addressId reads an address from bytes as ipId of parseIp reads its text', () => {
+  const texts = [
+    '', ':', '::', ':::', '::::', '1::', '::1', '1::2', '1::2::3', '1:::2', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7::',
+    '::1:2:3:4:5:6:7', '1:2:3:4::5:6:7:8', '2001:db8::1', '2001:DB8::A', '2001:db8::g', '12345::', 'fffff::1', '::ffff:192.0.2.1', '::ffff:c000:201',
+    '::ffff:192.0.2', '::ffff:192.0.2.256', '1.2.3.4::', '::1.2.3.4', '1.2.3.4:5::', '::1.2.3.4:5', '0:0:0:0:0:ffff:1.2.3.4', '1:2:3:4:5:6:1.2.3.4',
+    '1:2:3:4:5:6:7:1.2.3.4', '1:2:3:4:5::1.2.3.4', '1:2:3:4:5:6::1.2.3.4', '::.', ':.:', '1.2.3.4', '001.002.003.004', '1.2.3', '1.2.3.4.5', '256.1.1.1',
+    '1..2.3', '', 'a.b.c.d', '0.0.0.0', '255.255.255.255', '128.0.0.1', `${'1:'.repeat(22)}1`, '0000:0000:0000:0000:0000:0000:0000:0001',
+  ];
+  let x = 0x85ebca6b;
+  const rnd = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  const alphabet = '0123456789abcdefABCDEF:.:.:g';
+  for (let i = 0; i < 20000; i++) {
+    let t = '';
+    for (let n = Math.floor(rnd() * 20); n > 0; n--) t += alphabet[Math.floor(rnd() * alphabet.length)];
+    texts.push(t);
+  }
+  const g = new Int32Array(8);
+  const tail = new Int32Array(8);
+  for (const t of texts) {
+    // the address with the bytes around it that a line has (a colon after it, as in GREETDELAY's)
+    const b = Buffer.from(`x${t}: `, 'latin1');
+    const ip = parseIp(t);
+    assert.equal(addressId(b, 1, 1 + t.length, g, tail), ip === null ? null : ipId(ip), t);
+  }
 });

@@ -219,10 +219,7 @@ export class StatsCollector {
    * same counts, with no object made. `ip` null: remoteip is not an address.
    */
   addAccepted(time: number, received: boolean, relayOrAuth: boolean, ip: Ip | null, pid: number): void {
-    this.count(time);
-    if (ip === null) return;
-    const iid = ipId(ip);
-    this.qlogIds(keyOfIpId(iid, this.layout), iid, true, received, relayOrAuth, pid, time);
+    this.addAcceptedId(time, received, relayOrAuth, ip === null ? null : ipId(ip), pid);
   }
 
   private qlog(e: QlogFacts, time: number): void {
@@ -259,27 +256,30 @@ export class StatsCollector {
   }
 
   /**
-   * add() of a qlog line that is not an accepted delivery, from an IPv4 address or none (the
-   * lines stats reads from their bytes): `ip4` the address as an unsigned 32-bit number, -1
-   * for none. Its key and address came back.
+   * add() of a qlog line that is not an accepted delivery (the lines stats reads from their
+   * bytes), given its address's id (ipId; null: no address): its key and address came back.
    */
-  addQlogSeen4(time: number, ip4: number): void {
+  addQlogSeen(time: number, iid: Id | null): void {
     this.count(time);
-    if (ip4 < 0) return;
-    // keyId and ipId of an IPv4 address
-    this.qlogIds(this.layout === 'byip' ? ip4 | 0 : ip4 >>> 8, ip4 | 0, false, false, false, 0, time);
+    if (iid !== null) this.qlogIds(keyOfIpId(iid, this.layout), iid, false, false, false, 0, time);
   }
 
-  /** add() of a GREETDELAY line from an IPv4 address (-1: none), given what it says. */
-  addGreetdelay(time: number, what: 'disconnected' | 'pregreet' | 'other', ip4: number): void {
+  /** addAccepted given the address's id (ipId; null: no address). */
+  addAcceptedId(time: number, received: boolean, relayOrAuth: boolean, iid: Id | null, pid: number): void {
     this.count(time);
-    this.greetdelay(what, ip4 < 0 ? null : ip4 | 0, time);
+    if (iid !== null) this.qlogIds(keyOfIpId(iid, this.layout), iid, true, received, relayOrAuth, pid, time);
   }
 
-  /** add() of a `read failed` line from an IPv4 address (-1: none), given whether it is a null session. */
-  addReadFailed(time: number, nullSession: boolean, ip4: number): void {
+  /** add() of a GREETDELAY line, given what it says and its address's id (null: none). */
+  addGreetdelay(time: number, what: 'disconnected' | 'pregreet' | 'other', iid: Id | null): void {
     this.count(time);
-    this.readFailed(nullSession, ip4 < 0 ? null : ip4 | 0, time);
+    this.greetdelay(what, iid, time);
+  }
+
+  /** add() of a `read failed` line, given whether it is a null session and its address's id (null: none). */
+  addReadFailed(time: number, nullSession: boolean, iid: Id | null): void {
+    this.count(time);
+    this.readFailed(nullSession, iid, time);
   }
 
   private readFailed(nullSession: boolean, iid: Id | null, time: number): void {

@@ -265,7 +265,7 @@ const HEX = '0123456789abcdef';
  * The 32 hex digits of an IPv6 address's groups (ip6Hex of core/ip.ts, without an array and
  * a string per group): its id as an address; the first 16 are its /64's.
  */
-function hex6(groups: readonly number[]): string {
+export function ip6Id(groups: ArrayLike<number>): string {
   let s = '';
   for (let i = 0; i < 8; i++) {
     const g = groups[i]!;
@@ -276,7 +276,7 @@ function hex6(groups: readonly number[]): string {
 
 /** An address as a map id: the number for IPv4 (as a signed 32-bit integer, a small integer to V8), 32 hex digits for IPv6. */
 export function ipId(ip: Ip): Id {
-  return ip.family === 4 ? ip.value | 0 : hex6(ip.groups);
+  return ip.family === 4 ? ip.value | 0 : ip6Id(ip.groups);
 }
 
 /**
