@@ -320,6 +320,12 @@ export class StatsCollector {
     this.decisionIds(decisionName(decision), program, this.layout === 'byip' ? ip4 | 0 : ip4 >>> 8, ip4 | 0, pid, time);
   }
 
+  /** addDecision4 given the address's id (ipId; null: not an address). */
+  addDecisionId(time: number, program: DecisionEvent['program'], decision: Decision, iid: Id | null, pid: number): void {
+    this.count(time);
+    this.decisionIds(decisionName(decision), program, iid === null ? null : keyOfIpId(iid, this.layout), iid, pid, time);
+  }
+
   /** add() of `tcpserver: end PID status N`, given its time and pid. */
   addEnd(time: number, pid: number): void {
     this.count(time);

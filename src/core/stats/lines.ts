@@ -405,15 +405,17 @@ export function lineConsumer(c: StatsCollector): (b: Buffer, at: number, end: nu
     let i = num.at;
     if (b[i] !== 93 || b[i + 1] !== 58 || b[i + 2] !== 32) return false;
     i += 3;
+    // the address: the run of non-spaces before `: ` (the regex's (\S+): )
     const ipAt = i;
-    while (i < e && ((b[i]! >= 48 && b[i]! <= 57) || b[i] === 46)) i++;
-    if (b[i] !== 58 || b[i + 1] !== 32) return false;
-    const ip4 = ip4Of(b, ipAt, i);
-    if (ip4 < 0) return false;
-    i += 2;
+    const t = tokenEnd(b, ipAt, e);
+    if (t < 0 || t === e || t - ipAt < 2 || b[t - 1] !== 58) return false;
+    i = t + 1;
     for (const d of PLAIN) {
       if (e - i === d.bytes.length && bytesAt(b, i, e, d.bytes)) {
-        c.addDecision4(sec + nsec / 1e9, p.name, d.text, ip4, pid);
+        // IPv4, the commonest, as a number; any other through addressId (null: not an address)
+        const ip4 = ip4Of(b, ipAt, t - 1);
+        if (ip4 >= 0) c.addDecision4(sec + nsec / 1e9, p.name, d.text, ip4, pid);
+        else c.addDecisionId(sec + nsec / 1e9, p.name, d.text, addressId(b, ipAt, t - 1, s.groups, s.tail), pid);
         return true;
       }
     }
