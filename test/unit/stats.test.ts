@@ -92,6 +92,28 @@ test('outcomes per key: delivered with its delay, came back without mail, never 
   assert.equal(r.programs.qgreylist, 1);
 });
 
+test('a key and an address mail came from before they were greylisted are followed from their greylist on', () => {
+  // the collector keeps the rows of the last key and address it looked up: a greylist in between must not leave them stale
+  const lines: [number, string][] = [
+    [0, 'jgreylist[10]: 192.0.2.5: OK known'],
+    [1, qlog('qlogreceived', '192.0.2.5', 10)],
+    [5, 'jgreylist[11]: 192.0.2.5: GREY first time'],
+    [6, 'jgreylist[11]: 192.0.2.6: GREY first time'],
+    [400, 'jgreylist[12]: 192.0.2.5: OK known'],
+    [401, qlog('qlogreceived', '192.0.2.5', 12)],
+    [402, qlog('qlogreceived', '192.0.2.5', 12)],
+  ];
+  for (const layout of ['classc', 'byip'] as const) {
+    const r = collect(lines, { layout }).result();
+    assert.equal(r.greylisted.keys, layout === 'classc' ? 1 : 2);
+    assert.equal(r.greylisted.delivered.count, 1);
+    assert.deepEqual(r.greylisted.delay, { count: 1, median: 396, p90: 396, max: 396 });
+    assert.equal(r.greylisted.addresses, 2);
+    assert.equal(r.greylisted.addressesNeverRetried, 1, '192.0.2.6');
+    assert.equal(r.top.senders.find((x) => x.address === '192.0.2.5')?.delivered, true);
+  }
+});
+
 test('per address keys (--by-ip) and IPv6 /64 keys', () => {
   const lines: [number, string][] = [
     [0, 'jgreylist[1]: 192.0.2.5: GREY first time'],

@@ -83,6 +83,13 @@ export class StatsCollector {
   private lo = Infinity;
   private hi = -Infinity;
   private last: Bucket | null = null;
+  // the last key and address looked up, their rows, and the size of the table then
+  private lastKid: Id | null = null;
+  private lastK = -1;
+  private keysAt = -1;
+  private lastIid: Id | null = null;
+  private lastR = -1;
+  private ipsAt = -1;
 
   constructor(opts: StatsOptions) {
     this.layout = opts.layout ?? 'classc';
@@ -107,6 +114,29 @@ export class StatsCollector {
       this.lastOffset = this.zone.offsetAt(q * 900);
     }
     return t + this.lastOffset;
+  }
+
+  /**
+   * The row of a key (keys.rowOf), the last one's again while no row was added since: a
+   * connection's lines after its decision name the same key and address.
+   */
+  private keyRow(kid: Id): number {
+    if (kid !== this.lastKid || this.keys.size !== this.keysAt) {
+      this.lastKid = kid;
+      this.lastK = this.keys.rowOf(kid);
+      this.keysAt = this.keys.size;
+    }
+    return this.lastK;
+  }
+
+  /** The row of an address (ips.rowOf), as keyRow. */
+  private ipRow(iid: Id): number {
+    if (iid !== this.lastIid || this.ips.size !== this.ipsAt) {
+      this.lastIid = iid;
+      this.lastR = this.ips.rowOf(iid);
+      this.ipsAt = this.ips.size;
+    }
+    return this.lastR;
   }
 
   /** The time row of `t` (made when first needed). */
@@ -229,9 +259,9 @@ export class StatsCollector {
   }
 
   private qlogIds(kid: Id, iid: Id, accepted: boolean, received: boolean, relayOrAuth: boolean, pid: number, time: number): void {
-    const k = this.keys.rowOf(kid);
+    const k = this.keyRow(kid);
     if (k >= 0) this.keys.flags[k]! |= BACK;
-    const r = this.ips.rowOf(iid);
+    const r = this.ipRow(iid);
     if (r >= 0) this.ips.flags[r]! |= BACK;
     if (!accepted) return;
     const conn = KINDS[this.conns.kindFor(pid, iid, time, CONN_WINDOW)]!;
@@ -348,12 +378,12 @@ export class StatsCollector {
     const nb = this.netRow(kid);
     if (nb) nb.d[name]++;
     const grey = name === 'firstTime' || name === 'tooSoon';
-    const k = this.keys.rowOf(kid);
+    const k = this.keyRow(kid);
     if (k >= 0) {
       this.keys.flags[k]! |= BACK;
       if (grey) this.keys.greys[k]!++;
     } else if (grey && this.keys.add(kid, time) < 0) this.truncated.keys++;
-    const r = this.ips.rowOf(iid);
+    const r = this.ipRow(iid);
     if (r >= 0) {
       this.ips.flags[r]! |= BACK;
       if (grey) this.ips.greys[r]!++;
