@@ -259,19 +259,23 @@ export class Table {
   }
 }
 
-const HEX = '0123456789abcdef';
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** the text of an id being made: one flat string of it, not a string per piece joined */
+const idText = Buffer.alloc(32);
 
 /**
  * The 32 hex digits of an IPv6 address's groups (ip6Hex of core/ip.ts, without an array and
  * a string per group): its id as an address; the first 16 are its /64's.
  */
 export function ip6Id(groups: ArrayLike<number>): string {
-  let s = '';
   for (let i = 0; i < 8; i++) {
     const g = groups[i]!;
-    s += HEX[g >>> 12]! + HEX[(g >>> 8) & 15]! + HEX[(g >>> 4) & 15]! + HEX[g & 15]!;
+    idText[4 * i] = HEX[g >>> 12]!;
+    idText[4 * i + 1] = HEX[(g >>> 8) & 15]!;
+    idText[4 * i + 2] = HEX[(g >>> 4) & 15]!;
+    idText[4 * i + 3] = HEX[g & 15]!;
   }
-  return s;
+  return idText.toString('latin1', 0, 32);
 }
 
 /** An address as a map id: the number for IPv4 (as a signed 32-bit integer, a small integer to V8), 32 hex digits for IPv6. */
