@@ -3,11 +3,11 @@
 // Pure: no I/O, no clock.
 //
 // Memory: one row per greylisted key and one per greylisted address (table.ts: typed
-// columns behind an IdIndex, about 45 bytes a row for a key and 30 for an address with the
-// index's slots, more for IPv6, whose ids are strings in a Map); besides, one entry per open
-// connection (conns.ts: about 50 bytes, at most 65536 of them), per evictable address (an
-// IdSet, 4 to 8 bytes), per time bucket, and with by='net' one small object per key seen.
-// Each map stops at `maxKeys`; what did not fit is counted in `truncated`.
+// columns behind an IdIndex, 26 bytes a row for a key and 10 for an address, and 5 to 11 of
+// the index's slots; more for IPv6, whose ids are strings in a Map); besides, one entry per
+// open connection (conns.ts: 50 to 100 bytes, at most 65536 of them), per evictable address
+// (an IdSet, 5 to 11 bytes), per time bucket, and with by='net' one small object per key
+// seen. Each map stops at `maxKeys`; what did not fit is counted in `truncated`.
 
 import { keyLabel, keyNetwork, type Layout } from '../key.js';
 import type { Ip } from '../ip.js';

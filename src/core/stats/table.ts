@@ -194,9 +194,9 @@ export class IdSet {
 }
 
 /**
- * Rows of numbers per key or address, kept in typed columns behind an IdIndex: 38 bytes a
- * row with the times (keys), 22 without (addresses), and the index's slots; no object per
- * row. At most `max` rows.
+ * Rows of numbers per key or address, kept in typed columns behind an IdIndex: 26 bytes a
+ * row with the times (keys), 10 without (addresses), the index's columns counted, and its
+ * slots (5 to 11 bytes a row); no object per row. At most `max` rows.
  */
 export class Table {
   readonly index: IdIndex;
