@@ -29,7 +29,7 @@ export const stats = defineCommand({
         ...value,
         default: '1000000',
         defaultDescription: '1000000',
-        describe: 'follow at most this many greylisted keys and addresses (bounds memory: about 250 bytes each)',
+        describe: 'follow at most this many greylisted keys and addresses (bounds memory: about 50 bytes each)',
       })
       .option('listdir', { ...value, describe: 'the list files, to count the whitelisted clients that an out: entry (whitelist outgoing) covers (default: $QGREY_LISTDIR, else /var/qmail/control/qgrey)' })
       .option('store', STORE_OPTION)
