@@ -9,6 +9,7 @@ import { qgrey, tempDir, FIXTURES, QGREY } from '../helpers/util.js';
 import type { StatsResult } from '../../src/core/stats.js';
 import { DECISION_COLUMNS, columnCount } from '../../src/core/decision.js';
 import { encodeLabel } from '../../src/core/tai64n.js';
+import { seeded } from '../helpers/random.js';
 
 const LOGS = join(FIXTURES, 'stats/smtpd');
 const ENV = { TZ: 'UTC' };
@@ -390,13 +391,8 @@ test('the same report and --json with the WebAssembly scan as without it (QGREY_
   using d = tempDir();
   // connections as the generated bench logs have them: tcpserver, the wrapper's decision, qlog
   // lines accepted and rejected, GREETDELAY and read failed hang-ups, from IPv4 and IPv6 senders
-  let x = 0x3c6ef372;
-  const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const next = seeded(0x3c6ef372);
+  const rnd = () => next(2 ** 32) / 2 ** 32;
   const decisions = ['GREY first time', 'GREY too soon', 'OK known', 'OK relayclient', 'DENY blacklisted'];
   const qlog = (kind: string, result: string, code: string, ip: string, pid: number, relay = 'no') =>
     `${kind}: result=${result} code=${code} reason=rcptto detail=chkuser helo=mx.example mailfrom=a@example.com rcptto=b@example.org relay=${relay} rcpthosts=yes size= authuser= authtype= encrypted= sslverified=no localip=192.0.2.10 localport=25 remoteip=${ip} remoteport=4000 remotehost= qp= pid=${pid}`;

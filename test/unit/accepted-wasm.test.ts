@@ -677,13 +677,8 @@ async function sameStats(paths: string[], extra: { since?: Stamp; until?: Stamp 
 
 /** A log of connections: decision lines with pids, accepted lines of every kind, tcpserver end, and noise. */
 function connectionLines(n: number): string[] {
-  let x = 0x9e3779b9;
-  const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const next = seeded(0x9e3779b9);
+  const rnd = () => next(2 ** 32) / 2 ** 32;
   const out: string[] = [];
   const decisions = ['OK known', 'GREY first time', 'GREY too soon', 'OK whitelisted', 'OK relayclient', 'DENY blacklisted'];
   let prev = { pid: 0, a: '' };

@@ -14,6 +14,7 @@ import { ipId } from '../../src/core/stats/table.js';
 import { parseIp } from '../../src/core/ip.js';
 import { encodeLabel, type Stamp } from '../../src/core/tai64n.js';
 import { Zone } from '../../src/core/zone.js';
+import { seeded } from '../helpers/random.js';
 
 const T0 = 1_790_000_000;
 const at = (i: number): Stamp => ({ sec: T0 + i * 13, nsec: (i * 104729) % 1_000_000_000 });
@@ -164,13 +165,8 @@ test('lines read from their bytes: the plain shapes taken, every near miss left 
 
 /** A log of connections: decisions, the lines above naming the same addresses, accepted mail, end lines. */
 function connectionLog(n: number): string[] {
-  let x = 0x1b873593;
-  const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const next = seeded(0x1b873593);
+  const rnd = () => next(2 ** 32) / 2 ** 32;
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
   const decisions = ['GREY first time', 'GREY too soon', 'OK known', 'OK whitelisted'];
   const out: string[] = [];
@@ -225,13 +221,8 @@ test('addressId reads an address from bytes as ipId of parseIp reads its text', 
     '1:2:3:4:5:6:7:1.2.3.4', '1:2:3:4:5::1.2.3.4', '1:2:3:4:5:6::1.2.3.4', '::.', ':.:', '1.2.3.4', '001.002.003.004', '1.2.3', '1.2.3.4.5', '256.1.1.1',
     '1..2.3', '', 'a.b.c.d', '0.0.0.0', '255.255.255.255', '128.0.0.1', `${'1:'.repeat(22)}1`, '0000:0000:0000:0000:0000:0000:0000:0001',
   ];
-  let x = 0x85ebca6b;
-  const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const next = seeded(0x85ebca6b);
+  const rnd = () => next(2 ** 32) / 2 ** 32;
   const alphabet = '0123456789abcdefABCDEF:.:.:g';
   for (let i = 0; i < 20000; i++) {
     let t = '';
